@@ -1,0 +1,281 @@
+//! One run from a resolved Config to an exit status: start the embedded registry if asked,
+//! preflight, run the plan, clean up, and let the reporters finish.
+
+use crate::client::{Client, ClientOptions, ErrorKind, Request};
+use crate::config::{exit, Config, Format};
+use crate::content::Generator;
+use crate::events::{Counts, Event, RunInfo, RunSummary};
+use crate::model::Outcome;
+use crate::report::{self, console::ConsoleSettings, ReportSettings};
+use crate::runner::{self, Cleanup, RunCtx};
+use crate::trace::TraceSink;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the run ended, for the exit status.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub exit_code: i32,
+    pub counts: Counts,
+    pub report_files: Vec<std::path::PathBuf>,
+    pub http_requests: u64,
+}
+
+pub fn client_options(cfg: &Config) -> Result<ClientOptions, String> {
+    let ca_cert_pem = match &cfg.ca_cert {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("--ca-cert {}: {e}", p.display()))?),
+        None => None,
+    };
+    Ok(ClientOptions {
+        connect_timeout: cfg.connect_timeout,
+        request_timeout: cfg.request_timeout,
+        insecure: cfg.insecure,
+        ca_cert_pem,
+        username: cfg.username.clone(),
+        password: cfg.password.as_ref().map(|p| p.0.clone()),
+        ..ClientOptions::default()
+    })
+}
+
+/// Runs the harness. `signals` turns on SIGINT/SIGTERM handling (off in in-process tests).
+pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
+    let started = Instant::now();
+    let cfg = Arc::new(cfg);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let reporter = tokio::spawn(report::consume(
+        rx,
+        ReportSettings {
+            dir: cfg.report_dir.clone(),
+            console: ConsoleSettings { quiet: cfg.quiet, verbose: cfg.verbose, json: cfg.format == Format::Json },
+        },
+    ));
+    let plan = crate::plan::plan(&cfg);
+    let mut warnings = cfg.warnings.clone();
+
+    // The target: the configured registry or the embedded one.
+    let mut embedded = None;
+    let base = match &cfg.registry {
+        Some(u) => Ok(u.clone()),
+        None => match crate::registry::start(crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone() }).await {
+            Ok(r) => {
+                let u = url::Url::parse(&format!("{}/", r.url())).expect("loopback URL");
+                embedded = Some(r);
+                Ok(u)
+            }
+            Err(e) => Err(format!("cannot start the embedded registry: {e}")),
+        },
+    };
+    if embedded.is_some() {
+        warnings.push(format!(
+            "no registry given: testing the embedded reference registry{}",
+            if cfg.embedded_faults.is_empty() { String::new() } else { format!(" with faults {}", cfg.embedded_faults.join(",")) }
+        ));
+    }
+    let secrets = Arc::new(cfg.secrets());
+    let info = Arc::new(RunInfo {
+        tool: "oci-conformance".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        spec_version: cfg.spec_version,
+        seed: cfg.seed,
+        registry: base.as_ref().map(|u| u.to_string()).unwrap_or_else(|_| "embedded (failed to start)".into()),
+        embedded: cfg.registry.is_none(),
+        config: cfg.display_map(),
+        started_at: now_rfc3339(),
+        command: crate::trace::redact_secrets(&cfg.command_line, &secrets),
+        plan: plan.checks.clone(),
+        warnings: warnings.clone(),
+    });
+    let _ = tx.send(Event::RunStarted(info));
+
+    let finish = |tx: &crate::events::EventTx, code: i32, interrupted: Option<String>, fatal: Option<String>, requests: u64, cleanup: Vec<String>| {
+        let _ = tx.send(Event::RunFinished(Arc::new(RunSummary {
+            counts: Counts::default(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            http_requests: requests,
+            interrupted,
+            fatal,
+            exit_code: code,
+            cleanup,
+        })));
+    };
+
+    let fail_all = |tx: &crate::events::EventTx, outcome: Outcome, why: &str| {
+        for m in &plan.checks {
+            let _ = tx.send(Event::CheckFinished(Arc::new(runner::result_of(m, cfg.spec_version, outcome, why.to_string(), 0, vec![]))));
+        }
+    };
+
+    let base = match base {
+        Ok(b) => b,
+        Err(e) => {
+            fail_all(&tx, Outcome::NotRun, &e);
+            finish(&tx, exit::INTERNAL, None, Some(e), 0, vec![]);
+            return wait_reports(reporter, exit::INTERNAL, 0).await;
+        }
+    };
+    let client = match client_options(&cfg).and_then(|o| Client::new(base.clone(), o)) {
+        Ok(c) => c,
+        Err(e) => {
+            fail_all(&tx, Outcome::NotRun, &e);
+            finish(&tx, exit::BAD_CONFIG, None, Some(e), 0, vec![]);
+            return wait_reports(reporter, exit::BAD_CONFIG, 0).await;
+        }
+    };
+
+    // Preflight: a registry that cannot be reached at all gets one clear verdict.
+    let pre = TraceSink::new(secrets.clone());
+    if let Err(e) = client.send(&Request::get("/v2/"), &pre).await {
+        if matches!(e.kind, ErrorKind::Connect | ErrorKind::Timeout) {
+            let why = format!("registry unreachable: {}", e.message);
+            let _ = tx.send(Event::Note(why.clone()));
+            fail_all(&tx, Outcome::NotRun, &why);
+            finish(&tx, exit::UNREACHABLE, None, Some(why), client.request_count(), vec![]);
+            return wait_reports(reporter, exit::UNREACHABLE, client.request_count()).await;
+        }
+    }
+
+    // One cancellation path: signals and the deadline cancel the client's token.
+    let interrupted: Arc<std::sync::Mutex<Option<(String, i32)>>> = Arc::default();
+    let watcher = {
+        let cancel = client.cancel.clone();
+        let interrupted = interrupted.clone();
+        let deadline = cfg.deadline;
+        tokio::spawn(async move {
+            let dl = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let (why, code) = tokio::select! {
+                _ = dl => (format!("run deadline of {} s reached", deadline.unwrap_or_default().as_secs_f64()), exit::CHECKS_FAILED),
+                s = wait_signal(signals) => s,
+            };
+            *interrupted.lock().unwrap() = Some((why, code));
+            cancel.cancel();
+        })
+    };
+
+    let run_id = Generator::new(cfg.seed ^ started_nanos()).token("run", 6);
+    let ctx = Arc::new(RunCtx {
+        client: client.clone(),
+        gen: Generator::new(cfg.seed),
+        cfg: cfg.clone(),
+        events: tx.clone(),
+        selected: plan.checks.iter().map(|m| m.id).collect(),
+        cleanup: Cleanup::default(),
+        secrets: secrets.clone(),
+        run_id,
+        reported: Default::default(),
+    });
+    runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
+    watcher.abort();
+
+    // Cleanup with a fresh client: the run's client may be cancelled. Bounded in time.
+    let mut cleanup_lines = vec![];
+    if cfg.cleanup && !ctx.cleanup.is_empty() {
+        if let Ok(c2) = client_options(&cfg).and_then(|mut o| {
+            o.request_timeout = o.request_timeout.min(Duration::from_secs(10));
+            o.max_retries = 0;
+            Client::new(base.clone(), o)
+        }) {
+            let t = TraceSink::new(secrets.clone());
+            match tokio::time::timeout(Duration::from_secs(60), ctx.cleanup.run(&c2, &t)).await {
+                Ok(lines) => cleanup_lines = lines,
+                Err(_) => cleanup_lines.push("cleanup stopped after 60 s".into()),
+            }
+        }
+    } else if !cfg.cleanup {
+        cleanup_lines.push("cleanup skipped (--no-cleanup)".into());
+    }
+    for l in &cleanup_lines {
+        let _ = tx.send(Event::Note(format!("cleanup: {l}")));
+    }
+
+    let intr = interrupted.lock().unwrap().clone();
+    let requests = client.request_count();
+    // The exit status comes from the outcomes the reporters will see; count them the same way.
+    let code = match &intr {
+        Some((_, c)) if *c != exit::CHECKS_FAILED => *c,
+        _ => exit::OK, // decided from the collected results below
+    };
+    finish(&tx, code, intr.map(|(w, _)| w), None, requests, cleanup_lines);
+    drop(tx);
+    if let Some(mut r) = embedded {
+        r.shutdown();
+    }
+    let strict = cfg.strict;
+    let mut out = wait_reports(reporter, code, requests).await;
+    if out.exit_code == exit::OK {
+        out.exit_code = verdict(&out.counts, strict);
+    }
+    out
+}
+
+/// Exit status from outcomes: failures (and warnings under --strict) fail the run.
+pub fn verdict(c: &Counts, strict: bool) -> i32 {
+    if c.failed > 0 || (strict && c.warned > 0) || c.not_run > 0 {
+        exit::CHECKS_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+async fn wait_reports(h: tokio::task::JoinHandle<Result<report::Written, String>>, code: i32, requests: u64) -> RunOutcome {
+    match h.await {
+        Ok(Ok(w)) => RunOutcome { exit_code: code, counts: w.counts, report_files: w.files, http_requests: requests },
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            RunOutcome { exit_code: if code == exit::OK { exit::BAD_CONFIG } else { code }, counts: Counts::default(), report_files: vec![], http_requests: requests }
+        }
+        Err(e) => {
+            eprintln!("error: reporter crashed: {e}");
+            RunOutcome { exit_code: exit::INTERNAL, counts: Counts::default(), report_files: vec![], http_requests: requests }
+        }
+    }
+}
+
+async fn wait_signal(enabled: bool) -> (String, i32) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => ("interrupted by SIGINT".into(), exit::SIGINT),
+            _ = term.recv() => ("terminated by SIGTERM".into(), exit::SIGTERM),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        ("interrupted".into(), exit::SIGINT)
+    }
+}
+
+fn started_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// UTC time as RFC 3339, without a date crate.
+pub fn now_rfc3339() -> String {
+    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (s / 86400, s % 86400);
+    // civil from days (Howard Hinnant)
+    let z = days as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}

@@ -1,0 +1,68 @@
+//! Subcommand bodies: kept out of main.rs so tests can call them in-process.
+
+use crate::config::{exit, Config, ListArgs, ServeArgs};
+use crate::model::SpecVersion;
+
+/// The harness run: prints the resolved config, runs, returns the exit status.
+pub async fn run(cfg: Config) -> i32 {
+    if cfg.list {
+        for m in crate::plan::plan(&cfg).checks {
+            println!("{:<50} {:<19} {:<6} §{}", m.id, m.bucket.as_str(), m.level_for(cfg.spec_version).as_str(), m.spec);
+        }
+        return exit::OK;
+    }
+    if !cfg.quiet {
+        println!("oci-conformance {} — seed {} (replay with --seed {})", env!("CARGO_PKG_VERSION"), cfg.seed, cfg.seed);
+        for (k, v) in cfg.display_map() {
+            println!("  {k:<22} {v}");
+        }
+        for w in &cfg.warnings {
+            println!("warning: {w}");
+        }
+    }
+    crate::app::run(cfg, true).await.exit_code
+}
+
+pub async fn serve(a: ServeArgs) -> i32 {
+    if a.list_faults {
+        for f in crate::registry::faults::ALL {
+            println!("{:<40} breaks {:<45} {}", f.name, f.breaks.join(","), f.description);
+        }
+        return exit::OK;
+    }
+    let mut r = match crate::registry::start(crate::registry::Options { addr: a.addr.clone(), faults: a.faults.clone() }).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_CONFIG;
+        }
+    };
+    println!("embedded registry listening on {}{}", r.url(), if a.faults.is_empty() { String::new() } else { format!(" (faults: {})", a.faults.join(",")) });
+    let _ = tokio::signal::ctrl_c().await;
+    r.shutdown();
+    exit::OK
+}
+
+pub fn list(a: ListArgs) -> i32 {
+    let v = match a.spec_version.as_deref().map(SpecVersion::parse) {
+        None => SpecVersion::V1_1,
+        Some(Some(v)) => v,
+        Some(None) => {
+            eprintln!("error: spec version must be 1.0, 1.1 or main");
+            return exit::BAD_CONFIG;
+        }
+    };
+    let checks = crate::plan::all_checks();
+    if a.json {
+        let v: Vec<_> = checks
+            .iter()
+            .map(|m| serde_json::json!({"id": m.id, "bucket": m.bucket, "name": m.name, "level": m.level_for(v), "spec": m.spec, "since": m.since, "applies": m.applies_to(v), "requirements": m.requirements}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        for m in checks {
+            println!("{:<50} {:<19} {:<6} §{:<32} {}", m.id, m.bucket.as_str(), m.level_for(v).as_str(), m.spec, m.name);
+        }
+    }
+    exit::OK
+}

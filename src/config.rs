@@ -1,0 +1,563 @@
+//! Flags and environment resolved once into one typed `Config`. Flags win over the
+//! environment; both generations of the official suite's OCI_* variables are honoured.
+
+use crate::model::{Bucket, SpecVersion};
+use clap::{Args, Parser, Subcommand};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+pub mod exit {
+    //! Documented exit statuses (README, "Exit codes").
+    pub const OK: i32 = 0;
+    /// At least one check failed (a MUST broken), or a SHOULD under --strict.
+    pub const CHECKS_FAILED: i32 = 1;
+    /// Bad flags, environment or files.
+    pub const BAD_CONFIG: i32 = 2;
+    /// The registry could not be reached at all (`GET /v2/` never answered).
+    pub const UNREACHABLE: i32 = 3;
+    /// A harness bug (a panic in a check); the report says where.
+    pub const INTERNAL: i32 = 4;
+    /// Interrupted by SIGINT (128 + 2) / SIGTERM (128 + 15).
+    pub const SIGINT: i32 = 130;
+    pub const SIGTERM: i32 = 143;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "oci-conformance", version = crate::VERSION_LINE, about = "Conformance test harness for the OCI Distribution Specification", args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the embedded reference registry alone.
+    Serve(ServeArgs),
+    /// List checks (and requirements) without running anything.
+    List(ListArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub addr: String,
+    /// Turn on a deliberate spec violation (repeatable); see --list-faults.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// Print the fault switches and the checks each one breaks, then exit.
+    #[arg(long)]
+    pub list_faults: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Spec version whose checks apply (1.0, 1.1, main).
+    #[arg(long)]
+    pub spec_version: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Registry base URL, e.g. http://127.0.0.1:5000. Without it (and without OCI_ROOT_URL /
+    /// OCI_REGISTRY) the embedded reference registry is started and tested.
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    /// Repository to test in [env: OCI_NAMESPACE, OCI_REPO1] [default: oci-conformance/repo1].
+    #[arg(long, value_name = "REPO")]
+    pub namespace: Option<String>,
+    /// Second repository, source of cross-repository mounts [env: OCI_CROSSMOUNT_NAMESPACE, OCI_REPO2].
+    #[arg(long, value_name = "REPO")]
+    pub crossmount_namespace: Option<String>,
+    /// Where junit.xml, report.html and results.json go [env: OCI_REPORT_DIR, OCI_RESULTS_DIR] [default: ./oci-conformance-report].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Seed for generated content; printed at the start so a run can be replayed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Buckets to run (comma separated: pull,push,content-discovery,content-management,referrers).
+    #[arg(long, value_delimiter = ',')]
+    pub bucket: Vec<String>,
+    /// Run only checks whose id contains one of these strings.
+    #[arg(long = "filter", value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Leave out checks whose id contains one of these strings.
+    #[arg(long = "skip", value_name = "TEXT")]
+    pub skip: Vec<String>,
+    /// List the checks that would run, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Spec version to test against: 1.0, 1.1 (default, the latest release) or main [env: OCI_VERSION].
+    #[arg(long)]
+    pub spec_version: Option<String>,
+    /// Scenarios run at once [default: number of CPUs, at least 2].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// SHOULD-level warnings fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Keep what the run pushed (for debugging).
+    #[arg(long)]
+    pub no_cleanup: bool,
+    /// Username [env: OCI_USERNAME].
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the password from standard input (one line) [env: OCI_PASSWORD].
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Skip TLS certificate verification (warned about in the console and reports).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust this PEM CA certificate for https.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// Seconds to wait for a connection.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub connect_timeout: f64,
+    /// Seconds to wait for response headers, and between reads of a body.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub request_timeout: f64,
+    /// Stop the whole run after this many seconds (reports are still written).
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
+    /// Seconds a read-after-delete may take to show the change (eventual consistency).
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    pub consistency_wait: f64,
+    /// Also test names with several path components and long names, by creating
+    /// repositories below --namespace (on by default for the embedded registry).
+    #[arg(long)]
+    pub name_checks: bool,
+    /// Print every check's trace on the console.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Console output: human (default) or json (one event per line).
+    #[arg(long, default_value = "human")]
+    pub format: String,
+    /// Turn on a fault in the embedded registry (for proving checks; needs no --registry).
+    #[arg(long = "embedded-fault", value_name = "NAME", hide = true)]
+    pub embedded_faults: Vec<String>,
+}
+
+/// A secret string: never printed by Debug.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// None: start the embedded registry.
+    pub registry: Option<Url>,
+    pub namespace: String,
+    pub crossmount_namespace: String,
+    pub report_dir: PathBuf,
+    pub seed: u64,
+    pub buckets: BTreeSet<Bucket>,
+    pub filters: Vec<String>,
+    pub skips: Vec<String>,
+    pub list: bool,
+    pub spec_version: SpecVersion,
+    pub jobs: usize,
+    pub strict: bool,
+    pub cleanup: bool,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub insecure: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub deadline: Option<Duration>,
+    pub consistency_wait: Duration,
+    pub name_checks: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+    pub format: Format,
+    pub embedded_faults: Vec<String>,
+    /// Where each setting came from (flag, env var, default), for the printed config.
+    pub sources: BTreeMap<String, String>,
+    pub command_line: String,
+    /// Warnings found while resolving (deprecated variables, insecure TLS).
+    pub warnings: Vec<String>,
+}
+
+/// Environment access, injectable for tests.
+pub trait Env {
+    fn get(&self, k: &str) -> Option<String>;
+}
+pub struct ProcessEnv;
+impl Env for ProcessEnv {
+    fn get(&self, k: &str) -> Option<String> {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    }
+}
+impl Env for BTreeMap<String, String> {
+    fn get(&self, k: &str) -> Option<String> {
+        BTreeMap::get(self, k).cloned().filter(|v| !v.is_empty())
+    }
+}
+
+fn truthy(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "enabled" => Some(true),
+        "0" | "false" | "no" | "off" | "disabled" => Some(false),
+        _ => None,
+    }
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration, String> {
+    if !(v.is_finite() && v >= 0.0 && v < 1e7) {
+        return Err(format!("{name} must be a number of seconds ≥ 0, got {v}"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Checks a repository name against the spec's `<name>` grammar.
+pub fn valid_repo_name(n: &str) -> bool {
+    fn comp(c: &str) -> bool {
+        // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
+        let b = c.as_bytes();
+        if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            let ch = b[i];
+            if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            // a separator run
+            let s = i;
+            while i < b.len() && matches!(b[i], b'.' | b'_' | b'-') {
+                i += 1;
+            }
+            let sep = &c[s..i];
+            let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+            if !ok {
+                return false;
+            }
+            if i >= b.len() || !(b[i].is_ascii_lowercase() || b[i].is_ascii_digit()) {
+                return false;
+            }
+        }
+        true
+    }
+    !n.is_empty() && n.split('/').all(comp)
+}
+
+impl Config {
+    /// Resolves flags and environment. Errors name the flag or variable at fault.
+    pub fn resolve(a: &RunArgs, env: &dyn Env, command_line: String) -> Result<Config, String> {
+        let mut sources = BTreeMap::new();
+        let mut warnings = vec![];
+        let mut insecure = a.insecure;
+        // Registry: --registry, OCI_ROOT_URL, OCI_REGISTRY (+ OCI_TLS).
+        let (reg, src) = if let Some(r) = &a.registry {
+            (Some(r.clone()), "--registry")
+        } else if let Some(r) = env.get("OCI_ROOT_URL") {
+            (Some(r), "OCI_ROOT_URL")
+        } else if let Some(r) = env.get("OCI_REGISTRY") {
+            let tls = env.get("OCI_TLS").unwrap_or_else(|| "enabled".into());
+            let scheme = match tls.to_ascii_lowercase().as_str() {
+                "enabled" => "https",
+                "insecure" => {
+                    insecure = true;
+                    "https"
+                }
+                "disabled" => "http",
+                o => return Err(format!("OCI_TLS must be enabled, insecure or disabled, got {o:?}")),
+            };
+            let r = if r.contains("://") { r } else { format!("{scheme}://{r}") };
+            (Some(r), "OCI_REGISTRY")
+        } else {
+            (None, "embedded")
+        };
+        if env.get("OCI_TLS").map(|t| t.eq_ignore_ascii_case("insecure")).unwrap_or(false) {
+            insecure = true;
+        }
+        let registry = match reg {
+            None => None,
+            Some(r) => {
+                let u = Url::parse(r.trim()).map_err(|e| format!("{src}: {r:?} is not a URL ({e}); expected e.g. http://127.0.0.1:5000"))?;
+                if !matches!(u.scheme(), "http" | "https") {
+                    return Err(format!("{src}: {r:?} must start with http:// or https://"));
+                }
+                if u.host_str().is_none() {
+                    return Err(format!("{src}: {r:?} has no host"));
+                }
+                if u.query().is_some() || u.fragment().is_some() {
+                    return Err(format!("{src}: {r:?} must not have a query or fragment"));
+                }
+                if !u.username().is_empty() || u.password().is_some() {
+                    return Err(format!("{src}: put credentials in OCI_USERNAME/OCI_PASSWORD, not in the URL"));
+                }
+                let mut u = u;
+                // the API lives at /v2/ below the given path; keep a trailing slash for joins
+                let p = u.path().trim_end_matches('/').trim_end_matches("/v2").to_string();
+                u.set_path(&format!("{p}/"));
+                Some(u)
+            }
+        };
+        sources.insert("registry".into(), src.into());
+
+        let pick = |flag: &Option<String>, flag_name: &str, envs: &[&str], default: &str, sources: &mut BTreeMap<String, String>, key: &str| -> String {
+            if let Some(v) = flag {
+                sources.insert(key.into(), flag_name.into());
+                return v.clone();
+            }
+            for e in envs {
+                if let Some(v) = env.get(e) {
+                    sources.insert(key.into(), (*e).into());
+                    return v;
+                }
+            }
+            sources.insert(key.into(), "default".into());
+            default.to_string()
+        };
+        let namespace = pick(&a.namespace, "--namespace", &["OCI_NAMESPACE", "OCI_REPO1"], "oci-conformance/repo1", &mut sources, "namespace");
+        let crossmount_namespace = pick(&a.crossmount_namespace, "--crossmount-namespace", &["OCI_CROSSMOUNT_NAMESPACE", "OCI_REPO2"], "oci-conformance/repo2", &mut sources, "crossmount_namespace");
+        for (n, what) in [(&namespace, "namespace"), (&crossmount_namespace, "crossmount namespace")] {
+            if !valid_repo_name(n) {
+                return Err(format!("{what} {n:?} is not a valid repository name (spec §pulling-manifests: [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/...)*)"));
+            }
+        }
+        if namespace == crossmount_namespace {
+            return Err(format!("namespace and crossmount namespace must differ (both are {namespace:?})"));
+        }
+        let report_dir = match &a.report_dir {
+            Some(p) => p.clone(),
+            None => env.get("OCI_REPORT_DIR").or_else(|| env.get("OCI_RESULTS_DIR")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("oci-conformance-report")),
+        };
+        let seed = match a.seed {
+            Some(s) => s,
+            None => match env.get("OCI_SEED") {
+                Some(s) => s.parse().map_err(|_| format!("OCI_SEED must be an unsigned integer, got {s:?}"))?,
+                None => {
+                    use rand::RngCore;
+                    rand::thread_rng().next_u64() >> 16
+                }
+            },
+        };
+        let spec_version = match a.spec_version.clone().or_else(|| env.get("OCI_VERSION")) {
+            None => SpecVersion::V1_1,
+            Some(v) if v == "stable" => SpecVersion::V1_1,
+            Some(v) => SpecVersion::parse(&v).ok_or_else(|| format!("spec version must be 1.0, 1.1 or main, got {v:?}"))?,
+        };
+        let mut buckets = BTreeSet::new();
+        for b in &a.bucket {
+            buckets.insert(Bucket::parse(b).ok_or_else(|| format!("--bucket: unknown bucket {b:?} (pull, push, content-discovery, content-management, referrers)"))?);
+        }
+        if buckets.is_empty() {
+            // Official suite generations: OCI_TEST_* (v1.1.1) and OCI_API_* (HEAD).
+            let legacy = [
+                ("OCI_TEST_PULL", vec![Bucket::Pull]),
+                ("OCI_TEST_PUSH", vec![Bucket::Push]),
+                ("OCI_TEST_CONTENT_DISCOVERY", vec![Bucket::ContentDiscovery, Bucket::Referrers]),
+                ("OCI_TEST_CONTENT_MANAGEMENT", vec![Bucket::ContentManagement]),
+            ];
+            let any_legacy = legacy.iter().any(|(k, _)| env.get(k).is_some());
+            if any_legacy {
+                for (k, bs) in &legacy {
+                    if env.get(k).and_then(|v| truthy(&v)).unwrap_or(false) {
+                        buckets.extend(bs.iter().copied());
+                    }
+                }
+                sources.insert("buckets".into(), "OCI_TEST_*".into());
+            } else {
+                buckets.extend(Bucket::ALL);
+                let off = |k: &str| env.get(k).and_then(|v| truthy(&v)) == Some(false);
+                if off("OCI_API_PULL") {
+                    buckets.remove(&Bucket::Pull);
+                }
+                if off("OCI_API_PUSH") {
+                    buckets.remove(&Bucket::Push);
+                }
+                if off("OCI_API_TAGS_LIST") {
+                    buckets.remove(&Bucket::ContentDiscovery);
+                }
+                if off("OCI_API_REFERRER") {
+                    buckets.remove(&Bucket::Referrers);
+                }
+                if off("OCI_API_MANIFESTS_DELETE") && off("OCI_API_BLOBS_DELETE") && off("OCI_API_TAGS_DELETE") {
+                    buckets.remove(&Bucket::ContentManagement);
+                }
+                sources.insert("buckets".into(), "default".into());
+            }
+            if buckets.is_empty() {
+                return Err("no bucket selected (every OCI_TEST_* variable is off)".into());
+            }
+        } else {
+            sources.insert("buckets".into(), "--bucket".into());
+        }
+        let jobs = match a.jobs {
+            Some(0) => return Err("--jobs must be at least 1".into()),
+            Some(j) => j.min(256),
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 16) * 2,
+        };
+        let username = a.username.clone().or_else(|| env.get("OCI_USERNAME"));
+        let password = if a.password_stdin {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
+            Some(Secret(line.trim_end_matches(['\r', '\n']).to_string()))
+        } else {
+            env.get("OCI_PASSWORD").map(Secret)
+        };
+        if password.is_some() && username.is_none() {
+            return Err("a password was given without a username (--username or OCI_USERNAME)".into());
+        }
+        if insecure {
+            warnings.push("TLS certificate verification is OFF (--insecure / OCI_TLS=insecure)".into());
+        }
+        if let Some(p) = &a.ca_cert {
+            if !p.is_file() {
+                return Err(format!("--ca-cert: {} is not a readable file", p.display()));
+            }
+        }
+        let format = match a.format.as_str() {
+            "human" | "" => Format::Human,
+            "json" => Format::Json,
+            f => return Err(format!("--format must be human or json, got {f:?}")),
+        };
+        let verbose = a.verbose || env.get("OCI_DEBUG").and_then(|v| truthy(&v)).unwrap_or(false);
+        if registry.is_some() && !a.embedded_faults.is_empty() {
+            return Err("--embedded-fault only applies to the embedded registry (no --registry)".into());
+        }
+        Ok(Config {
+            name_checks: a.name_checks || registry.is_none(),
+            registry,
+            namespace,
+            crossmount_namespace,
+            report_dir,
+            seed,
+            buckets,
+            filters: a.filter.clone(),
+            skips: a.skip.clone(),
+            list: a.list,
+            spec_version,
+            jobs,
+            strict: a.strict,
+            cleanup: !a.no_cleanup,
+            username,
+            password,
+            insecure,
+            ca_cert: a.ca_cert.clone(),
+            connect_timeout: secs("--connect-timeout", a.connect_timeout)?,
+            request_timeout: secs("--request-timeout", a.request_timeout)?,
+            deadline: a.deadline.map(|d| secs("--deadline", d)).transpose()?,
+            consistency_wait: secs("--consistency-wait", a.consistency_wait)?,
+            verbose,
+            quiet: a.quiet,
+            format,
+            embedded_faults: a.embedded_faults.clone(),
+            sources,
+            command_line,
+            warnings,
+        })
+    }
+
+    /// The resolved configuration for printing and reports; secrets never appear.
+    pub fn display_map(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        m.insert("registry".into(), self.registry.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "embedded".into()));
+        m.insert("namespace".into(), self.namespace.clone());
+        m.insert("crossmount_namespace".into(), self.crossmount_namespace.clone());
+        m.insert("report_dir".into(), self.report_dir.display().to_string());
+        m.insert("seed".into(), self.seed.to_string());
+        m.insert("spec_version".into(), self.spec_version.as_str().into());
+        m.insert("buckets".into(), self.buckets.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(","));
+        m.insert("jobs".into(), self.jobs.to_string());
+        m.insert("strict".into(), self.strict.to_string());
+        m.insert("cleanup".into(), self.cleanup.to_string());
+        m.insert("username".into(), self.username.clone().unwrap_or_else(|| "(anonymous)".into()));
+        m.insert("password".into(), if self.password.is_some() { "[REDACTED]".into() } else { "(none)".into() });
+        m.insert("tls".into(), if self.insecure { "insecure (verification off)".into() } else { "verify".into() });
+        m.insert("request_timeout_s".into(), self.request_timeout.as_secs_f64().to_string());
+        if !self.filters.is_empty() {
+            m.insert("filter".into(), self.filters.join(","));
+        }
+        if !self.skips.is_empty() {
+            m.insert("skip".into(), self.skips.join(","));
+        }
+        if let Some(d) = self.deadline {
+            m.insert("deadline_s".into(), d.as_secs_f64().to_string());
+        }
+        m
+    }
+
+    /// Every secret value, for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        self.password.iter().map(|p| p.0.clone()).filter(|p| !p.is_empty()).collect()
+    }
+
+    /// True if a check id is selected by bucket, --filter and --skip.
+    pub fn selects(&self, id: &str, bucket: Bucket) -> bool {
+        self.buckets.contains(&bucket)
+            && (self.filters.is_empty() || self.filters.iter().any(|f| id.contains(f.as_str())))
+            && !self.skips.iter().any(|s| id.contains(s.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn env(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+    #[test]
+    fn flags_win_over_env() {
+        let a = RunArgs { registry: Some("http://127.0.0.1:5000".into()), ..Default::default() };
+        let c = Config::resolve(&a, &env(&[("OCI_ROOT_URL", "http://127.0.0.1:6000"), ("OCI_NAMESPACE", "a/b")]), String::new()).unwrap();
+        assert_eq!(c.registry.unwrap().as_str(), "http://127.0.0.1:5000/");
+        assert_eq!(c.namespace, "a/b");
+    }
+    #[test]
+    fn new_generation_env() {
+        let a = RunArgs::default();
+        let c = Config::resolve(&a, &env(&[("OCI_REGISTRY", "localhost:5000"), ("OCI_TLS", "disabled"), ("OCI_REPO1", "x/one"), ("OCI_REPO2", "x/two"), ("OCI_VERSION", "dev")]), String::new()).unwrap();
+        assert_eq!(c.registry.unwrap().as_str(), "http://localhost:5000/");
+        assert_eq!(c.crossmount_namespace, "x/two");
+        assert_eq!(c.spec_version, SpecVersion::Main);
+    }
+    #[test]
+    fn legacy_bucket_selection() {
+        let c = Config::resolve(&RunArgs::default(), &env(&[("OCI_TEST_PULL", "1")]), String::new()).unwrap();
+        assert_eq!(c.buckets.iter().copied().collect::<Vec<_>>(), vec![Bucket::Pull]);
+    }
+    #[test]
+    fn bad_input_is_an_error() {
+        for r in ["not a url", "ftp://x", "http://u:p@h:1"] {
+            let a = RunArgs { registry: Some(r.into()), ..Default::default() };
+            assert!(Config::resolve(&a, &env(&[]), String::new()).is_err(), "{r}");
+        }
+        let a = RunArgs { namespace: Some("Bad/Name".into()), ..Default::default() };
+        assert!(Config::resolve(&a, &env(&[]), String::new()).is_err());
+    }
+    #[test]
+    fn repo_names() {
+        for ok in ["a", "a/b", "a-b/c__d", "a.b_c", "a--b"] {
+            assert!(valid_repo_name(ok), "{ok}");
+        }
+        for bad in ["", "A", "a/", "/a", "a..b", "a___b", "-a", "a-", "a//b"] {
+            assert!(!valid_repo_name(bad), "{bad}");
+        }
+    }
+}

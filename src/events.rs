@@ -1,0 +1,105 @@
+//! The event stream: the runner emits, reporters listen. Nothing flows back.
+
+use crate::model::{Bucket, CheckMeta, Level, Outcome, SpecVersion};
+use crate::trace::Exchange;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub tool: String,
+    pub version: String,
+    pub spec_version: SpecVersion,
+    pub seed: u64,
+    /// Registry base URL (credentials removed).
+    pub registry: String,
+    /// True when the harness started its embedded registry for this run.
+    pub embedded: bool,
+    /// Resolved configuration, secrets redacted, in a stable order.
+    pub config: BTreeMap<String, String>,
+    pub started_at: String,
+    /// The exact command line, for reproduction.
+    pub command: String,
+    /// Every check in the plan, in report order.
+    #[serde(skip)]
+    pub plan: Vec<CheckMeta>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub bucket: Bucket,
+    pub name: String,
+    pub outcome: Outcome,
+    /// Level that applied for the spec version under test.
+    pub level: Level,
+    /// Spec section anchor.
+    pub spec: String,
+    pub spec_url: String,
+    pub requirements: Vec<String>,
+    pub duration_ms: u64,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<Exchange>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub unsupported: usize,
+    pub skipped: usize,
+    pub expected_failure: usize,
+    pub not_run: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: Outcome) {
+        self.total += 1;
+        match o {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Warned => self.warned += 1,
+            Outcome::Unsupported => self.unsupported += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::ExpectedFailure => self.expected_failure += 1,
+            Outcome::NotRun => self.not_run += 1,
+        }
+    }
+    pub fn of<'a>(rs: impl IntoIterator<Item = &'a CheckResult>) -> Counts {
+        let mut c = Counts::default();
+        for r in rs {
+            c.add(r.outcome);
+        }
+        c
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub counts: Counts,
+    pub duration_ms: u64,
+    pub http_requests: u64,
+    /// Why the run stopped early (interrupt, deadline, unreachable registry), if it did.
+    pub interrupted: Option<String>,
+    /// A problem that stopped the run before checks could start.
+    pub fatal: Option<String>,
+    pub exit_code: i32,
+    pub cleanup: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    RunStarted(Arc<RunInfo>),
+    CheckStarted { id: &'static str },
+    CheckFinished(Arc<CheckResult>),
+    /// Something the user should see that is not a check result (setup failures, cleanup).
+    Note(String),
+    RunFinished(Arc<RunSummary>),
+}
+
+pub type EventTx = tokio::sync::mpsc::UnboundedSender<Event>;

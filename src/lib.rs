@@ -1,0 +1,36 @@
+//! oci-conformance: a conformance test harness for the OCI Distribution Specification.
+//!
+//! Engine modules live in `src/`; the checks live in `suites/` (compiled into this crate as
+//! the `suites` module); report templates in `reports/`.
+
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod content;
+pub mod digest;
+pub mod events;
+pub mod headers;
+pub mod model;
+pub mod plan;
+pub mod registry;
+pub mod report;
+pub mod runner;
+pub mod trace;
+
+#[path = "../suites/mod.rs"]
+pub mod suites;
+
+/// Shown by `--version`.
+pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (OCI distribution-spec 1.0, 1.1 (v1.1.1, default), main)");
+
+/// What a check module needs, in one import.
+pub mod prelude {
+    pub use crate::client::{Body, Read, Request, Response};
+    pub use crate::config::Config;
+    pub use crate::content::{self, image_index, image_manifest, Blob, Descriptor, Generator, Manifest, ManifestOpts};
+    pub use crate::digest::{Algorithm, Digest};
+    pub use crate::headers;
+    pub use crate::model::{Bucket, CheckMeta, Level, Outcome, SpecVersion};
+    pub use crate::runner::{Ck, Fail, Res, Scenario, Sc, RANK_IMAGE, RANK_INDEX, RANK_REFERRER};
+}

@@ -1,0 +1,187 @@
+//! Plain types shared by the engine, the checks and the reporters.
+//! Nothing here decides what is conformant: that lives in `suites/`.
+
+use serde::{Deserialize, Serialize};
+
+/// The five buckets of the distribution spec the harness tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bucket {
+    Pull,
+    Push,
+    ContentDiscovery,
+    ContentManagement,
+    Referrers,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::Pull,
+        Bucket::Push,
+        Bucket::ContentDiscovery,
+        Bucket::ContentManagement,
+        Bucket::Referrers,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Pull => "pull",
+            Bucket::Push => "push",
+            Bucket::ContentDiscovery => "content-discovery",
+            Bucket::ContentManagement => "content-management",
+            Bucket::Referrers => "referrers",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Bucket> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Bucket::ALL.into_iter().find(|b| {
+            b.as_str() == s
+                || (s == "discovery" && *b == Bucket::ContentDiscovery)
+                || (s == "management" && *b == Bucket::ContentManagement)
+        })
+    }
+}
+
+/// RFC 2119 level of the requirement a check tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Must,
+    Should,
+    May,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        }
+    }
+}
+
+/// Spec versions the harness knows. Ordered: a check `since` V1_1 applies to V1_1 and Main.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SpecVersion {
+    #[serde(rename = "1.0")]
+    V1_0,
+    #[serde(rename = "1.1")]
+    V1_1,
+    #[serde(rename = "main")]
+    Main,
+}
+
+impl SpecVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecVersion::V1_0 => "1.0",
+            SpecVersion::V1_1 => "1.1",
+            SpecVersion::Main => "main",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SpecVersion> {
+        match s.trim().trim_start_matches('v') {
+            "1.0" | "1.0.0" | "1.0.1" | "1" => Some(SpecVersion::V1_0),
+            "1.1" | "1.1.0" | "1.1.1" => Some(SpecVersion::V1_1),
+            "main" | "dev" | "head" | "HEAD" => Some(SpecVersion::Main),
+            _ => None,
+        }
+    }
+}
+
+/// What happened to one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Passed,
+    /// A MUST was broken.
+    Failed,
+    /// A SHOULD was not met: reported, does not fail the run unless --strict.
+    Warned,
+    /// An optional feature the registry declined in a way the spec allows.
+    Unsupported,
+    /// Not run: a filter, the spec version, or a setup failure (message says which).
+    Skipped,
+    /// Listed in the expectations file as a known failure, and it failed.
+    ExpectedFailure,
+    /// The run was cut short before this check could run.
+    NotRun,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Warned => "warned",
+            Outcome::Unsupported => "unsupported",
+            Outcome::Skipped => "skipped",
+            Outcome::ExpectedFailure => "expected-failure",
+            Outcome::NotRun => "not-run",
+        }
+    }
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::Warned,
+        Outcome::Unsupported,
+        Outcome::Skipped,
+        Outcome::ExpectedFailure,
+        Outcome::NotRun,
+    ];
+}
+
+/// Static description of one check. Lives beside the check in `suites/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheckMeta {
+    /// `<bucket>.<topic>.<what>`, stable across releases.
+    pub id: &'static str,
+    pub bucket: Bucket,
+    /// One line, human readable.
+    pub name: &'static str,
+    /// Section anchor in spec.md, e.g. `pulling-manifests`.
+    pub spec: &'static str,
+    /// Level under the newest spec (main).
+    pub level: Level,
+    /// Level under v1.1.x when it differs (several SHOULDs became MUSTs after 1.1.1).
+    pub level_v1_1: Option<Level>,
+    /// First spec version the requirement appears in.
+    pub since: SpecVersion,
+    /// Requirement ids in `suites/requirements.json` this check tests.
+    pub requirements: &'static [&'static str],
+}
+
+impl CheckMeta {
+    pub const fn new(id: &'static str, bucket: Bucket, level: Level, spec: &'static str, name: &'static str) -> Self {
+        CheckMeta { id, bucket, name, spec, level, level_v1_1: None, since: SpecVersion::V1_0, requirements: &[] }
+    }
+    pub const fn since(mut self, v: SpecVersion) -> Self {
+        self.since = v;
+        self
+    }
+    pub const fn v1_1(mut self, l: Level) -> Self {
+        self.level_v1_1 = Some(l);
+        self
+    }
+    pub const fn reqs(mut self, r: &'static [&'static str]) -> Self {
+        self.requirements = r;
+        self
+    }
+    /// The level that applies when testing against `v`.
+    pub fn level_for(&self, v: SpecVersion) -> Level {
+        match (v, self.level_v1_1) {
+            (SpecVersion::V1_0 | SpecVersion::V1_1, Some(l)) => l,
+            _ => self.level,
+        }
+    }
+    pub fn applies_to(&self, v: SpecVersion) -> bool {
+        self.since <= v
+    }
+    pub fn spec_url(&self, v: SpecVersion) -> String {
+        let tree = match v {
+            SpecVersion::Main => "main",
+            _ => "v1.1.1",
+        };
+        format!("https://github.com/opencontainers/distribution-spec/blob/{tree}/spec.md#{}", self.spec)
+    }
+}

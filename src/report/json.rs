@@ -1,0 +1,37 @@
+//! results.json: `summary` and `tests` as DEVELOPERS.md fixes them, plus run metadata.
+
+use super::RunRecord;
+use serde_json::json;
+
+pub fn render(r: &RunRecord) -> String {
+    let c = r.counts();
+    let tests: Vec<_> = r
+        .results
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id, "bucket": t.bucket, "name": t.name, "outcome": t.outcome,
+                "level": t.level, "spec": t.spec, "spec_url": t.spec_url,
+                "requirements": t.requirements, "duration_ms": t.duration_ms, "message": t.message,
+                "trace": t.trace,
+            })
+        })
+        .collect();
+    let v = json!({
+        "tool": r.info.tool, "version": r.info.version,
+        "spec_version": r.info.spec_version, "seed": r.info.seed,
+        "registry": r.info.registry, "embedded": r.info.embedded,
+        "started_at": r.info.started_at, "command": r.info.command,
+        "config": r.info.config, "warnings": r.info.warnings, "notes": r.notes,
+        "summary": {
+            "total": c.total, "passed": c.passed, "failed": c.failed, "warned": c.warned,
+            "unsupported": c.unsupported, "skipped": c.skipped,
+            "expected_failure": c.expected_failure, "not_run": c.not_run,
+            "duration_ms": r.summary.duration_ms, "http_requests": r.summary.http_requests,
+            "interrupted": r.summary.interrupted, "fatal": r.summary.fatal,
+            "exit_code": r.summary.exit_code, "cleanup": r.summary.cleanup,
+        },
+        "tests": tests,
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}

@@ -1,0 +1,474 @@
+//! Plan and run: scenarios run concurrently under `--jobs`, checks inside a scenario run in
+//! order. Every planned check ends with exactly one CheckFinished event, whatever happens
+//! (setup failure, cancellation, harness panic), so reporters can always close their files.
+
+use crate::client::{Client, ErrorKind, HttpError, Request, Response};
+use crate::config::Config;
+use crate::content::Generator;
+use crate::events::{CheckResult, Event, EventTx};
+use crate::model::{Bucket, CheckMeta, Level, Outcome};
+use crate::trace::{Exchange, TraceSink};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub type ScenarioFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Checks that share setup, run in order by one async function.
+#[derive(Clone)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub bucket: Bucket,
+    pub checks: Vec<&'static CheckMeta>,
+    pub run: fn(Sc) -> ScenarioFuture,
+}
+
+/// Why a check did not pass.
+#[derive(Debug, Clone)]
+pub enum Fail {
+    /// The registry broke a requirement. `level` None means the check's own level.
+    Violation { level: Option<Level>, message: String },
+    /// An optional feature the registry declined in an allowed way.
+    Unsupported(String),
+    /// The check could not run (precondition not met); not the registry's fault.
+    Skip(String),
+    /// The exchange itself failed (timeout, connection reset, body over the cap).
+    Transport(HttpError),
+}
+
+pub type Res<T = ()> = Result<T, Fail>;
+
+impl From<HttpError> for Fail {
+    fn from(e: HttpError) -> Fail {
+        Fail::Transport(e)
+    }
+}
+
+/// Shared by every scenario of a run.
+pub struct RunCtx {
+    pub client: Arc<Client>,
+    pub gen: Generator,
+    pub cfg: Arc<Config>,
+    pub events: EventTx,
+    /// Check ids selected by bucket/filter; the others are not reported at all.
+    pub selected: HashSet<&'static str>,
+    pub cleanup: Cleanup,
+    pub secrets: Arc<Vec<String>>,
+    /// Run-unique token mixed into tags, so a run never touches tags it did not create.
+    pub run_id: String,
+    /// Ids that have had their CheckFinished event.
+    pub reported: Mutex<HashSet<&'static str>>,
+}
+
+/// What a run pushed, so it can be removed at the end (referrers and indexes first).
+#[derive(Default)]
+pub struct Cleanup {
+    inner: Mutex<CleanupState>,
+}
+
+#[derive(Default)]
+struct CleanupState {
+    /// (repo, digest) → rank: higher ranks are deleted first.
+    manifests: BTreeMap<(String, String), u8>,
+    tags: Vec<(String, String)>,
+    blobs: Vec<(String, String)>,
+}
+
+/// Deletion order ranks for pushed manifests.
+pub const RANK_IMAGE: u8 = 1;
+pub const RANK_INDEX: u8 = 2;
+pub const RANK_REFERRER: u8 = 3;
+
+impl Cleanup {
+    pub fn manifest(&self, repo: &str, digest: &str, rank: u8) {
+        let mut s = self.inner.lock().unwrap();
+        let e = s.manifests.entry((repo.to_string(), digest.to_string())).or_insert(rank);
+        *e = (*e).max(rank);
+    }
+    pub fn tag(&self, repo: &str, tag: &str) {
+        self.inner.lock().unwrap().tags.push((repo.to_string(), tag.to_string()));
+    }
+    pub fn blob(&self, repo: &str, digest: &str) {
+        let mut s = self.inner.lock().unwrap();
+        let k = (repo.to_string(), digest.to_string());
+        if !s.blobs.contains(&k) {
+            s.blobs.push(k);
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        let s = self.inner.lock().unwrap();
+        s.manifests.is_empty() && s.blobs.is_empty() && s.tags.is_empty()
+    }
+
+    /// Deletes everything recorded. Returns one line per kind for the summary.
+    pub async fn run(&self, client: &Client, trace: &TraceSink) -> Vec<String> {
+        let (manifests, tags, blobs) = {
+            let s = self.inner.lock().unwrap();
+            let mut m: Vec<_> = s.manifests.iter().map(|((r, d), k)| (*k, r.clone(), d.clone())).collect();
+            m.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            (m, s.tags.clone(), s.blobs.clone())
+        };
+        let mut lines = vec![];
+        // Tags first: registries without manifest delete may still allow tag delete.
+        let mut n = (0, 0);
+        for (repo, tag) in &tags {
+            n.1 += 1;
+            if delete(client, trace, &format!("/v2/{repo}/manifests/{tag}")).await {
+                n.0 += 1;
+            }
+        }
+        if n.1 > 0 {
+            lines.push(format!("tags: {} of {} deleted", n.0, n.1));
+        }
+        let mut n = (0, 0);
+        for (_, repo, d) in &manifests {
+            n.1 += 1;
+            if delete(client, trace, &format!("/v2/{repo}/manifests/{d}")).await {
+                n.0 += 1;
+            }
+        }
+        if n.1 > 0 {
+            lines.push(format!("manifests: {} of {} deleted", n.0, n.1));
+        }
+        let mut n = (0, 0);
+        for (repo, d) in &blobs {
+            n.1 += 1;
+            if delete(client, trace, &format!("/v2/{repo}/blobs/{d}")).await {
+                n.0 += 1;
+            }
+        }
+        if n.1 > 0 {
+            lines.push(format!("blobs: {} of {} deleted", n.0, n.1));
+        }
+        lines
+    }
+}
+
+/// True when the thing is gone afterwards (deleted now, or already absent).
+async fn delete(client: &Client, trace: &TraceSink, path: &str) -> bool {
+    match client.send(&Request::delete(path), trace).await {
+        Ok(r) => matches!(r.status, 200..=299 | 404),
+        Err(_) => false,
+    }
+}
+
+/// One scenario's handle: runs its checks in order and remembers their outcomes.
+pub struct Sc {
+    pub ctx: Arc<RunCtx>,
+    pub scenario: &'static str,
+    pub gen: Generator,
+    outcomes: HashMap<&'static str, Outcome>,
+    setup_failed: Option<String>,
+    /// Exchanges made during setup; attached to the setup failure report.
+    setup_trace: TraceSink,
+}
+
+impl Sc {
+    pub fn new(ctx: Arc<RunCtx>, scenario: &'static str) -> Sc {
+        let gen = ctx.gen.scope(scenario);
+        let setup_trace = TraceSink::new(ctx.secrets.clone());
+        Sc { ctx, scenario, gen, outcomes: HashMap::new(), setup_failed: None, setup_trace }
+    }
+
+    pub fn cfg(&self) -> &Config {
+        &self.ctx.cfg
+    }
+    pub fn ns(&self) -> &str {
+        &self.ctx.cfg.namespace
+    }
+    pub fn ns2(&self) -> &str {
+        &self.ctx.cfg.crossmount_namespace
+    }
+    pub fn client(&self) -> &Client {
+        &self.ctx.client
+    }
+    pub fn cleanup(&self) -> &Cleanup {
+        &self.ctx.cleanup
+    }
+    /// A tag unique to this run and scenario.
+    pub fn tag(&self, label: &str) -> String {
+        format!("{}-{}-{}", label, self.ctx.run_id, self.gen.token(label, 6))
+    }
+
+    pub fn outcome(&self, id: &str) -> Option<Outcome> {
+        self.outcomes.get(id).copied()
+    }
+    pub fn passed(&self, m: &CheckMeta) -> bool {
+        self.outcome(m.id) == Some(Outcome::Passed)
+    }
+    pub fn failed_setup(&self) -> Option<&str> {
+        self.setup_failed.as_deref()
+    }
+
+    /// Sends a request outside of any check (setup), traced for the setup report.
+    pub async fn send(&self, req: Request) -> Res<Response> {
+        Ok(self.ctx.client.send(&req, &self.setup_trace).await?)
+    }
+    pub fn setup_trace(&self) -> &TraceSink {
+        &self.setup_trace
+    }
+
+    /// Runs scenario setup. On failure the scenario's remaining checks are skipped with the
+    /// reason, and the failure itself is reported once as `<scenario>.setup`.
+    pub async fn setup<T>(&mut self, what: &str, f: impl Future<Output = Res<T>>) -> Option<T> {
+        if self.setup_failed.is_some() {
+            return None;
+        }
+        let started = Instant::now();
+        match f.await {
+            Ok(v) => {
+                self.setup_trace.take();
+                Some(v)
+            }
+            Err(e) => {
+                let (outcome, msg) = match &e {
+                    Fail::Transport(h) if h.kind == ErrorKind::Cancelled => (Outcome::NotRun, "run cancelled".to_string()),
+                    Fail::Skip(m) | Fail::Unsupported(m) => (Outcome::Skipped, m.clone()),
+                    Fail::Violation { message, .. } => (Outcome::Failed, message.clone()),
+                    Fail::Transport(h) => (Outcome::Failed, h.message.clone()),
+                };
+                let reason = format!("setup '{what}' of scenario {} failed: {msg}", self.scenario);
+                self.setup_failed = Some(reason.clone());
+                if outcome == Outcome::Failed {
+                    let id: &'static str = Box::leak(format!("{}.setup", self.scenario).into_boxed_str());
+                    let bucket = self.first_bucket();
+                    let r = CheckResult {
+                        id: id.to_string(),
+                        bucket,
+                        name: format!("setup: {what}"),
+                        outcome,
+                        level: Level::Must,
+                        spec: String::new(),
+                        spec_url: String::new(),
+                        requirements: vec![],
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        message: reason.clone(),
+                        trace: self.setup_trace.take(),
+                    };
+                    let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(r)));
+                } else {
+                    let _ = self.ctx.events.send(Event::Note(reason));
+                }
+                None
+            }
+        }
+    }
+
+    fn first_bucket(&self) -> Bucket {
+        crate::plan::scenario_bucket(self.scenario).unwrap_or(Bucket::Pull)
+    }
+
+    /// Runs one check. Skipped without running when setup failed or the spec version under
+    /// test does not have the requirement; not reported at all when filtered out.
+    pub async fn check(&mut self, meta: &'static CheckMeta, body: impl AsyncFnOnce(&mut Ck) -> Res) -> Outcome {
+        if !self.ctx.selected.contains(meta.id) {
+            return Outcome::Skipped;
+        }
+        let v = self.ctx.cfg.spec_version;
+        if !meta.applies_to(v) {
+            return self.skip(meta, &format!("not part of spec {} (since {})", v.as_str(), meta.since.as_str()));
+        }
+        if let Some(r) = self.setup_failed.clone() {
+            return self.skip(meta, &r);
+        }
+        if self.ctx.client.cancel.is_cancelled() {
+            return self.finish(meta, Outcome::NotRun, "run cancelled before this check started".into(), 0, vec![]);
+        }
+        let _ = self.ctx.events.send(Event::CheckStarted { id: meta.id });
+        let started = Instant::now();
+        let mut ck = Ck { meta, level: meta.level_for(v), trace: TraceSink::new(self.ctx.secrets.clone()), client: self.ctx.client.clone(), notes: vec![] };
+        let res = body(&mut ck).await;
+        let (outcome, message) = classify(&ck, res);
+        let trace = ck.trace.take();
+        self.finish(meta, outcome, message, started.elapsed().as_millis() as u64, trace)
+    }
+
+    /// Runs `meta` only if `dep` passed; otherwise reports it skipped with the reason.
+    pub async fn check_after(&mut self, dep: &'static CheckMeta, meta: &'static CheckMeta, body: impl AsyncFnOnce(&mut Ck) -> Res) -> Outcome {
+        match self.outcome(dep.id) {
+            Some(Outcome::Passed) | Some(Outcome::Warned) => self.check(meta, body).await,
+            Some(o) => self.skip(meta, &format!("depends on {} which was {}", dep.id, o.as_str())),
+            None => self.skip(meta, &format!("depends on {} which did not run", dep.id)),
+        }
+    }
+
+    pub fn skip(&mut self, meta: &'static CheckMeta, reason: &str) -> Outcome {
+        if !self.ctx.selected.contains(meta.id) {
+            return Outcome::Skipped;
+        }
+        self.finish(meta, Outcome::Skipped, reason.to_string(), 0, vec![])
+    }
+
+    fn finish(&mut self, meta: &'static CheckMeta, outcome: Outcome, message: String, ms: u64, trace: Vec<Exchange>) -> Outcome {
+        if self.outcomes.contains_key(meta.id) {
+            return self.outcomes[meta.id];
+        }
+        self.outcomes.insert(meta.id, outcome);
+        if !self.ctx.reported.lock().unwrap().insert(meta.id) {
+            return outcome;
+        }
+        let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(result_of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace))));
+        outcome
+    }
+
+    /// Reports every declared check that has no outcome yet (called by the runner).
+    fn close(&mut self, checks: &[&'static CheckMeta], why: Option<&str>) {
+        for m in checks {
+            if self.ctx.selected.contains(m.id) && !self.outcomes.contains_key(m.id) {
+                let (o, msg) = if self.ctx.client.cancel.is_cancelled() {
+                    (Outcome::NotRun, "run cancelled before this check ran".to_string())
+                } else if let Some(r) = &self.setup_failed {
+                    (Outcome::Skipped, r.clone())
+                } else {
+                    (Outcome::Skipped, why.unwrap_or("the scenario ended before this check ran").to_string())
+                };
+                self.finish(m, o, msg, 0, vec![]);
+            }
+        }
+    }
+}
+
+pub fn result_of(meta: &CheckMeta, v: crate::model::SpecVersion, outcome: Outcome, message: String, ms: u64, trace: Vec<Exchange>) -> CheckResult {
+    CheckResult {
+        id: meta.id.to_string(),
+        bucket: meta.bucket,
+        name: meta.name.to_string(),
+        outcome,
+        level: meta.level_for(v),
+        spec: meta.spec.to_string(),
+        spec_url: meta.spec_url(v),
+        requirements: meta.requirements.iter().map(|s| s.to_string()).collect(),
+        duration_ms: ms,
+        message,
+        trace,
+    }
+}
+
+fn classify(ck: &Ck, res: Res) -> (Outcome, String) {
+    let notes = ck.notes.join("; ");
+    match res {
+        Ok(()) => (Outcome::Passed, notes),
+        Err(Fail::Violation { level, message }) => {
+            let l = level.unwrap_or(ck.level);
+            let o = if l == Level::Must { Outcome::Failed } else { Outcome::Warned };
+            (o, format!("{} {}", l.as_str(), message))
+        }
+        Err(Fail::Unsupported(m)) => (Outcome::Unsupported, m),
+        Err(Fail::Skip(m)) => (Outcome::Skipped, m),
+        Err(Fail::Transport(e)) if e.kind == ErrorKind::Cancelled => (Outcome::NotRun, "run cancelled during this check".into()),
+        Err(Fail::Transport(e)) => (Outcome::Failed, format!("request failed: {}", e.message)),
+    }
+}
+
+/// A running check: sends requests (traced) and builds failure messages.
+pub struct Ck {
+    pub meta: &'static CheckMeta,
+    pub level: Level,
+    pub trace: TraceSink,
+    pub client: Arc<Client>,
+    notes: Vec<String>,
+}
+
+impl Ck {
+    pub async fn send(&mut self, req: Request) -> Res<Response> {
+        Ok(self.client.send(&req, &self.trace).await?)
+    }
+    /// A remark shown with a passed check (e.g. which allowed alternative the registry chose).
+    pub fn note(&mut self, s: impl Into<String>) {
+        self.notes.push(s.into());
+    }
+
+    /// A violation at the check's level. `rule` quotes the spec; `detail` says what came back.
+    pub fn fail(&self, rule: &str, detail: impl std::fmt::Display) -> Fail {
+        Fail::Violation { level: None, message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail) }
+    }
+    /// A violation at an explicit level (a MUST inside a SHOULD check, or the reverse).
+    pub fn fail_at(&self, level: Level, rule: &str, detail: impl std::fmt::Display) -> Fail {
+        Fail::Violation { level: Some(level), message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail) }
+    }
+
+    pub fn expect_status(&self, resp: &Response, allowed: &[u16], rule: &str) -> Res {
+        if allowed.contains(&resp.status) {
+            return Ok(());
+        }
+        let want: Vec<String> = allowed.iter().map(u16::to_string).collect();
+        Err(self.fail(rule, format!("{} answered {}; expected {}", resp.request, resp.summary(), want.join(" or "))))
+    }
+
+    pub fn expect_header<'r>(&self, resp: &'r Response, name: &str, rule: &str) -> Res<&'r str> {
+        match resp.header(name) {
+            Some(v) => Ok(v),
+            None => Err(self.fail(rule, format!("{} answered {} without a {} header", resp.request, resp.status, name))),
+        }
+    }
+
+    pub fn expect(&self, cond: bool, rule: &str, detail: impl FnOnce() -> String) -> Res {
+        if cond {
+            Ok(())
+        } else {
+            Err(self.fail(rule, detail()))
+        }
+    }
+}
+
+/// Runs every scenario (bounded by --jobs) and closes each; returns when all are done.
+pub async fn run_scenarios(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usize) {
+    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for s in scenarios {
+        let ctx = ctx.clone();
+        let sem = sem.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let checks = s.checks.clone();
+            // The scenario body runs in its own task so a panic there is contained and
+            // its checks are still reported.
+            let handle = tokio::spawn((s.run)(Sc::new(ctx.clone(), s.name)));
+            let why = match handle.await {
+                Ok(()) => None,
+                Err(e) => Some(format!("harness error in scenario {}: {}", s.name, panic_text(e))),
+            };
+            (s.name, checks, why)
+        });
+    }
+    while let Some(j) = set.join_next().await {
+        if let Ok((name, checks, why)) = j {
+            if let Some(w) = &why {
+                let _ = ctx.events.send(Event::Note(w.clone()));
+            }
+            close_missing(&ctx, name, &checks, why.as_deref());
+        }
+    }
+}
+
+/// Scenarios report their own checks; any declared check left without an outcome (panic,
+/// early return) is reported here.
+fn close_missing(ctx: &Arc<RunCtx>, name: &'static str, checks: &[&'static CheckMeta], why: Option<&str>) {
+    let mut sc = Sc::new(ctx.clone(), name);
+    {
+        let reported = ctx.reported.lock().unwrap();
+        for m in checks {
+            if reported.contains(m.id) {
+                sc.outcomes.insert(m.id, Outcome::Passed);
+            }
+        }
+    }
+    sc.close(checks, why.or(Some("the scenario ended before this check ran")));
+}
+
+fn panic_text(e: tokio::task::JoinError) -> String {
+    if e.is_panic() {
+        let p = e.into_panic();
+        if let Some(s) = p.downcast_ref::<&str>() {
+            return format!("panic: {s}");
+        }
+        if let Some(s) = p.downcast_ref::<String>() {
+            return format!("panic: {s}");
+        }
+        "panic".into()
+    } else {
+        "task cancelled".into()
+    }
+}
