@@ -56,7 +56,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     let mut embedded = None;
     let base = match &cfg.registry {
         Some(u) => Ok(u.clone()),
-        None => match crate::registry::start(crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone() }).await {
+        None => match crate::registry::start(crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone(), ..Default::default() }).await {
             Ok(r) => {
                 let u = url::Url::parse(&format!("{}/", r.url())).expect("loopback URL");
                 embedded = Some(r);

@@ -30,7 +30,7 @@ pub async fn serve(a: ServeArgs) -> i32 {
         }
         return exit::OK;
     }
-    let mut r = match crate::registry::start(crate::registry::Options { addr: a.addr.clone(), faults: a.faults.clone() }).await {
+    let mut r = match crate::registry::start(crate::registry::Options { addr: a.addr.clone(), faults: a.faults.clone(), ..Default::default() }).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

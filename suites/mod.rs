@@ -1,14 +1,22 @@
 //! The checks, one module per bucket. Each check is a `CheckMeta` (id, bucket, level, spec
 //! section) beside the code that tests it; scenarios group checks that share setup.
 
-use crate::prelude::*;
-
 pub mod common;
+pub mod discovery;
+pub mod management;
 pub mod pull;
+pub mod push;
+pub mod referrers;
+
+use crate::runner::Scenario;
 
 /// Every scenario of every bucket. Order here is report order within a bucket.
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = vec![];
     v.extend(pull::scenarios());
+    v.extend(push::scenarios());
+    v.extend(discovery::scenarios());
+    v.extend(management::scenarios());
+    v.extend(referrers::scenarios());
     v
 }

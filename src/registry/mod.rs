@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub addr: String,
     pub faults: Vec<String>,

@@ -1,0 +1,8 @@
+//! discovery bucket.
+
+use crate::prelude::*;
+
+pub fn scenarios() -> Vec<Scenario> {
+    let _ = Bucket::ContentDiscovery;
+    vec![]
+}

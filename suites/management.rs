@@ -1,0 +1,8 @@
+//! management bucket.
+
+use crate::prelude::*;
+
+pub fn scenarios() -> Vec<Scenario> {
+    let _ = Bucket::ContentManagement;
+    vec![]
+}

@@ -1,0 +1,8 @@
+//! referrers bucket.
+
+use crate::prelude::*;
+
+pub fn scenarios() -> Vec<Scenario> {
+    let _ = Bucket::Referrers;
+    vec![]
+}
