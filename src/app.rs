@@ -40,6 +40,14 @@ pub fn client_options(cfg: &Config) -> Result<ClientOptions, String> {
 /// Runs the harness. `signals` turns on SIGINT/SIGTERM handling (off in in-process tests).
 pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     let started = Instant::now();
+    // Expectations are configuration: a bad file or an id that matches nothing stops here.
+    let expectations = match load_expectations(&cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return RunOutcome { exit_code: exit::BAD_CONFIG, counts: Counts::default(), report_files: vec![], http_requests: 0 };
+        }
+    };
     let cfg = Arc::new(cfg);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let reporter = tokio::spawn(report::consume(
@@ -167,6 +175,8 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         secrets: secrets.clone(),
         run_id,
         reported: Default::default(),
+        expectations,
+        stale: Default::default(),
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();
@@ -205,11 +215,27 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         r.shutdown();
     }
     let strict = cfg.strict;
+    let stale = ctx.stale.load(std::sync::atomic::Ordering::Relaxed);
     let mut out = wait_reports(reporter, code, requests).await;
     if out.exit_code == exit::OK {
         out.exit_code = verdict(&out.counts, strict);
+        if strict && stale > 0 {
+            out.exit_code = exit::CHECKS_FAILED;
+        }
     }
     out
+}
+
+fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectations>, String> {
+    let Some(p) = &cfg.expect else { return Ok(None) };
+    let e = crate::expect::Expectations::load(p)?;
+    let checks: Vec<&str> = crate::plan::all_checks().iter().map(|m| m.id).collect();
+    let reqs: Vec<&str> = crate::plan::all_checks().iter().flat_map(|m| m.requirements.iter().copied()).collect();
+    let unknown = e.unknown_ids(&checks, &reqs);
+    if !unknown.is_empty() {
+        return Err(format!("{}: these ids match no check or requirement: {} (see `oci-conformance list`)", p.display(), unknown.join(", ")));
+    }
+    Ok(Some(e))
 }
 
 /// Exit status from outcomes: failures (and warnings under --strict) fail the run.

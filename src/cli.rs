@@ -1,6 +1,6 @@
 //! Subcommand bodies: kept out of main.rs so tests can call them in-process.
 
-use crate::config::{exit, Config, ListArgs, ServeArgs};
+use crate::config::{exit, BundleArgs, CompletionsArgs, Config, DiffArgs, ExpectArgs, ListArgs, ServeArgs};
 use crate::model::SpecVersion;
 
 /// The harness run: prints the resolved config, runs, returns the exit status.
@@ -65,4 +65,52 @@ pub fn list(a: ListArgs) -> i32 {
         }
     }
     exit::OK
+}
+
+/// Prints an error and maps it to the bad-configuration status.
+fn report_err(r: Result<i32, String>) -> i32 {
+    r.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        exit::BAD_CONFIG
+    })
+}
+
+pub fn expect(a: ExpectArgs) -> i32 {
+    report_err(crate::expect::write_from_results(&a.from).and_then(|text| match &a.output {
+        Some(p) => std::fs::write(p, text).map(|_| exit::OK).map_err(|e| format!("cannot write {}: {e}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(exit::OK)
+        }
+    }))
+}
+
+pub fn diff(a: DiffArgs) -> i32 {
+    report_err(crate::diff::run(&a.old, &a.new, a.json))
+}
+
+pub fn bundle(a: BundleArgs) -> i32 {
+    report_err(crate::bundle::run(&a.product, &a.out, &a.report_dir).map(|p| {
+        println!("bundle written to {}", p.display());
+        exit::OK
+    }))
+}
+
+pub fn completions(a: CompletionsArgs) -> i32 {
+    use clap::CommandFactory;
+    let mut cmd = crate::config::Cli::command();
+    clap_complete::generate(a.shell, &mut cmd, "oci-conformance", &mut std::io::stdout());
+    exit::OK
+}
+
+pub fn man() -> i32 {
+    use clap::CommandFactory;
+    let cmd = crate::config::Cli::command();
+    match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INTERNAL
+        }
+    }
 }

@@ -39,6 +39,56 @@ pub enum Command {
     Serve(ServeArgs),
     /// List checks (and requirements) without running anything.
     List(ListArgs),
+    /// Write an expectations file (known failures) from a results.json, as a starting point.
+    Expect(ExpectArgs),
+    /// Compare two runs (results.json files or report dirs); non-zero exit when a check regressed.
+    Diff(DiffArgs),
+    /// Lay out an OCI conformance submission folder from a report dir.
+    Bundle(BundleArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExpectArgs {
+    /// results.json of a run (or its report dir).
+    #[arg(long, value_name = "PATH")]
+    pub from: PathBuf,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// Older run: results.json or report dir.
+    pub old: PathBuf,
+    /// Newer run: results.json or report dir.
+    pub new: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BundleArgs {
+    /// PRODUCT.yaml describing the registry product.
+    #[arg(long, value_name = "FILE")]
+    pub product: PathBuf,
+    /// Output root; the bundle goes to OUT/distribution-spec/<spec version>/<product>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Report dir of the run to submit.
+    #[arg(default_value = "oci-conformance-report")]
+    pub report_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -143,6 +193,9 @@ pub struct RunArgs {
     /// Console output: human (default) or json (one event per line).
     #[arg(long, default_value = "human")]
     pub format: String,
+    /// Expectations file (TOML) listing known failures; see README "Expected failures".
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
     /// Turn on a fault in the embedded registry (for proving checks; needs no --registry).
     #[arg(long = "embedded-fault", value_name = "NAME", hide = true)]
     pub embedded_faults: Vec<String>,
@@ -192,6 +245,8 @@ pub struct Config {
     pub quiet: bool,
     pub format: Format,
     pub embedded_faults: Vec<String>,
+    /// Expectations file (known failures).
+    pub expect: Option<PathBuf>,
     /// Where each setting came from (flag, env var, default), for the printed config.
     pub sources: BTreeMap<String, String>,
     pub command_line: String,
@@ -468,6 +523,7 @@ impl Config {
             quiet: a.quiet,
             format,
             embedded_faults: a.embedded_faults.clone(),
+            expect: a.expect.clone(),
             sources,
             command_line,
             warnings,
@@ -496,6 +552,9 @@ impl Config {
         }
         if !self.skips.is_empty() {
             m.insert("skip".into(), self.skips.join(","));
+        }
+        if let Some(p) = &self.expect {
+            m.insert("expect".into(), p.display().to_string());
         }
         if let Some(d) = self.deadline {
             m.insert("deadline_s".into(), d.as_secs_f64().to_string());

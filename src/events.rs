@@ -41,6 +41,9 @@ pub struct CheckResult {
     pub requirements: Vec<String>,
     pub duration_ms: u64,
     pub message: String,
+    /// Reason from the expectations file when this check is listed there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<Exchange>,
 }

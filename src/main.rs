@@ -23,6 +23,11 @@ fn main() {
         match cli.command {
             Some(Command::Serve(a)) => oci_conformance::cli::serve(a).await,
             Some(Command::List(a)) => oci_conformance::cli::list(a),
+            Some(Command::Expect(a)) => oci_conformance::cli::expect(a),
+            Some(Command::Diff(a)) => oci_conformance::cli::diff(a),
+            Some(Command::Bundle(a)) => oci_conformance::cli::bundle(a),
+            Some(Command::Completions(a)) => oci_conformance::cli::completions(a),
+            Some(Command::Man) => oci_conformance::cli::man(),
             None => {
                 let cmd = std::env::args().collect::<Vec<_>>().join(" ");
                 match Config::resolve(&cli.run, &ProcessEnv, cmd) {

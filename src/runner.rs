@@ -60,6 +60,10 @@ pub struct RunCtx {
     pub run_id: String,
     /// Ids that have had their CheckFinished event.
     pub reported: Mutex<HashSet<&'static str>>,
+    /// Known failures from --expect.
+    pub expectations: Option<crate::expect::Expectations>,
+    /// Checks listed as expected failures that passed (stale entries).
+    pub stale: std::sync::atomic::AtomicUsize,
 }
 
 /// What a run pushed, so it can be removed at the end (referrers and indexes first).
@@ -245,6 +249,7 @@ impl Sc {
                         requirements: vec![],
                         duration_ms: started.elapsed().as_millis() as u64,
                         message: reason.clone(),
+                        expectation: None,
                         trace: self.setup_trace.take(),
                     };
                     let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(r)));
@@ -309,7 +314,23 @@ impl Sc {
         if !self.ctx.reported.lock().unwrap().insert(meta.id) {
             return outcome;
         }
-        let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(result_of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace))));
+        let mut r = result_of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace);
+        if let Some(e) = self.ctx.expectations.as_ref().and_then(|x| x.lookup(&r.id, &r.requirements)) {
+            r.expectation = Some(e.reason.clone());
+            match r.outcome {
+                Outcome::Failed => {
+                    r.outcome = Outcome::ExpectedFailure;
+                    r.message = format!("expected failure ({}): {}", e.reason, r.message);
+                }
+                Outcome::Passed => {
+                    self.ctx.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    r.message = format!("stale expectation: listed as a known failure ({}) but passed; remove it from the expectations file", e.reason);
+                }
+                _ => {}
+            }
+        }
+        let outcome = r.outcome;
+        let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(r)));
         outcome
     }
 
@@ -342,6 +363,7 @@ pub fn result_of(meta: &CheckMeta, v: crate::model::SpecVersion, outcome: Outcom
         requirements: meta.requirements.iter().map(|s| s.to_string()).collect(),
         duration_ms: ms,
         message,
+        expectation: None,
         trace,
     }
 }
