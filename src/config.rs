@@ -49,6 +49,55 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff).
     Man,
+    /// Measure a registry's data path.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Push one generated blob (monolithic, then chunked), pull it back, verify, delete; print JSON.
+    Blob(BenchBlobArgs),
+    /// Push one manifest under COUNT tags, then list them all through pagination; print JSON.
+    Tags(BenchTagsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchTagsArgs {
+    /// Registry base URL (without it, the embedded registry).
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    #[arg(long, default_value = "oci-conformance/bench-tags")]
+    pub namespace: String,
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Page size asked for with `n`.
+    #[arg(long, default_value_t = 100)]
+    pub page: usize,
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchBlobArgs {
+    /// Registry base URL (without it, the embedded registry).
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    /// Repository to push to.
+    #[arg(long, default_value = "oci-conformance/bench")]
+    pub namespace: String,
+    /// Blob size, e.g. 1GiB.
+    #[arg(long, value_parser = parse_size, default_value = "64MiB")]
+    pub size: u64,
+    /// Chunk size for the chunked push.
+    #[arg(long, value_parser = parse_size, default_value = "16MiB")]
+    pub chunk_size: u64,
+    /// Seed for the blob content.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Skip TLS verification.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -193,6 +242,10 @@ pub struct RunArgs {
     /// Console output: human (default) or json (one event per line).
     #[arg(long, default_value = "human")]
     pub format: String,
+    /// Add the large-blob checks to the push and pull buckets with a blob of this size
+    /// (e.g. 1GiB, 5GiB; streamed, never held in memory). Off by default.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub large_blob_size: Option<u64>,
     /// Expectations file (TOML) listing known failures; see README "Expected failures".
     #[arg(long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
@@ -247,6 +300,7 @@ pub struct Config {
     pub embedded_faults: Vec<String>,
     /// Expectations file (known failures).
     pub expect: Option<PathBuf>,
+    pub large_blob_size: Option<u64>,
     /// Where each setting came from (flag, env var, default), for the printed config.
     pub sources: BTreeMap<String, String>,
     pub command_line: String,
@@ -283,6 +337,31 @@ fn secs(name: &str, v: f64) -> Result<Duration, String> {
         return Err(format!("{name} must be a number of seconds ≥ 0, got {v}"));
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// Sizes like `1GiB`, `512KiB`, `10MB`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 1GiB, 512KiB, 4096)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        u => return Err(format!("{s:?}: unknown unit {u:?} (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")),
+    };
+    let v = n * mult as f64;
+    if !(v.is_finite() && v >= 0.0 && v <= (1u64 << 50) as f64) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(v as u64)
 }
 
 /// Checks a repository name against the spec's `<name>` grammar.
@@ -524,6 +603,7 @@ impl Config {
             format,
             embedded_faults: a.embedded_faults.clone(),
             expect: a.expect.clone(),
+            large_blob_size: a.large_blob_size,
             sources,
             command_line,
             warnings,

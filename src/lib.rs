@@ -4,6 +4,7 @@
 //! the `suites` module); report templates in `reports/`.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

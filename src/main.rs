@@ -28,6 +28,7 @@ fn main() {
             Some(Command::Bundle(a)) => oci_conformance::cli::bundle(a),
             Some(Command::Completions(a)) => oci_conformance::cli::completions(a),
             Some(Command::Man) => oci_conformance::cli::man(),
+            Some(Command::Bench(b)) => oci_conformance::bench::run(b).await,
             None => {
                 let cmd = std::env::args().collect::<Vec<_>>().join(" ");
                 match Config::resolve(&cli.run, &ProcessEnv, cmd) {

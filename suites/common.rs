@@ -53,6 +53,313 @@ pub async fn push_manifest(sc: &Sc, repo: &str, m: &Manifest, reference: &str, r
     Ok(r)
 }
 
+// ---- Shared request building and judging (pull and push buckets, usable by all) ----
+
+/// Sends traced requests: a running check (`Ck`) or a scenario during setup (`Sc`, traced into
+/// its setup trace, so a failed setup shows what was exchanged).
+pub trait Tx: Sync {
+    fn tx(&self) -> (&crate::client::Client, &crate::trace::TraceSink);
+}
+
+impl Tx for Ck {
+    fn tx(&self) -> (&crate::client::Client, &crate::trace::TraceSink) {
+        (&self.client, &self.trace)
+    }
+}
+
+impl Tx for Sc {
+    fn tx(&self) -> (&crate::client::Client, &crate::trace::TraceSink) {
+        (self.client(), self.setup_trace())
+    }
+}
+
+/// Sends one request through `t`'s client and trace.
+pub async fn send(t: &impl Tx, req: Request) -> Res<Response> {
+    let (c, tr) = t.tx();
+    Ok(c.send(&req, tr).await?)
+}
+
+/// `/v2/<repo>/blobs/uploads/`
+pub fn uploads_path(repo: &str) -> String {
+    format!("/v2/{repo}/blobs/uploads/")
+}
+
+/// GET a manifest, with the Accept header a client sends.
+pub fn get_manifest(repo: &str, reference: &str) -> Request {
+    Request::get(manifest_path(repo, reference)).header("Accept", MANIFEST_ACCEPT)
+}
+
+/// HEAD a manifest, with the Accept header a client sends.
+pub fn head_manifest(repo: &str, reference: &str) -> Request {
+    Request::head(manifest_path(repo, reference)).header("Accept", MANIFEST_ACCEPT)
+}
+
+/// PUT a manifest by tag or digest with its media type as Content-Type.
+pub fn put_manifest(repo: &str, reference: &str, m: &Manifest) -> Request {
+    Request::put(manifest_path(repo, reference)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())
+}
+
+/// GET a blob, hashing the body with the digest's algorithm (never buffered).
+pub fn get_blob(repo: &str, d: &Digest) -> Request {
+    Request::get(blob_path(repo, d)).read(Read::Hash(d.algorithm))
+}
+
+/// HEAD a blob.
+pub fn head_blob(repo: &str, d: &Digest) -> Request {
+    Request::head(blob_path(repo, d))
+}
+
+/// The response's `Location` resolved against the URL that answered (RFC 9110 §10.2.2), so
+/// relative and absolute forms both work and query parameters are kept. None when absent
+/// or not a URI reference.
+pub fn location(r: &Response) -> Option<String> {
+    let l = r.header("location")?.trim();
+    if l.is_empty() {
+        return None;
+    }
+    r.url.join(l).ok().map(|u| u.to_string())
+}
+
+/// `location(r)`, or a violation of `rule` naming the request and response.
+pub fn expect_location(ck: &Ck, r: &Response, rule: &str) -> Res<String> {
+    match location(r) {
+        Some(l) => Ok(l),
+        None => Err(ck.fail(rule, format!("{} answered {} without a usable Location header", r.request, r.summary()))),
+    }
+}
+
+/// `OCI-Chunk-Min-Length` of an upload POST response: Ok(None) when absent, Err(raw value)
+/// when it is not a positive integer.
+pub fn chunk_min_length(r: &Response) -> Result<Option<u64>, String> {
+    match r.header("oci-chunk-min-length") {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(v.to_string()),
+        },
+    }
+}
+
+/// Largest chunk the harness sends; a registry minimum above it is honoured only up to here.
+pub const CHUNK_CAP: u64 = 64 << 20;
+
+/// Chunk size for an upload: `want`, raised to the registry's minimum (capped at CHUNK_CAP).
+pub fn chunk_size(min: Option<u64>, want: u64) -> u64 {
+    want.max(min.unwrap_or(0)).min(CHUNK_CAP).max(1)
+}
+
+/// PATCH `blob[start..end)` to an upload location with `Content-Range: start-(end-1)`.
+pub fn patch_chunk(loc: &str, blob: &Blob, start: u64, end: u64) -> Request {
+    Request::patch(loc)
+        .header("Content-Type", "application/octet-stream")
+        .header("Content-Range", format!("{}-{}", start, end.saturating_sub(1)))
+        .body(Body::Blob { blob: blob.clone(), start, end })
+}
+
+/// PATCH the whole blob without Content-Range (a streamed upload).
+pub fn patch_stream(loc: &str, blob: &Blob) -> Request {
+    Request::patch(loc).header("Content-Type", "application/octet-stream").body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len })
+}
+
+/// The closing PUT `<location>?digest=<digest>`: with `chunk` Some((start, end)) it carries
+/// `blob[start..end)` with Content-Range, with None it has no body.
+pub fn put_close(loc: &str, digest: &str, blob: &Blob, chunk: Option<(u64, u64)>) -> Request {
+    let r = Request::put(with_query(loc, "digest", digest));
+    match chunk {
+        None => r,
+        Some((start, end)) => r
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", format!("{}-{}", start, end.saturating_sub(1)))
+            .body(Body::Blob { blob: blob.clone(), start, end }),
+    }
+}
+
+/// The monolithic PUT `<location>?digest=<digest>` carrying the whole blob.
+pub fn put_whole(loc: &str, digest: &str, blob: &Blob) -> Request {
+    Request::put(with_query(loc, "digest", digest))
+        .header("Content-Type", "application/octet-stream")
+        .body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len })
+}
+
+/// Best-effort DELETE of an upload session the check no longer needs; failures are ignored
+/// (as the spec tells clients to).
+pub async fn abandon_upload(t: &impl Tx, loc: &str) {
+    let _ = send(t, Request::delete(loc).header("Content-Length", "0")).await;
+}
+
+/// The blob's digest in any algorithm (its own is cached; another is computed by streaming).
+pub fn blob_digest(blob: &Blob, alg: Algorithm) -> Digest {
+    if alg == blob.algorithm {
+        return blob.digest().clone();
+    }
+    let mut h = crate::digest::Hasher::new(alg);
+    for p in blob.pieces(0, blob.len, 1 << 20) {
+        h.update(&p);
+    }
+    h.finish()
+}
+
+/// Judges a hashed blob GET: 200 and a body that hashes to the blob's digest with its length.
+pub fn expect_blob_body(ck: &Ck, r: &Response, blob: &Blob, rule: &str) -> Res {
+    ck.expect_status(r, &[200], rule)?;
+    match &r.hashed {
+        Some((d, n)) if d == blob.digest() && *n == blob.len => Ok(()),
+        Some((d, n)) => Err(ck.fail(rule, format!("{} answered 200 with {n} bytes hashing to {d}; expected {} bytes with digest {}", r.request, blob.len, blob.digest()))),
+        None => {
+            let d = Digest::of(blob.algorithm, &r.body);
+            if d == *blob.digest() && r.body.len() as u64 == blob.len {
+                Ok(())
+            } else {
+                Err(ck.fail(rule, format!("{} answered 200 with {} bytes hashing to {d}; expected {} bytes with digest {}", r.request, r.body.len(), blob.len, blob.digest())))
+            }
+        }
+    }
+}
+
+/// Judges a manifest GET: 200 and exactly the pushed bytes.
+pub fn expect_manifest_body(ck: &Ck, r: &Response, m: &Manifest, rule: &str) -> Res {
+    ck.expect_status(r, &[200], rule)?;
+    if r.body == m.bytes {
+        return Ok(());
+    }
+    let at = r.body.iter().zip(m.bytes.iter()).position(|(a, b)| a != b).unwrap_or(r.body.len().min(m.bytes.len()));
+    Err(ck.fail(
+        rule,
+        format!(
+            "{} answered 200 with {} bytes (digest {}) that differ from the {} pushed bytes (digest {}) from offset {at}; response: {}",
+            r.request,
+            r.body.len(),
+            Digest::sha256(&r.body),
+            m.bytes.len(),
+            m.digest,
+            r.summary()
+        ),
+    ))
+}
+
+/// What a `Docker-Content-Digest` header says about the content it labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestHeader {
+    Absent,
+    /// Present and equal to the content's digest in the header's algorithm.
+    Matches(String),
+    /// Present but not the content's digest (or not a digest at all).
+    Differs(String),
+    /// A well-formed digest of an algorithm the harness cannot compute.
+    Unverifiable(String),
+}
+
+/// Reads `Docker-Content-Digest` and compares it with `expect(algorithm)`, the digest of the
+/// content in the algorithm the header uses (the spec lets it differ from the requested one).
+pub fn digest_header(r: &Response, expect: impl Fn(Algorithm) -> Digest) -> DigestHeader {
+    let Some(v) = r.header("docker-content-digest") else { return DigestHeader::Absent };
+    let v = v.trim().to_string();
+    if let Some(d) = Digest::parse(&v) {
+        return if d == expect(d.algorithm) { DigestHeader::Matches(v) } else { DigestHeader::Differs(v) };
+    }
+    // OCI digest grammar: algorithm-component ([+._-] component)* ":" [a-zA-Z0-9=_-]+
+    let ok = match v.split_once(':') {
+        Some((alg, enc)) => {
+            !alg.is_empty()
+                && !matches!(alg, "sha256" | "sha512")
+                && alg.split(['+', '.', '_', '-']).all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+                && !enc.is_empty()
+                && enc.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+        }
+        None => false,
+    };
+    if ok {
+        DigestHeader::Unverifiable(v)
+    } else {
+        DigestHeader::Differs(v)
+    }
+}
+
+/// Merges violations into one failure: the most severe level, messages joined. Ok when empty.
+pub fn merge_fails(fails: Vec<Fail>) -> Res {
+    let mut level: Option<Level> = None;
+    let mut msgs = vec![];
+    for f in fails {
+        match f {
+            Fail::Violation { level: l, message } => {
+                let l = l.unwrap_or(Level::Must);
+                level = Some(level.map_or(l, |x| x.min(l)));
+                msgs.push(message);
+            }
+            other => return Err(other),
+        }
+    }
+    match level {
+        None => Ok(()),
+        Some(l) => Err(Fail::Violation { level: Some(l), message: msgs.join(" | ") }),
+    }
+}
+
+/// The level of a requirement that is MUST in main and SHOULD in earlier releases.
+pub fn must_since_main(v: SpecVersion) -> Level {
+    if v >= SpecVersion::Main {
+        Level::Must
+    } else {
+        Level::Should
+    }
+}
+
+/// Error codes of a 4xx body, loosely: None when the body is not a JSON object with an
+/// "errors" array (format violations are judged by `error_codes`).
+pub fn error_codes_loose(r: &Response) -> Option<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    let errs = v.get("errors")?.as_array()?;
+    Some(errs.iter().filter_map(|e| e.get("code").and_then(|c| c.as_str()).map(str::to_string)).collect())
+}
+
+/// Records `ck.note` about a JSON error code: `want` present, or which codes came instead.
+/// Returns Err (at the check's level) when the body is JSON with codes but none of `want`.
+pub fn expect_error_code(ck: &Ck, r: &Response, want: &[&str], rule: &str) -> Res<Option<String>> {
+    match error_codes_loose(r) {
+        None => Ok(None),
+        Some(codes) if codes.iter().any(|c| want.contains(&c.as_str())) => Ok(codes.into_iter().find(|c| want.contains(&c.as_str()))),
+        Some(codes) => Err(ck.fail(rule, format!("{} answered {} with error codes {:?}; expected {}", r.request, r.summary(), codes, want.join(" or ")))),
+    }
+}
+
+/// An image: config, layers and its manifest, generated from `label`.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub config: Blob,
+    pub layers: Vec<Blob>,
+    pub manifest: Manifest,
+}
+
+impl Image {
+    pub fn new(gen: &Generator, label: &str, layer_sizes: &[u64], opts: &ManifestOpts) -> Image {
+        let config = gen.config(&format!("{label}/config"));
+        let layers: Vec<Blob> = layer_sizes.iter().enumerate().map(|(i, n)| gen.blob(&format!("{label}/layer{i}"), *n)).collect();
+        let descs: Vec<Descriptor> = layers.iter().map(Blob::descriptor).collect();
+        let manifest = image_manifest(&config.descriptor(), &descs, opts);
+        Image { config, layers, manifest }
+    }
+    /// Config first, then the layers.
+    pub fn blobs(&self) -> Vec<&Blob> {
+        std::iter::once(&self.config).chain(self.layers.iter()).collect()
+    }
+}
+
+/// Pushes an image's blobs, then its manifest by `reference` (setup helper).
+pub async fn push_image(sc: &Sc, repo: &str, img: &Image, reference: &str) -> Res<Response> {
+    for b in img.blobs() {
+        push_blob(sc, repo, b).await?;
+    }
+    push_manifest(sc, repo, &img.manifest, reference, RANK_IMAGE).await
+}
+
+/// After a failed setup: reports each listed check skipped with the setup's reason.
+pub fn skip_all(sc: &mut Sc, checks: &[&'static CheckMeta]) {
+    let why = sc.failed_setup().unwrap_or("scenario setup failed").to_string();
+    for m in checks {
+        sc.skip(m, &why);
+    }
+}
+
 /// A setup failure naming what was expected and what came back.
 pub fn setup_fail(r: &Response, wanted: &str) -> Fail {
     Fail::Violation { level: Some(Level::Must), message: format!("{} answered {}; expected {wanted}", r.request, r.summary()) }
@@ -100,4 +407,87 @@ pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
     }
     let _ = ck;
     Ok(codes)
+}
+
+// ---- Pushing and polling from inside a check (content discovery, management, referrers) ----
+
+/// Pushes a blob (POST + monolithic PUT) from inside a check, traced there; a refusal is a
+/// violation of `rule`. Records the blob for cleanup.
+pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, blob: &Blob, rule: &str) -> Res {
+    let r = ck.send(Request::post(format!("/v2/{repo}/blobs/uploads/"))).await?;
+    ck.expect_status(&r, &[202], rule)?;
+    let loc = ck.expect_header(&r, "location", rule)?.to_string();
+    let put = Request::put(with_query(&loc, "digest", &blob.digest().to_string()))
+        .header("Content-Type", "application/octet-stream")
+        .body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len });
+    let r = ck.send(put).await?;
+    ck.expect_status(&r, &[201], rule)?;
+    cleanup.blob(repo, &blob.digest().to_string());
+    Ok(())
+}
+
+/// Pushes a manifest by `reference` from inside a check; anything but 201 violates `rule`.
+/// Records it (and the tag) for cleanup.
+pub async fn push_manifest_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifest, reference: &str, rank: u8, rule: &str) -> Res<Response> {
+    let r = ck.send(Request::put(manifest_path(repo, reference)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())).await?;
+    ck.expect_status(&r, &[201], rule)?;
+    cleanup.manifest(repo, &m.digest.to_string(), rank);
+    if Digest::parse(reference).is_none() {
+        cleanup.tag(repo, reference);
+    }
+    Ok(r)
+}
+
+/// Runs `attempt` until it returns true or `wait` has passed (eventual consistency after a
+/// delete, `--consistency-wait`). The first attempt is immediate; later ones back off from
+/// 100 ms to 1 s. Returns whether `attempt` ever returned true.
+pub async fn eventually(ck: &mut Ck, wait: std::time::Duration, mut attempt: impl AsyncFnMut(&mut Ck) -> Res<bool>) -> Res<bool> {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        if attempt(ck).await? {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        let cancel = ck.client.cancel.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(pause.min(deadline - now)) => {}
+            _ = cancel.cancelled() => {
+                return Err(Fail::Transport(crate::client::HttpError { kind: crate::client::ErrorKind::Cancelled, message: "run cancelled".into() }));
+            }
+        }
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// The `rel="next"` target of a response's Link header(s) as an absolute URL, resolved
+/// against the request URL (RFC 8288 §3.2); None when there is no next link. A Link value a
+/// client cannot parse or follow violates `rule`.
+pub fn next_link_url(ck: &Ck, r: &Response, rule: &str) -> Res<Option<String>> {
+    for v in r.header_all("link") {
+        let target = match headers::next_link(&v) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => return Err(ck.fail(rule, format!("{} answered with an unparsable Link header: {e}", r.request))),
+        };
+        let u = r.url.join(target.trim()).map_err(|e| ck.fail(rule, format!("{} answered Link: {v}, whose target is not a URI reference: {e}", r.request)))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(ck.fail(rule, format!("{} answered Link: {v}, whose target is not an HTTP URL", r.request)));
+        }
+        return Ok(Some(u.to_string()));
+    }
+    Ok(None)
+}
+
+/// Accept header for manifest GET/HEAD: every OCI and Docker manifest type, so a registry
+/// never refuses or converts a manifest for want of content negotiation.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// `GET /v2/<repo>/manifests/<reference>` with the manifest Accept header.
+pub fn get_manifest_request(repo: &str, reference: &str) -> Request {
+    Request::get(manifest_path(repo, reference)).header("Accept", MANIFEST_ACCEPT)
 }

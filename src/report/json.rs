@@ -17,6 +17,8 @@ pub fn render(r: &RunRecord) -> String {
             })
         })
         .collect();
+    let buckets: serde_json::Map<String, serde_json::Value> =
+        r.buckets().into_iter().map(|(b, c)| (b.as_str().to_string(), serde_json::to_value(c).unwrap_or_default())).collect();
     let v = json!({
         "tool": r.info.tool, "version": r.info.version,
         "spec_version": r.info.spec_version, "seed": r.info.seed,
@@ -27,9 +29,11 @@ pub fn render(r: &RunRecord) -> String {
             "total": c.total, "passed": c.passed, "failed": c.failed, "warned": c.warned,
             "unsupported": c.unsupported, "skipped": c.skipped,
             "expected_failure": c.expected_failure, "not_run": c.not_run,
+            "status": r.status().as_str(),
             "duration_ms": r.summary.duration_ms, "http_requests": r.summary.http_requests,
             "interrupted": r.summary.interrupted, "fatal": r.summary.fatal,
-            "exit_code": r.summary.exit_code, "cleanup": r.summary.cleanup,
+            "exit_code": r.exit_code(), "cleanup": r.summary.cleanup,
+            "buckets": buckets,
         },
         "tests": tests,
     });

@@ -1,12 +1,15 @@
 //! Reporters: each listens to the event stream; none decides an outcome. The file reporters
 //! render from one `RunRecord` collected from the events, and write atomically.
 
+pub mod badge;
 pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
 
 use crate::events::{CheckResult, Counts, Event, RunInfo, RunSummary};
+use crate::model::{Bucket, Outcome};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -21,9 +24,75 @@ pub struct RunRecord {
     pub notes: Vec<String>,
 }
 
+/// How the run as a whole ended, for banners, badges and the console's last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// No MUST broken (warnings allowed unless --strict), every planned check ran.
+    Passed,
+    Failed,
+    /// Stopped early (signal, deadline, lost event stream).
+    Interrupted,
+    /// Could not start (unreachable registry, bad TLS setup, embedded registry failed).
+    Fatal,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Passed => "passed",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Fatal => "error",
+        }
+    }
+}
+
 impl RunRecord {
+    /// Counts from the collected results: the one source every reporter (and the exit status)
+    /// uses. `RunSummary.counts` is not trusted, the runner leaves it empty.
     pub fn counts(&self) -> Counts {
         Counts::of(self.results.iter().map(|r| r.as_ref()))
+    }
+
+    /// Buckets that have results, in bucket order, with their counts.
+    pub fn buckets(&self) -> Vec<(Bucket, Counts)> {
+        Bucket::ALL
+            .into_iter()
+            .filter_map(|b| {
+                let c = Counts::of(self.results.iter().filter(|r| r.bucket == b).map(|r| r.as_ref()));
+                (c.total > 0).then_some((b, c))
+            })
+            .collect()
+    }
+
+    pub fn in_bucket(&self, b: Bucket) -> impl Iterator<Item = &Arc<CheckResult>> {
+        self.results.iter().filter(move |r| r.bucket == b)
+    }
+
+    /// --strict, read back from the resolved configuration the run published.
+    pub fn strict(&self) -> bool {
+        self.info.config.get("strict").map(|s| s == "true").unwrap_or(false)
+    }
+
+    /// The exit status the run will end with: the runner's own code when it stopped for a
+    /// reason of its own, otherwise the verdict from the outcomes (same rule as app.rs).
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.exit_code != crate::config::exit::OK {
+            return self.summary.exit_code;
+        }
+        crate::app::verdict(&self.counts(), self.strict())
+    }
+
+    pub fn status(&self) -> RunStatus {
+        if self.summary.fatal.is_some() {
+            RunStatus::Fatal
+        } else if self.summary.interrupted.is_some() {
+            RunStatus::Interrupted
+        } else if self.exit_code() == crate::config::exit::OK {
+            RunStatus::Passed
+        } else {
+            RunStatus::Failed
+        }
     }
 }
 
@@ -32,16 +101,21 @@ pub struct ReportSettings {
     pub console: console::ConsoleSettings,
 }
 
-/// Consumes the event stream until RunFinished (or the channel closes), printing progress and
-/// writing junit.xml, report.html and results.json. Returns the paths written.
 /// What the reporters wrote, and the counts they saw (the exit status is derived from these).
 pub struct Written {
     pub files: Vec<PathBuf>,
     pub counts: Counts,
 }
 
-pub async fn consume(mut rx: UnboundedReceiver<Event>, settings: ReportSettings) -> Result<Written, String> {
-    let mut console = console::Console::new(settings.console);
+/// Consumes the event stream until RunFinished (or the channel closes), printing progress and
+/// writing results.json, junit.xml, report.html and the badges. Returns the paths written.
+pub async fn consume(rx: UnboundedReceiver<Event>, settings: ReportSettings) -> Result<Written, String> {
+    let console = console::Console::new(settings.console);
+    consume_with(rx, &settings.dir, console).await
+}
+
+/// `consume` with a given console (tests capture its output).
+pub async fn consume_with(mut rx: UnboundedReceiver<Event>, dir: &Path, mut console: console::Console) -> Result<Written, String> {
     let mut info: Option<Arc<RunInfo>> = None;
     let mut results: Vec<Arc<CheckResult>> = vec![];
     let mut notes = vec![];
@@ -59,46 +133,156 @@ pub async fn consume(mut rx: UnboundedReceiver<Event>, settings: ReportSettings)
             Event::CheckStarted { .. } => {}
         }
     }
-    let info = info.ok_or("the run ended before it started")?;
+    let info = match info {
+        Some(i) => i,
+        None => {
+            console.abandon();
+            return Err("the run ended before it started (no RunStarted event)".into());
+        }
+    };
     let summary = summary.unwrap_or_else(|| {
         Arc::new(RunSummary {
             counts: Counts::default(),
             duration_ms: 0,
             http_requests: 0,
-            interrupted: Some("the run stopped without a summary".into()),
+            interrupted: Some("the run stopped without a summary (the event stream closed early)".into()),
             fatal: None,
             exit_code: crate::config::exit::INTERNAL,
             cleanup: vec![],
         })
     });
+    let record = collect(info, results, summary, notes);
+    match write_all(&record, dir) {
+        Ok(written) => {
+            console.finished(&record, Ok(&written));
+            Ok(Written { files: written, counts: record.counts() })
+        }
+        Err(e) => {
+            console.finished(&record, Err(&e));
+            Err(e)
+        }
+    }
+}
+
+/// Orders the results, drops duplicates, and marks planned checks that never reported as
+/// not run (so a report cut short says what is missing instead of silently omitting it).
+pub fn collect(info: Arc<RunInfo>, results: Vec<Arc<CheckResult>>, summary: Arc<RunSummary>, mut notes: Vec<String>) -> RunRecord {
+    let mut seen = HashSet::new();
+    let mut kept = Vec::with_capacity(results.len());
+    for r in results {
+        if seen.insert(r.id.clone()) {
+            kept.push(r);
+        } else {
+            notes.push(format!("a second result for {} was ignored (harness bug)", r.id));
+        }
+    }
+    let why = summary.fatal.as_deref().or(summary.interrupted.as_deref());
+    for m in &info.plan {
+        if !seen.contains(m.id) {
+            let msg = match why {
+                Some(w) => format!("no result: the run stopped before this check reported ({w})"),
+                None => "no result was reported for this check (harness bug)".to_string(),
+            };
+            kept.push(Arc::new(crate::runner::result_of(m, info.spec_version, Outcome::NotRun, msg, 0, vec![])));
+        }
+    }
     // plan order, then anything not in the plan (setup failures) by id
     let pos = |id: &str| info.plan.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
-    results.sort_by(|a, b| (a.bucket, pos(&a.id), &a.id).cmp(&(b.bucket, pos(&b.id), &b.id)));
-    let record = RunRecord { info, results, summary, notes };
-    let dir = settings.dir;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create report dir {}: {e}", dir.display()))?;
+    kept.sort_by(|a, b| (a.bucket, pos(&a.id), &a.id).cmp(&(b.bucket, pos(&b.id), &b.id)));
+    RunRecord { info, results: kept, summary, notes }
+}
+
+/// Writes every report file into `dir`; returns their paths (main reports first, then badges).
+pub fn write_all(record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create report dir {}: {e}", dir.display()))?;
+    let mut files: Vec<(String, String)> = vec![
+        ("results.json".into(), json::render(record)),
+        ("junit.xml".into(), junit::render(record)),
+        ("report.html".into(), html::render(record)),
+    ];
+    files.extend(badge::render_all(record));
     let mut written = vec![];
-    for (name, body) in [
-        ("results.json", json::render(&record)),
-        ("junit.xml", junit::render(&record)),
-        ("report.html", html::render(&record)),
-    ] {
+    for (name, body) in files {
         let p = dir.join(name);
         write_atomic(&p, body.as_bytes()).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         written.push(p);
     }
-    console.finished(&record, &written);
-    Ok(Written { files: written, counts: record.counts() })
+    Ok(written)
 }
 
 /// Writes to a temporary file in the same directory, then renames: a reader never sees half a report.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    {
+    let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    res
+}
+
+/// First line of a message (JUnit message attributes, console lines).
+pub fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// "850 ms", "12.3 s", "2 min 5 s".
+pub fn fmt_duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min {} s", ms / 60_000, ms % 60_000 / 1000)
+    }
+}
+
+/// One line per exchange ("GET <url> → 404 (12 ms)"), at most `max` of them (the last ones:
+/// the request that broke a check is usually the last it sent).
+pub fn trace_summary(trace: &[crate::trace::Exchange], max: usize) -> Vec<String> {
+    let skip = trace.len().saturating_sub(max);
+    let mut out = vec![];
+    if skip > 0 {
+        out.push(format!("… {skip} earlier exchange(s) not shown"));
+    }
+    for e in &trace[skip..] {
+        let status = e.status.map(|s| s.to_string()).unwrap_or_else(|| "no response".into());
+        out.push(format!("{} {} → {} ({} ms)", e.method, e.url, status, e.duration_ms));
+        for n in &e.notes {
+            out.push(format!("    note: {n}"));
+        }
+    }
+    out
+}
+
+/// Outcome counts as "3 passed, 1 failed" (zero counts left out).
+pub fn counts_phrase(c: &Counts) -> String {
+    let parts: Vec<String> = Outcome::ALL
+        .into_iter()
+        .map(|o| (o, count_of(c, o)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(o, n)| format!("{n} {}", o.as_str()))
+        .collect();
+    if parts.is_empty() {
+        "no checks".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+pub fn count_of(c: &Counts, o: Outcome) -> usize {
+    match o {
+        Outcome::Passed => c.passed,
+        Outcome::Failed => c.failed,
+        Outcome::Warned => c.warned,
+        Outcome::Unsupported => c.unsupported,
+        Outcome::Skipped => c.skipped,
+        Outcome::ExpectedFailure => c.expected_failure,
+        Outcome::NotRun => c.not_run,
+    }
 }

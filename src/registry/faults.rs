@@ -1,0 +1,170 @@
+//! Fault switches: each one turns on ONE deliberate, observable spec violation in the embedded
+//! registry, so the self-tests can prove that the check listed in `breaks` catches it.
+//! The registry code asks `State::fault("name")` at the place the violation happens.
+
+/// One deliberate spec violation the embedded registry can switch on.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultDef {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Check ids (see /work/plan/checks.md) of which at least one must fail (or warn, for
+    /// SHOULD checks) when this fault is on.
+    pub breaks: &'static [&'static str],
+}
+
+const fn f(name: &'static str, breaks: &'static [&'static str], description: &'static str) -> FaultDef {
+    FaultDef { name, description, breaks }
+}
+
+pub fn find(name: &str) -> Option<&'static FaultDef> {
+    ALL.iter().find(|f| f.name == name)
+}
+
+pub const ALL: &[FaultDef] = &[
+    // ---- pull ----
+    f("v2-base-not-found", &["pull.api.v2-base"], "GET /v2/ answers 404"),
+    f("manifest-by-tag-wrong-bytes", &["pull.manifest.get-by-tag"], "GET of a manifest by tag appends a newline to the stored bytes"),
+    f("manifest-by-digest-wrong-bytes", &["pull.manifest.get-by-digest"], "GET of a manifest by digest appends a newline to the stored bytes"),
+    f("manifest-wrong-digest-header", &["pull.manifest.get-digest-header"], "GET of a manifest sends a Docker-Content-Digest that is not the manifest's digest"),
+    f("manifest-wrong-content-type", &["pull.manifest.content-type"], "manifests are served as application/json instead of the pushed media type"),
+    f("manifest-content-type-params", &["pull.manifest.content-type-params"], "manifest Content-Type gets a '; charset=utf-8' parameter"),
+    f("manifest-head-by-tag-404", &["pull.manifest.head-by-tag"], "HEAD of a manifest by tag answers 404"),
+    f("manifest-head-by-digest-404", &["pull.manifest.head-by-digest"], "HEAD of a manifest by digest answers 404"),
+    f("manifest-head-wrong-length", &["pull.manifest.head-content-length"], "HEAD of a manifest sends Content-Length one byte too large"),
+    f("index-wrong-bytes", &["pull.manifest.index"], "GET of an image index appends a newline to the stored bytes"),
+    f("unknown-tag-200", &["pull.manifest.unknown-tag-404"], "GET of an unknown tag answers 200 with an empty JSON object"),
+    f("unknown-manifest-digest-400", &["pull.manifest.unknown-digest-404"], "GET of an unknown manifest digest answers 400 instead of 404"),
+    f("unknown-manifest-head-200", &["pull.manifest.head-unknown-404"], "HEAD of an unknown manifest answers 200"),
+    f("unknown-repo-403", &["pull.manifest.unknown-repo-404"], "manifest GET/HEAD in a repository that does not exist answers 403 DENIED"),
+    f("manifest-unknown-wrong-code", &["pull.manifest.error-code"], "404 for an unknown manifest carries the code BLOB_UNKNOWN"),
+    f("blob-wrong-bytes", &["pull.blob.get"], "GET of a blob flips the last byte"),
+    f("blob-wrong-digest-header", &["pull.blob.get-digest-header"], "GET of a blob sends a Docker-Content-Digest that is not the blob's digest"),
+    f("empty-blob-404", &["pull.blob.get-empty"], "GET of the zero-length blob answers 404"),
+    f("blob-head-wrong-length", &["pull.blob.head"], "HEAD of a blob sends Content-Length one byte too large"),
+    f("blob-range-wrong-bytes", &["pull.blob.range"], "a Range request gets 206 with the bytes one position later than asked"),
+    f("blob-range-ignored", &["pull.blob.range"], "Range is ignored: 200 with the whole blob (SHOULD support Range)"),
+    f("unknown-blob-400", &["pull.blob.unknown-404"], "GET of an unknown blob answers 400 instead of 404"),
+    f("unknown-blob-head-200", &["pull.blob.head-unknown-404"], "HEAD of an unknown blob answers 200"),
+    f("blob-unknown-wrong-code", &["pull.blob.error-code"], "404 for an unknown blob carries the code MANIFEST_UNKNOWN"),
+    f("error-body-not-spec-json", &["pull.errors.json-format"], "JSON error bodies are {\"message\": …} without the \"errors\" array"),
+    // ---- push ----
+    f("upload-post-200", &["push.upload.post-202"], "POST /blobs/uploads/ answers 200 instead of 202"),
+    f("blob-put-200", &["push.monolithic.put-201"], "the closing PUT of a monolithic upload answers 200 instead of 201"),
+    f("blob-put-bad-location", &["push.monolithic.location-pullable"], "the closing PUT's Location names another (absent) blob"),
+    f("single-post-corrupt", &["push.monolithic.single-post"], "single-POST uploads answer 201 but store the blob with its last byte flipped"),
+    f("chunk-patch-no-range", &["push.chunked.patch-202"], "PATCH answers 202 without the Range header"),
+    f("chunked-put-corrupt", &["push.chunked.put-201"], "uploads made of PATCH chunks answer 201 but store the blob with its last byte flipped"),
+    f("final-chunk-in-put-ignored", &["push.chunked.final-chunk-in-put"], "the body of a closing PUT with Content-Range is ignored"),
+    f("upload-status-200", &["push.chunked.status-204"], "GET of an upload session answers 200 instead of 204"),
+    f("chunk-out-of-order-accepted", &["push.chunked.out-of-order-416"], "a PATCH whose Content-Range does not start at the current end is appended (202)"),
+    f("final-chunk-out-of-order-accepted", &["push.chunked.final-out-of-order-416"], "a closing PUT whose Content-Range does not start at the current end is appended"),
+    f("chunk-min-length-zero", &["push.chunked.min-length"], "POST answers OCI-Chunk-Min-Length: 0 (not a positive integer)"),
+    f("streamed-patch-corrupt", &["push.streamed.patch"], "uploads streamed with PATCH (no Content-Range) answer 201 but store the blob with its last byte flipped"),
+    f("upload-cancel-ignored", &["push.upload.cancel"], "DELETE of an upload session answers 204 but the session stays"),
+    f("digest-mismatch-accepted", &["push.digest.mismatch"], "a closing PUT whose digest does not match the content is stored anyway (201)"),
+    f("invalid-digest-404", &["push.digest.invalid-400"], "a malformed digest on the closing PUT answers 404 instead of 400"),
+    f("sha512-not-pullable", &["push.digest.sha512"], "sha512 uploads answer 201 but the blob is only stored under its sha256 digest"),
+    f("mount-not-copied", &["push.mount.from"], "a mount with from= answers 201 but the blob is not added to the target repository"),
+    f("mount-without-from-not-copied", &["push.mount.without-from"], "a mount without from= answers 201 but the blob is not added to the target repository"),
+    f("mount-unknown-blob-201", &["push.mount.unknown-blob"], "a mount of a digest that exists nowhere answers 201"),
+    f("manifest-put-by-tag-200", &["push.manifest.put-by-tag"], "manifest PUT by tag answers 200 instead of 201"),
+    f("manifest-put-by-digest-no-location", &["push.manifest.put-by-digest"], "manifest PUT by digest answers 201 without Location"),
+    f("manifest-put-wrong-digest-header", &["push.manifest.digest-header"], "manifest PUT answers a Docker-Content-Digest that is not the digest of the pushed bytes"),
+    f("manifest-reformatted", &["push.manifest.exact-bytes"], "manifests are stored re-serialized (compact JSON) instead of byte-exact"),
+    f("nested-index-rejected", &["push.manifest.index"], "an image index that lists another index is refused (400 MANIFEST_INVALID)"),
+    f("artifact-rejected", &["push.manifest.artifact"], "image manifests with an artifactType are refused (400 MANIFEST_INVALID)"),
+    f("empty-layers-rejected", &["push.manifest.no-layers"], "image manifests with an empty layers list are refused (400 MANIFEST_INVALID)"),
+    f("missing-blob-wrong-code", &["push.manifest.missing-blobs"], "manifests referencing unknown blobs are refused with MANIFEST_INVALID instead of MANIFEST_BLOB_UNKNOWN"),
+    f("tag-param-no-oci-tag", &["push.manifest.tag-param"], "?tag= parameters create the tags but no OCI-Tag header is sent"),
+    f("manifest-limit-1mib", &["push.manifest.size-4mib"], "manifests over 1 MiB are refused with 413 (clients expect at least 4 MB)"),
+    f("manifest-no-size-limit", &["push.manifest.too-large-413"], "no manifest size limit: a 16 MiB manifest is accepted"),
+    f("manifest-put-bad-location", &["push.manifest.location"], "manifest PUT answers a Location naming another (absent) manifest"),
+    // ---- content discovery ----
+    f("tags-list-bad-json", &["discovery.tags.list"], "tags/list answers {\"name\", \"tag\"} without the \"tags\" key"),
+    f("tags-list-short-name", &["discovery.tags.name"], "tags/list \"name\" is only the last path component of the repository"),
+    f("tags-list-drops-last", &["discovery.tags.contains-pushed"], "tags/list never lists the last tag"),
+    f("tags-list-unsorted", &["discovery.tags.order"], "tags/list pages are in reverse order"),
+    f("tags-n-ignored", &["discovery.tags.n"], "tags/list ignores n and returns every tag without Link"),
+    f("tags-n-zero-returns-all", &["discovery.tags.n-zero"], "tags/list?n=0 returns every tag"),
+    f("tags-last-inclusive", &["discovery.tags.last"], "tags/list?last=t includes t itself"),
+    f("tags-link-malformed", &["discovery.tags.link-header"], "the tags Link header has no <…> around the URL and no quotes around next"),
+    f("tags-link-skips", &["discovery.tags.pagination-walk"], "the tags Link header skips one tag between pages"),
+    f("tags-unknown-repo-200", &["discovery.tags.unknown-repo-404"], "tags/list of an unknown repository answers 200 with an empty list"),
+    f("retag-ignored", &["discovery.tags.retag"], "pushing an existing tag again answers 201 but the tag keeps its old manifest"),
+    f("deep-names-rejected", &["discovery.names.multi-component"], "repository names with more than two path components are refused (NAME_INVALID)"),
+    f("long-names-rejected", &["discovery.names.long-name"], "repository names longer than 150 characters are refused (NAME_INVALID)"),
+    f("tag-max-100", &["discovery.names.tag-128"], "tags longer than 100 characters are refused"),
+    f("invalid-tag-accepted", &["discovery.names.invalid-tag"], "tags are not checked against the tag grammar (129 characters, leading '.', …)"),
+    f("invalid-name-accepted", &["discovery.names.invalid-name"], "repository names are not checked against the name grammar (uppercase accepted)"),
+    // ---- content management ----
+    f("tag-delete-200", &["management.tag.delete"], "DELETE of a tag answers 200 instead of 202"),
+    f("tag-delete-ignored", &["management.tag.deleted-404"], "DELETE of a tag answers 202 but the tag stays"),
+    f("tag-delete-removes-manifest", &["management.tag.deleted-404"], "DELETE of a tag also deletes the manifest it points to"),
+    f("manifest-delete-200", &["management.manifest.delete"], "DELETE of a manifest answers 200 instead of 202"),
+    f("manifest-delete-keeps-tags", &["management.manifest.deleted-404"], "DELETE of a manifest leaves the tags that pointed to it resolvable"),
+    f("manifest-delete-unknown-repo-202", &["management.manifest.delete-unknown-repo-404"], "DELETE of a manifest in a repository that does not exist answers 202"),
+    f("blob-delete-200", &["management.blob.delete"], "DELETE of a blob answers 200 instead of 202"),
+    f("blob-delete-ignored", &["management.blob.deleted-404"], "DELETE of a blob answers 202 but the blob stays"),
+    f("blob-delete-unknown-202", &["management.blob.delete-unknown-404"], "DELETE of an unknown blob answers 202"),
+    // ---- referrers ----
+    f("subject-missing-rejected", &["referrers.push.subject-missing"], "manifests whose subject does not exist are refused with MANIFEST_BLOB_UNKNOWN"),
+    f("no-oci-subject", &["referrers.push.oci-subject"], "manifest PUT with a subject answers without the OCI-Subject header"),
+    f("referrers-wrong-content-type", &["referrers.api.list"], "the referrers list is served as application/json"),
+    f("referrers-wrong-size", &["referrers.api.descriptors"], "referrer descriptors carry a size one byte too large"),
+    f("referrers-artifact-type-from-config", &["referrers.api.artifact-type"], "referrer artifactType is always the config media type, even when the manifest has artifactType"),
+    f("referrers-no-config-fallback", &["referrers.api.artifact-type-config"], "referrer artifactType is omitted when the manifest has none (no config.mediaType fallback)"),
+    f("referrers-skip-indexes", &["referrers.api.index-referrer"], "image indexes with a subject are not listed as referrers"),
+    f("referrers-no-annotations", &["referrers.api.annotations"], "referrer descriptors carry no annotations"),
+    f("referrers-all-repos", &["referrers.api.same-repo-only"], "the referrers list includes referrers from every repository"),
+    f("referrers-unknown-subject-404", &["referrers.api.unknown-subject-empty"], "referrers of an unknown subject answer 404"),
+    f("referrers-invalid-digest-200", &["referrers.api.invalid-digest-400"], "referrers of a malformed digest answer 200 with an empty list"),
+    f("referrers-filter-not-applied", &["referrers.api.filter"], "?artifactType= answers OCI-Filters-Applied: artifactType but does not filter"),
+    f("referrers-filter-unsupported", &["referrers.api.filter"], "?artifactType= is ignored (no filtering, no OCI-Filters-Applied)"),
+    f("referrers-keep-deleted", &["referrers.api.removed-after-delete"], "deleted referrers stay in the referrers list"),
+    f("referrers-pagination-repeats", &["referrers.api.pagination"], "referrers pages of 2; each Link repeats the last descriptor of the page"),
+    f("referrers-need-subject-first", &["referrers.api.subject-pushed-later"], "referrers pushed before their subject are never listed"),
+    f("referrers-tag-schema-corrupt", &["referrers.fallback.tag-schema"], "no referrers API (404), and GET of a referrers tag (<alg>-<hex>) appends a newline to the stored index"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Every fault named in the registry code is declared, and every declared fault is used.
+    #[test]
+    fn declared_faults_match_the_code() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("state.rs"),
+            include_str!("http.rs"),
+            include_str!("router.rs"),
+            include_str!("blobs.rs"),
+            include_str!("uploads.rs"),
+            include_str!("manifests.rs"),
+            include_str!("tags.rs"),
+            include_str!("referrers.rs"),
+            include_str!("names.rs"),
+        ];
+        let mut used = HashSet::new();
+        for src in sources {
+            let mut rest = src;
+            while let Some(i) = rest.find("fault(\"") {
+                rest = &rest[i + 7..];
+                if let Some(j) = rest.find('"') {
+                    used.insert(&rest[..j]);
+                }
+            }
+        }
+        let declared: HashSet<&str> = ALL.iter().map(|f| f.name).collect();
+        assert_eq!(declared.len(), ALL.len(), "duplicate fault names");
+        let undeclared: Vec<_> = used.difference(&declared).collect();
+        assert!(undeclared.is_empty(), "faults used but not declared: {undeclared:?}");
+        let unused: Vec<_> = declared.difference(&used).collect();
+        assert!(unused.is_empty(), "faults declared but never used: {unused:?}");
+        for f in ALL {
+            assert!(!f.breaks.is_empty(), "{} breaks nothing", f.name);
+            assert!(f.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{} is not kebab-case", f.name);
+        }
+    }
+}

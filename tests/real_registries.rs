@@ -1,0 +1,176 @@
+//! Verdicts against real registries. Every failure and warning the harness reports against a
+//! real registry must be a true, cited spec violation: the expected set lives in
+//! tests/known/<registry>.toml (id, outcome, the spec sentence broken, what the registry does).
+//! A new failure (a false verdict, or a regression) or a lost one turns this test red.
+//!
+//! Debian's docker-registry (apt) is required on CI (OCI_CONFORMANCE_REQUIRE_REAL=1); the
+//! registries from ../shared/registries are used when present and skipped with a message
+//! otherwise.
+
+use oci_conformance::config::{Config, RunArgs};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Deserialize)]
+struct Known {
+    #[serde(default)]
+    violation: Vec<Violation>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Violation {
+    id: String,
+    outcome: String,
+    spec: String,
+    why: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_ready(port: u16) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let mut buf = [0u8; 12];
+            if s.read(&mut buf).map(|n| n >= 12).unwrap_or(false) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/registries")
+}
+
+/// Debian's docker-registry with a throw-away config (delete enabled, loopback only).
+fn start_docker_registry() -> Option<(Server, u16)> {
+    let bin = Path::new("/usr/bin/docker-registry");
+    if !bin.exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        dir.path().join("storage").display()
+    );
+    let cfgp = dir.path().join("config.yml");
+    std::fs::write(&cfgp, cfg).unwrap();
+    let child = Command::new(bin).arg("serve").arg(&cfgp).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let s = Server { child, _dir: dir };
+    wait_ready(port).then_some((s, port))
+}
+
+/// A foreground start script from ../shared/registries: `start-X.sh PORT DIR`.
+fn start_shared(script: &str) -> Option<(Server, u16)> {
+    let path = shared().join(script);
+    if !path.exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new("bash").arg(&path).arg(port.to_string()).arg(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let s = Server { child, _dir: dir };
+    wait_ready(port).then_some((s, port))
+}
+
+fn verdicts(port: u16) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let report = tempfile::tempdir().unwrap();
+    let args = RunArgs {
+        registry: Some(format!("http://127.0.0.1:{port}")),
+        report_dir: Some(report.path().to_path_buf()),
+        seed: Some(20261129),
+        quiet: true,
+        ..Default::default()
+    };
+    let cfg = Config::resolve(&args, &BTreeMap::<String, String>::new(), String::new()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(oci_conformance::app::run(cfg, false));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(report.path().join("results.json")).unwrap()).unwrap();
+    let mut bad = BTreeMap::new();
+    let mut messages = BTreeMap::new();
+    for t in v["tests"].as_array().unwrap() {
+        let o = t["outcome"].as_str().unwrap_or("").to_string();
+        if matches!(o.as_str(), "failed" | "warned" | "not-run") {
+            let id = t["id"].as_str().unwrap_or("").to_string();
+            messages.insert(id.clone(), t["message"].as_str().unwrap_or("").to_string());
+            bad.insert(id, o);
+        }
+    }
+    (bad, messages)
+}
+
+fn compare(name: &str, port: u16) {
+    let (got, messages) = verdicts(port);
+    let known_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/known/{name}.toml"));
+    let known: Known = toml::from_str(&std::fs::read_to_string(&known_path).unwrap_or_default()).unwrap_or_else(|e| panic!("{}: {e}", known_path.display()));
+    let want: BTreeMap<String, String> = known.violation.iter().map(|v| (v.id.clone(), v.outcome.clone())).collect();
+    let mut problems = vec![];
+    for (id, o) in &got {
+        match want.get(id) {
+            None => problems.push(format!("NEW {o}: {id}: {}", messages[id])),
+            Some(w) if w != o => problems.push(format!("CHANGED {id}: known {w}, now {o}: {}", messages[id])),
+            _ => {}
+        }
+    }
+    let got_ids: BTreeSet<_> = got.keys().collect();
+    for v in &known.violation {
+        if !got_ids.contains(&v.id) {
+            problems.push(format!("LOST {} {}: no longer reported (known: {})", v.outcome, v.id, v.why));
+        }
+    }
+    assert!(problems.is_empty(), "{name}: verdicts differ from {}:\n{}", known_path.display(), problems.join("\n"));
+    eprintln!("{name}: {} known violations confirmed", got.len());
+}
+
+fn require_real() -> bool {
+    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL").map(|v| v == "1").unwrap_or(false)
+}
+
+#[test]
+fn docker_registry_2_8() {
+    match start_docker_registry() {
+        Some((_s, port)) => compare("docker-registry-2.8", port),
+        None if require_real() => panic!("docker-registry is required (apt-get install docker-registry) but could not be started"),
+        None => eprintln!("skipped: /usr/bin/docker-registry not installed (apt-get install docker-registry)"),
+    }
+}
+
+macro_rules! shared_registry {
+    ($fn:ident, $script:literal, $name:literal) => {
+        #[test]
+        fn $fn() {
+            match start_shared($script) {
+                Some((_s, port)) => compare($name, port),
+                None => eprintln!("skipped: ../shared/registries/{} not present or did not start", $script),
+            }
+        }
+    };
+}
+shared_registry!(distribution_v3, "start-distribution.sh", "distribution-3.1");
+shared_registry!(olareg, "start-olareg.sh", "olareg-0.2");
+shared_registry!(ggcr, "start-ggcr.sh", "ggcr-0.21");
+shared_registry!(trow, "start-trow.sh", "trow-0.10");
