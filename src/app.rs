@@ -226,11 +226,11 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     out
 }
 
-fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectations>, String> {
+pub fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectations>, String> {
     let Some(p) = &cfg.expect else { return Ok(None) };
     let e = crate::expect::Expectations::load(p)?;
     let checks: Vec<&str> = crate::plan::all_checks().iter().map(|m| m.id).collect();
-    let reqs: Vec<&str> = crate::plan::all_checks().iter().flat_map(|m| m.requirements.iter().copied()).collect();
+    let reqs: Vec<&str> = crate::suites::catalog::requirements().iter().map(|r| r.id.as_str()).collect();
     let unknown = e.unknown_ids(&checks, &reqs);
     if !unknown.is_empty() {
         return Err(format!("{}: these ids match no check or requirement: {} (see `oci-conformance list`)", p.display(), unknown.join(", ")));

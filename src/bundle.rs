@@ -158,7 +158,9 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
     let _ = writeln!(s, "- Documentation: <{}>\n", p.documentation_url);
 
     let _ = writeln!(s, "## Results\n");
-    let verdict = if c.failed > 0 || c.not_run > 0 { "FAIL" } else { "PASS" };
+    // An expected failure is still a broken MUST: the vendor's expectations file does not
+    // change what the registry does.
+    let verdict = if c.failed + c.expected_failure + c.not_run > 0 { "FAIL" } else { "PASS" };
     let _ = writeln!(
         s,
         "OCI Distribution Specification {spec} conformance: **{verdict}** ({} passed, {} failed, {} warned, {} unsupported, {} skipped, {} expected failures, {} not run; {} checks).\n",
@@ -175,7 +177,7 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
     let _ = writeln!(s, "1. Start {} {} (see the documentation above) and make it reachable from where the harness runs.", one_line(&p.name), one_line(&p.version));
     let _ = writeln!(s, "2. Install the harness, {tool} {}, at exactly that version.", one_line(&r.version));
     let _ = writeln!(s, "3. Run it with the same settings. The command as run was:\n");
-    let _ = writeln!(s, "```shell\n{}\n```\n", one_line(&reproducible_command(&r.command)));
+    let _ = writeln!(s, "   ```shell\n   {}\n   ```\n", one_line(&reproducible_command(&r.command)));
     let _ = writeln!(s, "   Pass credentials, if the registry needs them, through `OCI_USERNAME` / `OCI_PASSWORD` (or `--password-stdin`).");
     if let Some(seed) = r.seed {
         let _ = writeln!(s, "   `--seed {seed}` regenerates the same content (blobs, manifests, tags) as this run.");

@@ -5,6 +5,11 @@ use crate::model::SpecVersion;
 
 /// The harness run: prints the resolved config, runs, returns the exit status.
 pub async fn run(cfg: Config) -> i32 {
+    // configuration errors first, before anything is printed
+    if let Err(e) = crate::app::load_expectations(&cfg) {
+        eprintln!("error: {e}");
+        return exit::BAD_CONFIG;
+    }
     if cfg.list {
         for m in crate::plan::plan(&cfg).checks {
             println!("{:<50} {:<19} {:<6} §{}", m.id, m.bucket.as_str(), m.level_for(cfg.spec_version).as_str(), m.spec);
@@ -78,10 +83,7 @@ fn report_err(r: Result<i32, String>) -> i32 {
 pub fn expect(a: ExpectArgs) -> i32 {
     report_err(crate::expect::write_from_results(&a.from).and_then(|text| match &a.output {
         Some(p) => std::fs::write(p, text).map(|_| exit::OK).map_err(|e| format!("cannot write {}: {e}", p.display())),
-        None => {
-            print!("{text}");
-            Ok(exit::OK)
-        }
+        None => crate::diff::write_stdout(&text).map(|_| exit::OK),
     }))
 }
 
@@ -99,18 +101,18 @@ pub fn bundle(a: BundleArgs) -> i32 {
 pub fn completions(a: CompletionsArgs) -> i32 {
     use clap::CommandFactory;
     let mut cmd = crate::config::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "oci-conformance", &mut std::io::stdout());
-    exit::OK
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "oci-conformance", &mut buf);
+    report_err(crate::diff::write_stdout(&String::from_utf8_lossy(&buf)).map(|_| exit::OK))
 }
 
 pub fn man() -> i32 {
     use clap::CommandFactory;
     let cmd = crate::config::Cli::command();
-    match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::INTERNAL
-        }
+    let mut buf = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(cmd).render(&mut buf) {
+        eprintln!("error: {e}");
+        return exit::INTERNAL;
     }
+    report_err(crate::diff::write_stdout(&String::from_utf8_lossy(&buf)).map(|_| exit::OK))
 }

@@ -649,6 +649,10 @@ impl Config {
 
     /// True if a check id is selected by bucket, --filter and --skip.
     pub fn selects(&self, id: &str, bucket: Bucket) -> bool {
+        // large-blob checks only when a size is given
+        if id.contains(".large.") && self.large_blob_size.is_none() {
+            return false;
+        }
         self.buckets.contains(&bucket)
             && (self.filters.is_empty() || self.filters.iter().any(|f| id.contains(f.as_str())))
             && !self.skips.iter().any(|s| id.contains(s.as_str()))

@@ -118,11 +118,11 @@ pub fn is_regression(old: Outcome, new: Outcome) -> bool {
     matches!((old, new), (Passed | Warned | Unsupported | Skipped, Failed) | (Passed, Warned))
 }
 
-/// Better-or-worse only makes sense between verdicts; skipped, not-run and expected-failure
-/// changes are reported as plain changes.
+/// Better-or-worse only makes sense between verdicts (an expected failure is a failure);
+/// changes to or from skipped and not-run are reported as plain changes.
 fn verdict_rank(o: Outcome) -> Option<u8> {
     match o {
-        Outcome::Failed => Some(0),
+        Outcome::Failed | Outcome::ExpectedFailure => Some(0),
         Outcome::Warned => Some(1),
         Outcome::Unsupported => Some(2),
         Outcome::Passed => Some(3),
@@ -209,7 +209,8 @@ pub fn compare(old: &RunResults, new: &RunResults) -> Diff {
     if old.spec_version != new.spec_version {
         notes.push(format!("the runs tested different spec versions ({} → {}): some changes come from that", or_unknown(&old.spec_version), or_unknown(&new.spec_version)));
     }
-    if old.registry != new.registry {
+    // the embedded registry listens on a new port each run: not a different registry
+    if old.registry != new.registry && !(old.embedded && new.embedded) {
         notes.push(format!("the runs tested different registries ({} → {})", or_unknown(&old.registry), or_unknown(&new.registry)));
     }
     for (which, r) in [("old", old), ("new", new)] {

@@ -97,7 +97,7 @@ impl Expectations {
 
     /// The entry matching a check (by check id or one of its requirement ids).
     pub fn lookup(&self, check_id: &str, requirements: &[String]) -> Option<&Expectation> {
-        self.entries.iter().find(|e| e.id == check_id || requirements.iter().any(|r| *r == e.id))
+        self.entries.iter().find(|e| e.id == check_id || requirements.contains(&e.id))
     }
 
     /// Entries that match no known check or requirement id.

@@ -147,7 +147,8 @@ pub struct CheckMeta {
     pub level_v1_1: Option<Level>,
     /// First spec version the requirement appears in.
     pub since: SpecVersion,
-    /// Requirement ids in `suites/requirements.json` this check tests.
+    /// Requirement ids in `suites/requirements.toml` this check tests (usually empty: the
+    /// catalog maps requirements to checks, see `suites/catalog.rs`).
     pub requirements: &'static [&'static str],
 }
 

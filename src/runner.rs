@@ -360,12 +360,20 @@ pub fn result_of(meta: &CheckMeta, v: crate::model::SpecVersion, outcome: Outcom
         level: meta.level_for(v),
         spec: meta.spec.to_string(),
         spec_url: meta.spec_url(v),
-        requirements: meta.requirements.iter().map(|s| s.to_string()).collect(),
+        requirements: requirement_ids(meta),
         duration_ms: ms,
         message,
         expectation: None,
         trace,
     }
+}
+
+/// Requirement ids a check tests: its own list, else the catalog's reverse mapping.
+pub fn requirement_ids(meta: &CheckMeta) -> Vec<String> {
+    if !meta.requirements.is_empty() {
+        return meta.requirements.iter().map(|s| s.to_string()).collect();
+    }
+    crate::suites::catalog::requirements_for(meta.id).into_iter().map(|r| r.id.clone()).collect()
 }
 
 fn classify(ck: &Ck, res: Res) -> (Outcome, String) {

@@ -26,7 +26,7 @@ pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
     if r.status != 202 {
         return Err(setup_fail(&r, "202 Accepted to start an upload"));
     }
-    let loc = r.header("location").ok_or_else(|| setup_fail(&r, "a Location header"))?.to_string();
+    let loc = location(&r).ok_or_else(|| setup_fail(&r, "a Location header"))?;
     let put = Request::put(with_query(&loc, "digest", &blob.digest().to_string()))
         .header("Content-Type", "application/octet-stream")
         .body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len });
@@ -275,24 +275,20 @@ pub fn digest_header(r: &Response, expect: impl Fn(Algorithm) -> Digest) -> Dige
     }
 }
 
-/// Merges violations into one failure: the most severe level, messages joined. Ok when empty.
-pub fn merge_fails(fails: Vec<Fail>) -> Res {
-    let mut level: Option<Level> = None;
-    let mut msgs = vec![];
+/// Merges violations into one failure: the most severe level (a violation without its own
+/// level counts at the check's), messages joined. Ok when empty.
+pub fn merge_fails(ck: &Ck, fails: Vec<Fail>) -> Res {
+    let mut parts: Vec<(Level, String)> = vec![];
     for f in fails {
         match f {
-            Fail::Violation { level: l, message } => {
-                let l = l.unwrap_or(Level::Must);
-                level = Some(level.map_or(l, |x| x.min(l)));
-                msgs.push(message);
-            }
+            Fail::Violation { level, message } => parts.push((level.unwrap_or(ck.level), message)),
             other => return Err(other),
         }
     }
-    match level {
-        None => Ok(()),
-        Some(l) => Err(Fail::Violation { level: Some(l), message: msgs.join(" | ") }),
-    }
+    let Some(top) = parts.iter().map(|p| p.0).min() else { return Ok(()) };
+    // The report prefixes the top level once; lesser findings say their own.
+    let msgs: Vec<String> = parts.into_iter().map(|(l, m)| if l == top { m } else { format!("({}) {m}", l.as_str()) }).collect();
+    Err(Fail::Violation { level: Some(top), message: msgs.join(" | ") })
 }
 
 /// The level of a requirement that is MUST in main and SHOULD in earlier releases.
@@ -352,6 +348,57 @@ pub async fn push_image(sc: &Sc, repo: &str, img: &Image, reference: &str) -> Re
     push_manifest(sc, repo, &img.manifest, reference, RANK_IMAGE).await
 }
 
+/// POST + monolithic PUT through `t`, for a precondition inside a check. Ok(Ok(blob
+/// location)) when pushed; Ok(Err(what came back)) when the registry refused, so the caller
+/// decides whether that is a skip or a violation. Does not record cleanup.
+pub async fn try_push_blob(t: &impl Tx, repo: &str, blob: &Blob) -> Res<Result<String, String>> {
+    let r = send(t, Request::post(uploads_path(repo))).await?;
+    let Some(loc) = location(&r).filter(|_| r.status == 202) else {
+        return Ok(Err(format!("{} answered {}", r.request, r.summary())));
+    };
+    let r = send(t, put_whole(&loc, &blob.digest().to_string(), blob)).await?;
+    if r.status != 201 {
+        return Ok(Err(format!("{} answered {}", r.request, r.summary())));
+    }
+    Ok(Ok(location(&r).unwrap_or_default()))
+}
+
+/// POST `/v2/<repo>/blobs/uploads/<query>` as a check's precondition: Ok((absolute upload
+/// location, response)) on 202 with a Location; otherwise a skip naming what came back (the
+/// POST itself is judged by push.upload.post-202).
+pub async fn start_upload(t: &impl Tx, repo: &str, query: &str) -> Res<(String, Response)> {
+    let r = send(t, Request::post(format!("{}{}", uploads_path(repo), query))).await?;
+    match location(&r) {
+        Some(l) if r.status == 202 => Ok((l, r)),
+        _ => Err(Fail::Skip(format!("could not start an upload: {} answered {} (see push.upload.post-202)", r.request, r.summary()))),
+    }
+}
+
+/// Sets the level of a check-level violation (e.g. MUST for what follows a MAY feature's
+/// success); other outcomes pass through.
+pub fn at_level(f: Fail, l: Level) -> Fail {
+    match f {
+        Fail::Violation { level: None, message } => Fail::Violation { level: Some(l), message },
+        f => f,
+    }
+}
+
+/// A step that belongs to another check: its violation becomes a skip of this one.
+pub fn precondition<T>(r: Res<T>, whose: &str) -> Res<T> {
+    r.map_err(|f| match f {
+        Fail::Violation { message, .. } => Fail::Skip(format!("precondition failed (judged by {whose}): {message}")),
+        f => f,
+    })
+}
+
+/// Records a pushed manifest (and its tag, when `reference` is one) for cleanup.
+pub fn record_manifest(cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifest, reference: &str, rank: u8) {
+    cleanup.manifest(repo, &m.digest.to_string(), rank);
+    if Digest::parse(reference).is_none() {
+        cleanup.tag(repo, reference);
+    }
+}
+
 /// After a failed setup: reports each listed check skipped with the setup's reason.
 pub fn skip_all(sc: &mut Sc, checks: &[&'static CheckMeta]) {
     let why = sc.failed_setup().unwrap_or("scenario setup failed").to_string();
@@ -383,6 +430,10 @@ pub const ERROR_CODES: &[&str] = &[
     "TOOMANYREQUESTS",
 ];
 
+/// Docker schema1 codes the spec lets clients encounter (§legacy-docker-support-error-codes:
+/// "These error codes are OPTIONAL").
+pub const LEGACY_ERROR_CODES: &[&str] = &["TAG_INVALID", "MANIFEST_UNVERIFIED"];
+
 /// Checks a 4xx body: any format is allowed, but a JSON body MUST be `{"errors":[{code,…}]}`
 /// with codes from the table. Returns the codes found (empty for a non-JSON body).
 pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
@@ -391,13 +442,18 @@ pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
         return Ok(vec![]);
     }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else { return Ok(vec![]) };
+    // A bare scalar ("404", "null") is plain text that happens to parse; only objects and
+    // arrays are JSON bodies in the sense of the rule.
+    if !(v.is_object() || v.is_array()) {
+        return Ok(vec![]);
+    }
     let errs = v.get("errors").and_then(|e| e.as_array()).ok_or_else(|| {
         Fail::Violation { level: Some(Level::Must), message: format!("§error-codes \"{RULE}\": {} answered {} with a JSON body that has no \"errors\" array", r.request, r.summary()) }
     })?;
     let mut codes = vec![];
     for e in errs {
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
-        if !ERROR_CODES.contains(&code) {
+        if !ERROR_CODES.contains(&code) && !LEGACY_ERROR_CODES.contains(&code) {
             return Err(Fail::Violation {
                 level: Some(Level::Must),
                 message: format!("§error-codes \"The code field MUST be one of the following\": {} answered {} with code {:?}", r.request, r.status, code),
@@ -409,18 +465,31 @@ pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
     Ok(codes)
 }
 
-// ---- Pushing and polling from inside a check (content discovery, management, referrers) ----
+// ---- Setup, pushing and polling from inside a check (discovery, management, referrers) ----
+
+/// `sc.setup(what, …)` for setup code that needs the scenario handle (`push_blob(sc, …)`):
+/// the body gets a second handle on the same run and scope, and its exchanges are moved into
+/// the scenario's setup trace so a failed setup still shows them.
+pub async fn setup_with<T>(sc: &mut Sc, what: &str, f: impl AsyncFnOnce(&Sc) -> Res<T>) -> Option<T> {
+    let h = Sc::new(sc.ctx.clone(), sc.scenario);
+    let sink = sc.setup_trace().clone();
+    let body = async {
+        let r = f(&h).await;
+        for e in h.setup_trace().take() {
+            sink.push(e);
+        }
+        r
+    };
+    sc.setup(what, body).await
+}
 
 /// Pushes a blob (POST + monolithic PUT) from inside a check, traced there; a refusal is a
 /// violation of `rule`. Records the blob for cleanup.
 pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, blob: &Blob, rule: &str) -> Res {
-    let r = ck.send(Request::post(format!("/v2/{repo}/blobs/uploads/"))).await?;
+    let r = ck.send(Request::post(uploads_path(repo))).await?;
     ck.expect_status(&r, &[202], rule)?;
-    let loc = ck.expect_header(&r, "location", rule)?.to_string();
-    let put = Request::put(with_query(&loc, "digest", &blob.digest().to_string()))
-        .header("Content-Type", "application/octet-stream")
-        .body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len });
-    let r = ck.send(put).await?;
+    let loc = expect_location(ck, &r, rule)?;
+    let r = ck.send(put_whole(&loc, &blob.digest().to_string(), blob)).await?;
     ck.expect_status(&r, &[201], rule)?;
     cleanup.blob(repo, &blob.digest().to_string());
     Ok(())
@@ -429,7 +498,7 @@ pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, r
 /// Pushes a manifest by `reference` from inside a check; anything but 201 violates `rule`.
 /// Records it (and the tag) for cleanup.
 pub async fn push_manifest_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifest, reference: &str, rank: u8, rule: &str) -> Res<Response> {
-    let r = ck.send(Request::put(manifest_path(repo, reference)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())).await?;
+    let r = ck.send(put_manifest(repo, reference, m)).await?;
     ck.expect_status(&r, &[201], rule)?;
     cleanup.manifest(repo, &m.digest.to_string(), rank);
     if Digest::parse(reference).is_none() {
@@ -438,29 +507,31 @@ pub async fn push_manifest_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanu
     Ok(r)
 }
 
-/// Runs `attempt` until it returns true or `wait` has passed (eventual consistency after a
-/// delete, `--consistency-wait`). The first attempt is immediate; later ones back off from
-/// 100 ms to 1 s. Returns whether `attempt` ever returned true.
-pub async fn eventually(ck: &mut Ck, wait: std::time::Duration, mut attempt: impl AsyncFnMut(&mut Ck) -> Res<bool>) -> Res<bool> {
-    use std::time::{Duration, Instant};
-    let deadline = Instant::now() + wait;
-    let mut pause = Duration::from_millis(100);
-    loop {
-        if attempt(ck).await? {
-            return Ok(true);
-        }
-        let now = Instant::now();
-        if now >= deadline {
+/// Bounded retries for reads that may lag behind a delete (`--consistency-wait`):
+/// `again()` sleeps (100 ms, doubling up to 1 s) and returns false once `wait` has passed,
+/// so `loop { if done { break } if !retry.again(ck).await? { give up } }` tries at least once.
+pub struct Retry {
+    deadline: std::time::Instant,
+    pause: std::time::Duration,
+}
+
+impl Retry {
+    pub fn new(wait: std::time::Duration) -> Retry {
+        Retry { deadline: std::time::Instant::now() + wait, pause: std::time::Duration::from_millis(100) }
+    }
+    pub async fn again(&mut self, ck: &Ck) -> Res<bool> {
+        let now = std::time::Instant::now();
+        if now >= self.deadline {
             return Ok(false);
         }
-        let cancel = ck.client.cancel.clone();
         tokio::select! {
-            _ = tokio::time::sleep(pause.min(deadline - now)) => {}
-            _ = cancel.cancelled() => {
+            _ = tokio::time::sleep(self.pause.min(self.deadline - now)) => {}
+            _ = ck.client.cancel.cancelled() => {
                 return Err(Fail::Transport(crate::client::HttpError { kind: crate::client::ErrorKind::Cancelled, message: "run cancelled".into() }));
             }
         }
-        pause = (pause * 2).min(Duration::from_secs(1));
+        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(1));
+        Ok(true)
     }
 }
 
@@ -486,8 +557,3 @@ pub fn next_link_url(ck: &Ck, r: &Response, rule: &str) -> Res<Option<String>> {
 /// Accept header for manifest GET/HEAD: every OCI and Docker manifest type, so a registry
 /// never refuses or converts a manifest for want of content negotiation.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
-
-/// `GET /v2/<repo>/manifests/<reference>` with the manifest Accept header.
-pub fn get_manifest_request(repo: &str, reference: &str) -> Request {
-    Request::get(manifest_path(repo, reference)).header("Accept", MANIFEST_ACCEPT)
-}

@@ -1,8 +1,580 @@
-//! discovery bucket.
+//! Content discovery bucket (spec §listing-tags, and the name and tag rules of
+//! §pulling-manifests).
+//!
+//! The tag list of `--namespace` is shared with every other scenario of the run (and with
+//! whatever else lives there), so the list can change between two requests. The checks
+//! therefore judge only what a conformant registry guarantees whatever else happens: the
+//! run's own tags (which sort identically in lexical and ASCII order), the order of whatever
+//! is returned, and page sizes against the tags known to exist.
 
+use super::common::*;
 use crate::prelude::*;
+use crate::runner::Cleanup;
+use serde_json::Value;
+use std::collections::HashSet;
+
+const D: Bucket = Bucket::ContentDiscovery;
+
+pub const TAGS_LIST: CheckMeta = CheckMeta::new("discovery.tags.list", D, Level::Must, "listing-tags", "GET tags/list answers 200 with a JSON {name, tags} body");
+pub const TAGS_NAME: CheckMeta = CheckMeta::new("discovery.tags.name", D, Level::Must, "listing-tags", "The tag list's name is the full repository name");
+pub const TAGS_CONTAINS: CheckMeta = CheckMeta::new("discovery.tags.contains-pushed", D, Level::Must, "listing-tags", "Every tag pushed is listed");
+pub const TAGS_ORDER: CheckMeta = CheckMeta::new("discovery.tags.order", D, Level::Must, "listing-tags", "Tags are listed in lexical or ASCIIbetical order");
+pub const TAGS_N: CheckMeta = CheckMeta::new("discovery.tags.n", D, Level::Must, "listing-tags", "?n=k returns k tags (fewer only with a Link header or when fewer exist)");
+pub const TAGS_N_ZERO: CheckMeta = CheckMeta::new("discovery.tags.n-zero", D, Level::Must, "listing-tags", "?n=0 returns an empty list and no Link header");
+pub const TAGS_LAST: CheckMeta = CheckMeta::new("discovery.tags.last", D, Level::Must, "listing-tags", "?last=t returns only the tags after t, in order");
+pub const TAGS_LINK: CheckMeta = CheckMeta::new("discovery.tags.link-header", D, Level::Must, "listing-tags", "A Link header on tags/list follows RFC 5988 with rel=\"next\"");
+pub const TAGS_WALK: CheckMeta = CheckMeta::new("discovery.tags.pagination-walk", D, Level::Must, "listing-tags", "Paging through tags/list yields every tag exactly once, in order");
+pub const TAGS_UNKNOWN_REPO: CheckMeta = CheckMeta::new("discovery.tags.unknown-repo-404", D, Level::Must, "listing-tags", "tags/list of an unknown repository answers 404");
+pub const TAGS_RETAG: CheckMeta = CheckMeta::new("discovery.tags.retag", D, Level::Must, "pulling-manifests", "A tag pushed again with another manifest resolves to the new one");
+pub const NAMES_MULTI: CheckMeta = CheckMeta::new("discovery.names.multi-component", D, Level::Must, "pulling-manifests", "A repository name with several path components works for push, pull and list");
+pub const NAMES_LONG: CheckMeta = CheckMeta::new("discovery.names.long-name", D, Level::Must, "pulling-manifests", "A long valid repository name works for push, pull and list");
+pub const NAMES_TAG_128: CheckMeta = CheckMeta::new("discovery.names.tag-128", D, Level::Must, "pulling-manifests", "A 128-character tag is accepted and resolves");
+pub const NAMES_INVALID_TAG: CheckMeta = CheckMeta::new("discovery.names.invalid-tag", D, Level::Should, "pulling-manifests", "Invalid tags (129 characters, leading '.') are refused and not stored");
+pub const NAMES_INVALID_NAME: CheckMeta = CheckMeta::new("discovery.names.invalid-name", D, Level::Should, "error-codes", "A push to an invalid repository name is refused with NAME_INVALID");
 
 pub fn scenarios() -> Vec<Scenario> {
-    let _ = Bucket::ContentDiscovery;
-    vec![]
+    vec![
+        Scenario {
+            name: "discovery.tags",
+            bucket: D,
+            checks: vec![&TAGS_LIST, &TAGS_NAME, &TAGS_CONTAINS, &TAGS_ORDER, &TAGS_N, &TAGS_N_ZERO, &TAGS_LAST, &TAGS_LINK, &TAGS_WALK, &TAGS_RETAG],
+            run: |sc| Box::pin(tags(sc)),
+        },
+        Scenario { name: "discovery.unknown", bucket: D, checks: vec![&TAGS_UNKNOWN_REPO, &NAMES_INVALID_NAME], run: |sc| Box::pin(unknown(sc)) },
+        Scenario {
+            name: "discovery.names",
+            bucket: D,
+            checks: vec![&NAMES_TAG_128, &NAMES_INVALID_TAG, &NAMES_MULTI, &NAMES_LONG],
+            run: |sc| Box::pin(names(sc)),
+        },
+    ]
+}
+
+const R_FOUND: &str = "Assuming a repository is found, this request MUST return a 200 OK response code";
+const R_FORMAT: &str = "Upon success, the response MUST be a json body in the following format: {\"name\": \"<name>\", \"tags\": [\"<tag1>\", …]}";
+const R_ORDER: &str = "If the list is not empty, the tags MUST be in lexical (i.e. case-insensitive alphanumeric order) or \"ASCIIbetical\" (Go's sort.Strings) order";
+const R_N: &str = "The response to such a request MAY return fewer than <int> results, but only when the total number of tags attached to the repository is less than <int> or a Link header is provided. Otherwise, the response MUST include <int> results";
+const R_N_ZERO: &str = "When n is zero, this endpoint MUST return an empty list, and MUST NOT include a Link header";
+const R_LAST: &str = "A request of this sort will return up to <int> tags, beginning non-inclusively with <tagname>. The tags MUST be in lexical or \"ASCIIbetical\" order";
+const R_LINK: &str = "If included, the Link header MUST be set according to RFC 5988 with the Relation Type rel=\"next\"";
+const R_PUSH: &str = "Upon a successful upload, the registry MUST return response code 201 Created";
+const R_PULL: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be 200 OK";
+const R_NAME: &str = "<name> MUST match the following regular expression: [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*";
+const R_TAG: &str = "<tag-or-digest> as a tag MUST be at most 128 characters in length and MUST match the following regular expression: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}";
+
+/// Upper bound on pages followed in one listing (a registry whose Link loops must not hang the run).
+const MAX_PAGES: usize = 1000;
+
+/// One tags/list response, parsed.
+struct TagPage {
+    name: String,
+    tags: Vec<String>,
+    /// `"tags": null` or no `tags` field (tolerated as an empty list, with a note).
+    tags_null: bool,
+    /// The followable `rel="next"` target, if the Link header has one that parses.
+    next: Option<String>,
+    resp: Response,
+}
+
+impl TagPage {
+    fn has_link(&self) -> bool {
+        !self.resp.header_all("link").is_empty()
+    }
+}
+
+fn tags_url(repo: &str, n: Option<usize>, last: Option<&str>) -> String {
+    let mut u = format!("/v2/{repo}/tags/list");
+    if let Some(n) = n {
+        u = with_query(&u, "n", &n.to_string());
+    }
+    if let Some(l) = last {
+        u = with_query(&u, "last", l);
+    }
+    u
+}
+
+/// GET one tags/list page: 200 and a `{name, tags}` body are required (MUST).
+async fn get_tags(ck: &mut Ck, target: String) -> Res<TagPage> {
+    let r = ck.send(Request::get(target)).await?;
+    if r.status != 200 {
+        return Err(ck.fail_at(Level::Must, R_FOUND, format!("{} answered {}; expected 200", r.request, r.summary())));
+    }
+    let bad = |why: &str| ck.fail_at(Level::Must, R_FORMAT, format!("{} answered {}: {why}", r.request, r.summary()));
+    let v: Value = serde_json::from_slice(&r.body).map_err(|e| bad(&format!("the body is not JSON ({e})")))?;
+    let Some(obj) = v.as_object() else { return Err(bad("the body is not a JSON object")) };
+    let name = match obj.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(bad("\"name\" is missing or not a string")),
+    };
+    let (tags, tags_null) = match obj.get("tags") {
+        None | Some(Value::Null) => (vec![], true),
+        Some(Value::Array(a)) => {
+            let mut t = Vec::with_capacity(a.len());
+            for x in a {
+                match x.as_str() {
+                    Some(s) => t.push(s.to_string()),
+                    None => return Err(bad(&format!("\"tags\" has a non-string element {x}"))),
+                }
+            }
+            (t, false)
+        }
+        Some(_) => return Err(bad("\"tags\" is not an array")),
+    };
+    // A malformed Link is judged by the Link checks; here it only ends the walk.
+    let next = next_link_url(ck, &r, R_LINK).unwrap_or(None);
+    Ok(TagPage { name, tags, tags_null, next, resp: r })
+}
+
+/// Every tag of `repo`, following `rel="next"` links when the registry paginates.
+async fn all_tags(ck: &mut Ck, repo: &str) -> Res<Vec<String>> {
+    let mut url = tags_url(repo, None, None);
+    let mut seen = HashSet::new();
+    let mut out = vec![];
+    for _ in 0..MAX_PAGES {
+        let p = get_tags(ck, url.clone()).await?;
+        out.extend(p.tags);
+        match p.next {
+            Some(n) if seen.insert(n.clone()) => url = n,
+            Some(n) => return Err(ck.fail_at(Level::Must, R_LINK, format!("the Link header points back to an already fetched page ({})", crate::trace::redact_url(&n)))),
+            None => return Ok(out),
+        }
+    }
+    Err(ck.fail_at(Level::Must, R_LINK, format!("tags/list of {repo} still had a next link after {MAX_PAGES} pages")))
+}
+
+fn ci(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// Whether `a` sorts before `b` in either accepted order (lexical or ASCIIbetical). Used to
+/// judge single pairs when the registry's choice between the two orders is unknown.
+fn after(a: &str, b: &str) -> bool {
+    a > b || ci(a) > ci(b)
+}
+
+/// Ok if the list is strictly increasing in lexical (case-insensitive) or in ASCIIbetical
+/// order; otherwise the first pair out of order (duplicates count as out of order). Spec
+/// v1.1.1 names only lexical order; the harness's own tags sort the same both ways, so
+/// accepting either never passes a list that misorders them.
+fn order_problem(tags: &[String]) -> Option<String> {
+    let bytes = tags.windows(2).position(|w| w[0] >= w[1]);
+    let lexical = tags.windows(2).position(|w| ci(&w[0]) > ci(&w[1]) || w[0] == w[1]);
+    match (bytes, lexical) {
+        (Some(i), Some(j)) => {
+            let k = i.max(j);
+            Some(format!("{:?} is listed before {:?} (position {} of {})", tags[k], tags[k + 1], k + 1, tags.len()))
+        }
+        _ => None,
+    }
+}
+
+fn show(tags: &[String]) -> String {
+    if tags.len() <= 12 {
+        format!("{tags:?}")
+    } else {
+        format!("{:?} … {:?} ({} tags)", &tags[..6], &tags[tags.len() - 3..], tags.len())
+    }
+}
+
+/// Setup shared by the tag-list checks: two manifests and the run's tags.
+struct TagSetup {
+    /// The run's tags, in sorted order (lowercase + digits: lexical = ASCIIbetical).
+    ours: Vec<String>,
+    second: Manifest,
+}
+
+const OUR_TAGS: usize = 5;
+
+async fn tags(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx = sc.ctx.clone();
+    let st = setup_with(&mut sc, "push one manifest under five tags", async |sc| {
+        let first = Image::new(&sc.gen, "first", &[333], &ManifestOpts::default());
+        let config2 = sc.gen.config("config2");
+        push_blob(sc, &repo, &config2).await?;
+        let descs: Vec<Descriptor> = first.layers.iter().map(Blob::descriptor).collect();
+        let second = image_manifest(&config2.descriptor(), &descs, &ManifestOpts::default());
+        let mut ours: Vec<String> = (0..OUR_TAGS - 1).map(|i| sc.tag(&format!("dtag{i}"))).collect();
+        // One tag sorts after every tag already there, so the end of the list is covered too.
+        let existing = match sc.send(Request::get(tags_url(&repo, None, None))).await {
+            Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("tags").cloned()),
+            _ => None,
+        };
+        let existing: Vec<String> = existing.and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
+        ours.push(tag_after_all(&existing, &sc.tag("last")));
+        ours.sort();
+        push_image(sc, &repo, &first, &ours[0]).await?;
+        for t in &ours[1..] {
+            push_manifest(sc, &repo, &first.manifest, t, RANK_IMAGE).await?;
+        }
+        Ok(TagSetup { ours, second })
+    })
+    .await;
+    let Some(st) = st else { return };
+    let ours = &st.ours;
+
+    sc.check(&TAGS_LIST, async |ck| {
+        let p = get_tags(ck, tags_url(&repo, None, None)).await?;
+        if p.tags_null {
+            return Err(ck.fail(R_FORMAT, format!("{} answered {} without a \"tags\" array although the repository has tags", p.resp.request, p.resp.summary())));
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_NAME, async |ck| {
+        let p = get_tags(ck, tags_url(&repo, None, None)).await?;
+        ck.expect(p.name == repo, "<name> is the namespace of the repository", || format!("{} answered \"name\": {:?}; expected {:?}", p.resp.request, p.name, repo))?;
+        if !repo.contains('/') {
+            ck.note("--namespace has a single path component; discovery.names.multi-component tests several");
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_CONTAINS, async |ck| {
+        let all = all_tags(ck, &repo).await?;
+        let have: HashSet<&str> = all.iter().map(String::as_str).collect();
+        let missing: Vec<&String> = ours.iter().filter(|t| !have.contains(t.as_str())).collect();
+        ck.expect(missing.is_empty(), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || {
+            format!("GET /v2/{repo}/tags/list (following Link pages) does not list {missing:?}, pushed by this run; listed: {}", show(&all))
+        })
+    })
+    .await;
+
+    sc.check(&TAGS_ORDER, async |ck| {
+        let all = all_tags(ck, &repo).await?;
+        if let Some(p) = order_problem(&all) {
+            return Err(ck.fail(R_ORDER, format!("GET /v2/{repo}/tags/list: {p}; listed: {}", show(&all))));
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_N, async |ck| {
+        let k = 2;
+        let p = get_tags(ck, tags_url(&repo, Some(k), None)).await?;
+        let got = p.tags.len();
+        if got > k {
+            return Err(ck.fail(R_N, format!("{} returned {got} tags: {}", p.resp.request, show(&p.tags))));
+        }
+        if got < k && !p.has_link() {
+            return Err(ck.fail(R_N, format!("{} returned {got} tags ({:?}) and no Link header, but the repository has at least {OUR_TAGS} tags", p.resp.request, p.tags)));
+        }
+        if let Some(o) = order_problem(&p.tags) {
+            return Err(ck.fail(R_ORDER, format!("{}: {o}", p.resp.request)));
+        }
+        if got < k {
+            ck.note(format!("{got} of {k} tags with a Link header"));
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_N_ZERO, async |ck| {
+        let p = get_tags(ck, tags_url(&repo, Some(0), None)).await?;
+        ck.expect(p.tags.is_empty(), R_N_ZERO, || format!("{} returned {} tags: {}", p.resp.request, p.tags.len(), show(&p.tags)))?;
+        ck.expect(!p.has_link(), R_N_ZERO, || format!("{} answered with Link: {}", p.resp.request, p.resp.header_all("link").join(", ")))?;
+        if p.tags_null {
+            ck.note("\"tags\" is null rather than []");
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_LAST, async |ck| {
+        // With n: the tags after ours[1]; without n (n is OPTIONAL with last): after ours[3].
+        for (from, n) in [(1usize, Some(2usize)), (3, None)] {
+            let t = &ours[from];
+            let p = get_tags(ck, tags_url(&repo, n, Some(t))).await?;
+            let req = &p.resp.request;
+            if let Some(bad) = p.tags.iter().find(|x| !after(x, t)) {
+                return Err(ck.fail(R_LAST, format!("{req} returned {bad:?}, which does not come after {t:?}; returned {}", show(&p.tags))));
+            }
+            if let Some(o) = order_problem(&p.tags) {
+                return Err(ck.fail(R_LAST, format!("{req}: {o}")));
+            }
+            if let Some(n) = n {
+                if p.tags.len() > n {
+                    return Err(ck.fail(R_N, format!("{req} returned {} tags: {}", p.tags.len(), show(&p.tags))));
+                }
+            }
+            // Our tags after t must come first among ours, none skipped: the returned ones
+            // are a prefix of them, and all of them unless the page is full or has a Link.
+            let expected: Vec<&String> = ours[from + 1..].iter().collect();
+            let returned: Vec<&String> = p.tags.iter().filter(|x| ours.contains(x)).collect();
+            if returned[..] != expected[..returned.len().min(expected.len())] || returned.len() > expected.len() {
+                return Err(ck.fail(R_LAST, format!("{req} returned {returned:?} of this run's tags; the tags after {t:?} are {expected:?} in this order")));
+            }
+            let full = n.is_some_and(|n| p.tags.len() == n);
+            if returned.len() < expected.len() && !full && !p.has_link() {
+                return Err(ck.fail(R_N, format!("{req} returned {} without a Link header, but {expected:?} come after {t:?}", show(&p.tags))));
+            }
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_LINK, async |ck| {
+        let p = get_tags(ck, tags_url(&repo, Some(1), None)).await?;
+        let links = p.resp.header_all("link");
+        if links.is_empty() {
+            ck.note("no Link header on a partial page (the Link header is optional)");
+            return Ok(());
+        }
+        let mut has_next = false;
+        for v in &links {
+            let parsed = headers::parse_link(v).map_err(|e| ck.fail(R_LINK, format!("{} answered Link: {v} ({e})", p.resp.request)))?;
+            has_next |= parsed.iter().any(|l| l.rel.iter().any(|r| r == "next"));
+        }
+        ck.expect(has_next, R_LINK, || format!("{} answered Link: {} without rel=\"next\"", p.resp.request, links.join(", ")))?;
+        let next = next_link_url(ck, &p.resp, R_LINK)?.unwrap_or_default();
+        // The link must lead somewhere a client can go on from.
+        let q = get_tags(ck, next).await?;
+        if let (Some(a), Some(b)) = (p.tags.last(), q.tags.first()) {
+            ck.expect(after(b, a), R_LINK, || format!("following the Link of {} ({}) returned {b:?}, which does not come after {a:?} from the first page", p.resp.request, links.join(", ")))?;
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_WALK, async |ck| {
+        let before = all_tags(ck, &repo).await?;
+        let total = before.len();
+        // Enough pages to paginate for real, few enough requests for a big repository.
+        let k = total.div_ceil(25).max(2);
+        let mut url = tags_url(&repo, Some(k), None);
+        let mut walked: Vec<String> = vec![];
+        let mut pages = 0;
+        let mut by_link = 0;
+        let mut seen_urls = HashSet::new();
+        loop {
+            pages += 1;
+            if pages > total / k + 50 {
+                return Err(ck.fail(R_LINK, format!("paging through /v2/{repo}/tags/list?n={k} did not end after {pages} pages ({total} tags)")));
+            }
+            let p = get_tags(ck, url.clone()).await?;
+            let req = p.resp.request.clone();
+            if let (Some(a), Some(b)) = (walked.last(), p.tags.first()) {
+                if !after(b, a) {
+                    return Err(ck.fail(R_LAST, format!("{req} (page {pages}) starts with {b:?}, which does not come after {a:?} from the previous page")));
+                }
+            }
+            let full = p.tags.len() >= k;
+            walked.extend(p.tags.iter().cloned());
+            if let Some(o) = order_problem(&walked) {
+                return Err(ck.fail(R_ORDER, format!("paging with n={k}: {o}")));
+            }
+            url = match (next_link_url(ck, &p.resp, R_LINK)?, walked.last()) {
+                (Some(n), _) => {
+                    if !seen_urls.insert(n.clone()) {
+                        return Err(ck.fail(R_LINK, format!("{req}: the Link header points back to an already fetched page")));
+                    }
+                    by_link += 1;
+                    n
+                }
+                // No Link: a full page may have more after it; ask with last=.
+                (None, Some(last)) if full => tags_url(&repo, Some(k), Some(last)),
+                _ => break,
+            };
+        }
+        // Other scenarios add and delete tags meanwhile: every tag listed both before and
+        // after the walk (and all of this run's) must have been walked.
+        let after_walk: HashSet<String> = all_tags(ck, &repo).await?.into_iter().collect();
+        let have: HashSet<&str> = walked.iter().map(String::as_str).collect();
+        let stable = before.iter().filter(|t| after_walk.contains(*t));
+        let mut missing: Vec<&String> = stable.chain(ours.iter()).filter(|t| !have.contains(t.as_str())).collect();
+        missing.dedup();
+        ck.expect(missing.is_empty(), R_LAST, || format!("paging with n={k} over {pages} pages never returned {missing:?}, listed by GET /v2/{repo}/tags/list before and after; walked: {}", show(&walked)))?;
+        ck.note(format!("{pages} pages of n={k}, {by_link} followed by Link"));
+        Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_RETAG, async |ck| {
+        let t = &ours[OUR_TAGS - 1];
+        push_manifest_in_check(ck, &ctx.cleanup, &repo, &st.second, t, RANK_IMAGE, R_PUSH).await?;
+        let r = ck.send(get_manifest(&repo, t)).await?;
+        ck.expect_status(&r, &[200], R_PULL)?;
+        ck.expect(r.body == st.second.bytes, R_PULL, || {
+            let was = if Digest::sha256(&r.body) == st.second.digest { "the new manifest" } else { "another manifest (the one the tag pointed to before?)" };
+            format!("after pushing {} to tag {t:?}, {} returned {} bytes with digest {}: {was}", st.second.digest, r.request, r.body.len(), Digest::sha256(&r.body))
+        })
+    })
+    .await;
+}
+
+async fn unknown(mut sc: Sc) {
+    let ns = sc.ns().to_string();
+    let token = sc.gen.token("unknown", 10);
+    sc.check(&TAGS_UNKNOWN_REPO, async |ck| {
+        let repo = format!("{ns}/unknown-{token}");
+        // "Assuming a repository is found, this request MUST return 200": a registry may
+        // treat every valid name as an existing, empty repository (the official suite
+        // accepts 200 with a list or 404). Anything else, or tags out of nowhere, fails.
+        let target = tags_url(&repo, None, None);
+        let r = ck.send(Request::get(target.clone())).await?;
+        const RULE: &str = "end-8a GET /v2/<name>/tags/list: Success 200, Failure 404 (\"Assuming a repository is found, this request MUST return a 200 OK response code\")";
+        if r.status == 200 {
+            let p = get_tags(ck, target).await?;
+            ck.expect(p.tags.is_empty() && p.name == repo, RULE, || format!("{} (a repository nothing was pushed to) answered {}", p.resp.request, p.resp.summary()))?;
+            ck.note("answered 200 with an empty list (the repository is treated as existing and empty) rather than 404");
+            return Ok(());
+        }
+        ck.expect_status(&r, &[404], RULE)?;
+        let codes = error_codes(ck, &r)?;
+        if !codes.is_empty() && !codes.iter().any(|c| c == "NAME_UNKNOWN") {
+            return Err(ck.fail_at(Level::Should, "NAME_UNKNOWN: repository name not known to registry", format!("{} answered {} with codes {codes:?}", r.request, r.status)));
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&NAMES_INVALID_NAME, async |ck| {
+        // Uppercase is outside the <name> grammar. Only an upload session is asked for, so a
+        // registry that wrongly accepts creates nothing lasting (the session is cancelled).
+        let repo = format!("{ns}/NotValid-{token}");
+        let r = ck.send(Request::post(format!("/v2/{repo}/blobs/uploads/"))).await?;
+        if (200..300).contains(&r.status) {
+            if let Some(loc) = r.header("location") {
+                let _ = ck.send(Request::delete(loc.to_string())).await;
+            }
+            return Err(ck.fail(R_NAME, format!("{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)", r.request, r.summary())));
+        }
+        if !(400..500).contains(&r.status) {
+            return Err(ck.fail(R_NAME, format!("{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)", r.request, r.summary())));
+        }
+        let codes = error_codes(ck, &r)?;
+        if !codes.is_empty() && !codes.iter().any(|c| c == "NAME_INVALID") {
+            return Err(ck.fail("NAME_INVALID: invalid repository name", format!("{} answered {} with codes {codes:?}", r.request, r.status)));
+        }
+        if codes.is_empty() {
+            ck.note(format!("refused with {} and a non-JSON body", r.status));
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// A tag made of `z`s and `unique` that sorts after every tag in `tags` in both orders: it
+/// has more leading `z`s than any of them has (case-insensitively), and every character of
+/// an existing tag is at most its lowercase. Falls back to `unique` if that would be too long.
+fn tag_after_all(tags: &[String], unique: &str) -> String {
+    let most = tags.iter().map(|t| t.chars().take_while(|c| c.eq_ignore_ascii_case(&'z')).count()).max().unwrap_or(0);
+    let t = format!("{}-{unique}", "z".repeat(most + 1));
+    if t.len() <= 128 {
+        t
+    } else {
+        unique.to_string()
+    }
+}
+
+/// Pads a run-unique tag with digits to exactly `len` characters (valid, sorts the same in
+/// both orders).
+fn tag_of_len(base: String, len: usize) -> String {
+    let mut t = base;
+    t.push('-');
+    while t.len() < len {
+        t.push(char::from(b'0' + (t.len() % 10) as u8));
+    }
+    t.truncate(len);
+    t
+}
+
+async fn names(mut sc: Sc) {
+    let ns = sc.ns().to_string();
+    let ctx = sc.ctx.clone();
+    let gen = sc.gen.clone();
+    let name_checks = sc.cfg().name_checks;
+    let m = setup_with(&mut sc, "push a manifest by digest", async |sc| {
+        let img = Image::new(&sc.gen, "names", &[211], &ManifestOpts::default());
+        push_image(sc, &ns, &img, &img.manifest.digest.to_string()).await?;
+        Ok(img.manifest)
+    })
+    .await;
+    let Some(m) = m else { return };
+
+    let t128 = tag_of_len(sc.tag("t128"), 128);
+    sc.check(&NAMES_TAG_128, async |ck| {
+        push_manifest_in_check(ck, &ctx.cleanup, &ns, &m, &t128, RANK_IMAGE, R_TAG).await?;
+        let r = ck.send(get_manifest(&ns, &t128)).await?;
+        ck.expect_status(&r, &[200], R_PULL)?;
+        ck.expect(r.body == m.bytes, R_PULL, || format!("{} returned {} bytes with digest {}; pushed {}", r.request, r.body.len(), Digest::sha256(&r.body), m.digest))
+    })
+    .await;
+
+    let invalid = [(tag_of_len(sc.tag("t129"), 129), "129 characters long"), (format!(".{}", sc.tag("dot")), "starting with '.'")];
+    sc.check(&NAMES_INVALID_TAG, async |ck| {
+        let mut problems = vec![];
+        let mut refusals = vec![];
+        for (tag, what) in &invalid {
+            let r = ck.send(Request::put(manifest_path(&ns, tag)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())).await?;
+            if (200..300).contains(&r.status) {
+                ctx.cleanup.tag(&ns, tag);
+                problems.push(format!("{} (a tag {what}) answered {}; expected a 4xx refusal", r.request, r.summary()));
+            } else if !(400..500).contains(&r.status) {
+                problems.push(format!("{} (a tag {what}) answered {}; expected a 4xx refusal", r.request, r.summary()));
+            } else {
+                refusals.push(format!("{what}: {}", r.status));
+            }
+            let g = ck.send(get_manifest(&ns, tag)).await?;
+            if g.status == 200 {
+                problems.push(format!("{} (a tag {what}) answered 200: the invalid tag was stored", g.request));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ck.fail(R_TAG, problems.join("; ")));
+        }
+        ck.note(format!("refused: {}", refusals.join(", ")));
+        Ok(())
+    })
+    .await;
+
+    // Repositories below --namespace are created only when the user allows it.
+    let why = "needs --name-checks: it creates repositories below --namespace";
+    if !name_checks {
+        sc.skip(&NAMES_MULTI, why);
+        sc.skip(&NAMES_LONG, why);
+        return;
+    }
+    let multi = format!("{ns}/{}/sub/leaf", sc.tag("mc"));
+    let mtag = sc.tag("mctag");
+    sc.check(&NAMES_MULTI, async |ck| name_roundtrip(ck, &ctx.cleanup, &gen, &multi, &mtag).await).await;
+
+    // The longest name clients accept: 255 characters minus "<host:port>/".
+    let authority = {
+        let b = &sc.client().base;
+        format!("{}{}", b.host_str().unwrap_or(""), b.port().map(|p| format!(":{p}")).unwrap_or_default())
+    };
+    let limit = 255usize.saturating_sub(authority.len() + 1);
+    let base = format!("{ns}/{}-", sc.tag("ln"));
+    if limit < base.len() + 1 {
+        sc.skip(&NAMES_LONG, &format!("--namespace is too long to build a longer name within the {limit}-character client limit"));
+        return;
+    }
+    let long = format!("{base}{}", "a".repeat(limit - base.len()));
+    let ltag = sc.tag("lntag");
+    sc.check(&NAMES_LONG, async |ck| {
+        name_roundtrip(ck, &ctx.cleanup, &gen, &long, &ltag).await?;
+        ck.note(format!("name of {} characters", long.len()));
+        Ok(())
+    })
+    .await;
+}
+
+/// Push (blobs, manifest by tag), pull by tag, and list tags in `repo`; any failure is a
+/// violation of the <name> grammar rule (a valid name that does not work).
+async fn name_roundtrip(ck: &mut Ck, cleanup: &Cleanup, gen: &Generator, repo: &str, tag: &str) -> Res {
+    let img = Image::new(gen, "name", &[97], &ManifestOpts::default());
+    for b in img.blobs() {
+        push_blob_in_check(ck, cleanup, repo, b, R_NAME).await?;
+    }
+    let m = &img.manifest;
+    push_manifest_in_check(ck, cleanup, repo, m, tag, RANK_IMAGE, R_NAME).await?;
+    let r = ck.send(get_manifest(repo, tag)).await?;
+    ck.expect_status(&r, &[200], R_PULL)?;
+    ck.expect(r.body == m.bytes, R_PULL, || format!("{} returned {} bytes with digest {}; pushed {}", r.request, r.body.len(), Digest::sha256(&r.body), m.digest))?;
+    let p = get_tags(ck, tags_url(repo, None, None)).await?;
+    ck.expect(p.name == repo, "<name> is the namespace of the repository", || format!("{} answered \"name\": {:?}; expected {repo:?}", p.resp.request, p.name))?;
+    ck.expect(p.tags.iter().any(|t| t == tag), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || format!("{} does not list {tag:?}: {}", p.resp.request, show(&p.tags)))
 }

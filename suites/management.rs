@@ -1,8 +1,270 @@
-//! management bucket.
+//! Content management bucket (spec §content-management): deleting tags, manifests, blobs.
+//!
+//! "Registries MAY implement deletion or they MAY disable it": a delete refused with 400 or
+//! 405 makes the check unsupported, and the checks that need the deletion are skipped. Reads
+//! after a delete may take up to `--consistency-wait` to show it.
 
+use super::common::*;
 use crate::prelude::*;
 
+const M: Bucket = Bucket::ContentManagement;
+
+pub const TAG_DELETE: CheckMeta = CheckMeta::new("management.tag.delete", M, Level::Must, "deleting-tags", "DELETE of a tag answers 202 (400/405 when tag deletion is disabled)");
+pub const TAG_DELETED_404: CheckMeta = CheckMeta::new("management.tag.deleted-404", M, Level::Must, "deleting-tags", "A deleted tag answers 404; its manifest stays reachable by digest");
+pub const MANIFEST_DELETE: CheckMeta = CheckMeta::new("management.manifest.delete", M, Level::Must, "deleting-manifests", "DELETE of a manifest by digest answers 202 (400/405 when deletion is disabled)");
+pub const MANIFEST_DELETED_404: CheckMeta = CheckMeta::new("management.manifest.deleted-404", M, Level::Must, "deleting-manifests", "A deleted manifest answers 404 by digest and by the tags that pointed to it");
+pub const MANIFEST_DELETE_UNKNOWN_REPO: CheckMeta = CheckMeta::new("management.manifest.delete-unknown-repo-404", M, Level::Must, "deleting-manifests", "DELETE of a manifest in a repository that does not exist answers 404");
+pub const BLOB_DELETE: CheckMeta = CheckMeta::new("management.blob.delete", M, Level::Must, "deleting-blobs", "DELETE of a blob answers 202 (400/405 when blob deletion is disabled)");
+pub const BLOB_DELETED_404: CheckMeta = CheckMeta::new("management.blob.deleted-404", M, Level::Must, "deleting-blobs", "A deleted blob answers 404 to GET and HEAD");
+pub const BLOB_DELETE_UNKNOWN: CheckMeta = CheckMeta::new("management.blob.delete-unknown-404", M, Level::Must, "deleting-blobs", "DELETE of an unknown blob answers 404");
+
 pub fn scenarios() -> Vec<Scenario> {
-    let _ = Bucket::ContentManagement;
-    vec![]
+    vec![
+        Scenario { name: "management.tag", bucket: M, checks: vec![&TAG_DELETE, &TAG_DELETED_404], run: |sc| Box::pin(tag(sc)) },
+        Scenario {
+            name: "management.manifest",
+            bucket: M,
+            checks: vec![&MANIFEST_DELETE, &MANIFEST_DELETED_404, &MANIFEST_DELETE_UNKNOWN_REPO],
+            run: |sc| Box::pin(manifest(sc)),
+        },
+        Scenario { name: "management.blob", bucket: M, checks: vec![&BLOB_DELETE, &BLOB_DELETED_404, &BLOB_DELETE_UNKNOWN], run: |sc| Box::pin(blob(sc)) },
+    ]
+}
+
+const R_PULL: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be 200 OK";
+
+/// How a registry answered a DELETE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// 202 Accepted, as the spec requires.
+    Accepted,
+    /// Another 2xx: the thing is presumably gone, but the status is not the one required.
+    OtherSuccess,
+    /// 400 or 405: deletion is disabled, which the spec allows.
+    Disabled,
+    Refused,
+}
+
+impl Deleted {
+    pub fn of(status: u16) -> Deleted {
+        match status {
+            202 => Deleted::Accepted,
+            200..=299 => Deleted::OtherSuccess,
+            400 | 405 => Deleted::Disabled,
+            _ => Deleted::Refused,
+        }
+    }
+    pub fn done(self) -> bool {
+        matches!(self, Deleted::Accepted | Deleted::OtherSuccess)
+    }
+}
+
+/// Sends a DELETE and judges it: 202 passes, 400/405 is an allowed refusal (unsupported),
+/// anything else violates `rule`. Returns how it went, for the checks that depend on it.
+async fn judge_delete(ck: &mut Ck, path: String, what: &str, rule: &str, disabled: &str) -> (Res, Deleted) {
+    let r = match ck.send(Request::delete(path)).await {
+        Ok(r) => r,
+        Err(e) => return (Err(e), Deleted::Refused),
+    };
+    let d = Deleted::of(r.status);
+    let res = match d {
+        Deleted::Accepted => Ok(()),
+        Deleted::Disabled => Err(Fail::Unsupported(format!("{what} deletion is disabled: {} answered {} (\"{disabled}\")", r.request, r.summary()))),
+        _ => Err(ck.fail(rule, format!("{} answered {}; expected 202 (or 400/405 if {what} deletion is disabled)", r.request, r.summary()))),
+    };
+    (res, d)
+}
+
+/// A DELETE outside any check (its judging check was filtered out, a later one needs it done).
+async fn delete_quietly(sc: &Sc, path: String) -> Deleted {
+    match sc.send(Request::delete(path)).await {
+        Ok(r) => Deleted::of(r.status),
+        Err(_) => Deleted::Refused,
+    }
+}
+
+/// Polls until every request in `reqs` answers 404, for at most `wait`. Returns the first
+/// response that still did not, after the wait.
+async fn until_404(ck: &mut Ck, wait: std::time::Duration, reqs: &[Request]) -> Res<Option<Response>> {
+    let mut retry = Retry::new(wait);
+    'again: loop {
+        for q in reqs {
+            let r = ck.send(q.clone()).await?;
+            if r.status != 404 {
+                if retry.again(ck).await? {
+                    continue 'again;
+                }
+                return Ok(Some(r));
+            }
+        }
+        return Ok(None);
+    }
+}
+
+fn wait_note(wait: std::time::Duration) -> String {
+    if wait.is_zero() {
+        " (pass --consistency-wait for registries that apply deletes asynchronously)".into()
+    } else {
+        format!(" (after retrying for {:.1} s)", wait.as_secs_f64())
+    }
+}
+
+async fn tag(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let wait = sc.cfg().consistency_wait;
+    let t = sc.tag("deltag");
+    let img = setup_with(&mut sc, "push a manifest by tag", async |sc| {
+        let img = Image::new(&sc.gen, "tagdel", &[150], &ManifestOpts::default());
+        push_image(sc, &repo, &img, &t).await?;
+        Ok(img)
+    })
+    .await;
+    let Some(img) = img else { return };
+    let m = &img.manifest;
+
+    let mut deleted = Deleted::Refused;
+    sc.check(&TAG_DELETE, async |ck| {
+        let (res, d) = judge_delete(
+            ck,
+            manifest_path(&repo, &t),
+            "tag",
+            "Upon success, the registry MUST respond with a 202 Accepted code",
+            "If tag deletion is disabled, the registry MUST respond with either a 400 Bad Request or a 405 Method Not Allowed",
+        )
+        .await;
+        deleted = d;
+        res
+    })
+    .await;
+
+    if sc.outcome(TAG_DELETE.id).is_none() {
+        deleted = delete_quietly(&sc, manifest_path(&repo, &t)).await;
+    }
+    if !deleted.done() {
+        sc.skip(&TAG_DELETED_404, &format!("the tag was not deleted (see {})", TAG_DELETE.id));
+        return;
+    }
+    sc.check(&TAG_DELETED_404, async |ck| {
+        if let Some(r) = until_404(ck, wait, &[get_manifest(&repo, &t)]).await? {
+            return Err(ck.fail("Once deleted, a GET to /v2/<name>/manifests/<tag> will return a 404. […] If the manifest is not found in the repository, the response code MUST be 404 Not Found", format!("after the tag was deleted, {} answered {}{}", r.request, r.summary(), wait_note(wait))));
+        }
+        let r = ck.send(get_manifest(&repo, &m.digest.to_string())).await?;
+        expect_manifest_body(ck, &r, m, R_PULL).map_err(|_| {
+            ck.fail(
+                "Similarly, a registry MAY implement tag deletion, while others MAY allow deletion only by manifest",
+                format!("deleting tag {t:?} did not leave its manifest reachable by digest: {} answered {}", r.request, r.summary()),
+            )
+        })
+    })
+    .await;
+}
+
+async fn manifest(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let wait = sc.cfg().consistency_wait;
+    let t = sc.tag("delman");
+    let unknown_repo = format!("{repo}/unknown-{}", sc.gen.token("unknown-repo", 10));
+    let img = setup_with(&mut sc, "push a manifest by tag", async |sc| {
+        let img = Image::new(&sc.gen, "mandel", &[170], &ManifestOpts::default());
+        push_image(sc, &repo, &img, &t).await?;
+        Ok(img)
+    })
+    .await;
+    let Some(img) = img else { return };
+    let digest = img.manifest.digest.to_string();
+
+    let mut deleted = Deleted::Refused;
+    sc.check(&MANIFEST_DELETE, async |ck| {
+        let (res, d) = judge_delete(
+            ck,
+            manifest_path(&repo, &digest),
+            "manifest",
+            "Upon success, the registry MUST respond with a 202 Accepted code",
+            "If manifest deletion is disabled, the registry MUST respond with either a 400 Bad Request or a 405 Method Not Allowed",
+        )
+        .await;
+        deleted = d;
+        res
+    })
+    .await;
+
+    if sc.outcome(MANIFEST_DELETE.id).is_none() {
+        deleted = delete_quietly(&sc, manifest_path(&repo, &digest)).await;
+    }
+    if deleted.done() {
+        sc.check(&MANIFEST_DELETED_404, async |ck| {
+            let reqs = [get_manifest(&repo, &digest), get_manifest(&repo, &t)];
+            match until_404(ck, wait, &reqs).await? {
+                None => Ok(()),
+                Some(r) => Err(ck.fail(
+                    "Once deleted, a GET to /v2/<name>/manifests/<digest> and any tag pointing to that digest will return a 404. […] If the manifest is not found in the repository, the response code MUST be 404 Not Found",
+                    format!("after the manifest {digest} (tagged {t:?}) was deleted, {} answered {}{}", r.request, r.summary(), wait_note(wait)),
+                )),
+            }
+        })
+        .await;
+    } else {
+        sc.skip(&MANIFEST_DELETED_404, &format!("the manifest was not deleted (see {})", MANIFEST_DELETE.id));
+    }
+
+    // With deletion disabled, 400/405 may come before the repository lookup.
+    let delete_works = sc.outcome(MANIFEST_DELETE.id) == Some(Outcome::Passed) || deleted.done();
+    sc.check(&MANIFEST_DELETE_UNKNOWN_REPO, async |ck| {
+        let r = ck.send(Request::delete(manifest_path(&unknown_repo, &digest))).await?;
+        if !delete_works && Deleted::of(r.status) == Deleted::Disabled {
+            return Err(Fail::Unsupported(format!("manifest deletion is disabled: {} answered {}", r.request, r.status)));
+        }
+        ck.expect_status(&r, &[404], "If the repository does not exist, the response MUST return 404 Not Found")
+    })
+    .await;
+}
+
+async fn blob(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let wait = sc.cfg().consistency_wait;
+    let never = sc.gen.blob("never-pushed", 99);
+    let b = setup_with(&mut sc, "push a blob", async |sc| {
+        let b = sc.gen.blob("doomed", 1234);
+        push_blob(sc, &repo, &b).await?;
+        Ok(b)
+    })
+    .await;
+    let Some(b) = b else { return };
+    let d = b.digest().clone();
+
+    let mut deleted = Deleted::Refused;
+    sc.check(&BLOB_DELETE, async |ck| {
+        let (res, x) = judge_delete(
+            ck,
+            blob_path(&repo, &d),
+            "blob",
+            "Upon success, the registry MUST respond with code 202 Accepted",
+            "If blob deletion is disabled, the registry MUST respond with either a 400 Bad Request or a 405 Method Not Allowed",
+        )
+        .await;
+        deleted = x;
+        res
+    })
+    .await;
+
+    if sc.outcome(BLOB_DELETE.id).is_none() {
+        deleted = delete_quietly(&sc, blob_path(&repo, &d)).await;
+    }
+    if !deleted.done() {
+        let why = format!("the blob was not deleted (see {})", BLOB_DELETE.id);
+        sc.skip(&BLOB_DELETED_404, &why);
+        sc.skip(&BLOB_DELETE_UNKNOWN, &why);
+        return;
+    }
+    sc.check(&BLOB_DELETED_404, async |ck| match until_404(ck, wait, &[get_blob(&repo, &d), head_blob(&repo, &d)]).await? {
+        None => Ok(()),
+        Some(r) => Err(ck.fail("If the blob is not found in the repository, the response code MUST be 404 Not Found", format!("after the blob was deleted, {} answered {}{}", r.request, r.summary(), wait_note(wait)))),
+    })
+    .await;
+
+    sc.check(&BLOB_DELETE_UNKNOWN, async |ck| {
+        let r = ck.send(Request::delete(blob_path(&repo, never.digest()))).await?;
+        ck.expect_status(&r, &[404], "If the blob is not found, a 404 Not Found code MUST be returned")
+    })
+    .await;
 }

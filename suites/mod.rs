@@ -1,8 +1,10 @@
 //! The checks, one module per bucket. Each check is a `CheckMeta` (id, bucket, level, spec
 //! section) beside the code that tests it; scenarios group checks that share setup.
 
+pub mod catalog;
 pub mod common;
 pub mod discovery;
+pub mod large;
 pub mod management;
 pub mod pull;
 pub mod push;
@@ -18,5 +20,6 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(discovery::scenarios());
     v.extend(management::scenarios());
     v.extend(referrers::scenarios());
+    v.extend(large::scenarios());
     v
 }

@@ -1,18 +1,486 @@
-//! Pull bucket (spec §pull).
+//! Pull bucket (spec §pull): manifests and blobs read back every way a client reads them,
+//! and the 404s for what does not exist.
+//!
+//! Scenarios: `pull.api` (GET /v2/), `pull.manifests` (one image, an index and a nested
+//! index pushed once, then read by tag, digest, GET and HEAD), `pull.blobs` (blobs small,
+//! above 1 MiB and empty, GET/HEAD/Range), `pull.errors` (unknown tags, digests, blobs and
+//! repositories, and their error bodies).
 
 use super::common::*;
 use crate::prelude::*;
 
 pub const V2_BASE: CheckMeta = CheckMeta::new("pull.api.v2-base", Bucket::Pull, Level::Must, "determining-support", "GET /v2/ answers 200 OK");
 
+pub const MANIFEST_BY_TAG: CheckMeta = CheckMeta::new("pull.manifest.get-by-tag", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by tag returns 200 and the pushed bytes");
+pub const MANIFEST_BY_DIGEST: CheckMeta = CheckMeta::new("pull.manifest.get-by-digest", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by digest returns 200 and the pushed bytes");
+pub const MANIFEST_DIGEST_HEADER: CheckMeta =
+    CheckMeta::new("pull.manifest.get-digest-header", Bucket::Pull, Level::Must, "pulling-manifests", "manifest GET carries Docker-Content-Digest matching the manifest").v1_1(Level::Should);
+pub const MANIFEST_CONTENT_TYPE: CheckMeta = CheckMeta::new("pull.manifest.content-type", Bucket::Pull, Level::Should, "pulling-manifests", "manifest GET Content-Type is the pushed media type");
+pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new("pull.manifest.content-type-params", Bucket::Pull, Level::Should, "pulling-manifests", "manifest GET Content-Type has no parameters");
+pub const MANIFEST_HEAD_TAG: CheckMeta =
+    CheckMeta::new("pull.manifest.head-by-tag", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD a manifest by tag returns 200 with Docker-Content-Digest and Content-Length");
+pub const MANIFEST_HEAD_DIGEST: CheckMeta =
+    CheckMeta::new("pull.manifest.head-by-digest", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD a manifest by digest returns 200 with Docker-Content-Digest and Content-Length");
+pub const MANIFEST_HEAD_LENGTH: CheckMeta =
+    CheckMeta::new("pull.manifest.head-content-length", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "manifest HEAD Content-Length is the manifest size").v1_1(Level::Should);
+pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new("pull.manifest.index", Bucket::Pull, Level::Must, "pulling-manifests", "an image index and a nested index are pulled byte for byte");
+pub const MANIFEST_UNKNOWN_TAG: CheckMeta = CheckMeta::new("pull.manifest.unknown-tag-404", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by unknown tag returns 404");
+pub const MANIFEST_UNKNOWN_DIGEST: CheckMeta = CheckMeta::new("pull.manifest.unknown-digest-404", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by unknown digest returns 404");
+pub const MANIFEST_HEAD_UNKNOWN: CheckMeta =
+    CheckMeta::new("pull.manifest.head-unknown-404", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD an unknown manifest returns 404");
+pub const MANIFEST_UNKNOWN_REPO: CheckMeta = CheckMeta::new("pull.manifest.unknown-repo-404", Bucket::Pull, Level::Must, "pushing-manifests", "GET a manifest in a nonexistent repository returns 404");
+pub const MANIFEST_ERROR_CODE: CheckMeta = CheckMeta::new("pull.manifest.error-code", Bucket::Pull, Level::Should, "error-codes", "404 for an unknown manifest carries MANIFEST_UNKNOWN (NAME_UNKNOWN for an unknown repository)");
+
+pub const BLOB_GET: CheckMeta = CheckMeta::new("pull.blob.get", Bucket::Pull, Level::Must, "pulling-blobs", "GET a blob returns 200 and exactly its content");
+pub const BLOB_DIGEST_HEADER: CheckMeta = CheckMeta::new("pull.blob.get-digest-header", Bucket::Pull, Level::Must, "pulling-blobs", "blob GET carries Docker-Content-Digest matching the body").v1_1(Level::Should);
+pub const BLOB_EMPTY: CheckMeta = CheckMeta::new("pull.blob.get-empty", Bucket::Pull, Level::Must, "pulling-blobs", "the zero-length blob is pulled with 200 and an empty body");
+pub const BLOB_HEAD: CheckMeta = CheckMeta::new("pull.blob.head", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD a blob returns 200 with Content-Length and Docker-Content-Digest");
+pub const BLOB_RANGE: CheckMeta = CheckMeta::new("pull.blob.range", Bucket::Pull, Level::Should, "pulling-blobs", "a Range request returns 206 with exactly the requested bytes");
+pub const BLOB_UNKNOWN: CheckMeta = CheckMeta::new("pull.blob.unknown-404", Bucket::Pull, Level::Must, "pulling-blobs", "GET an unknown blob returns 404");
+pub const BLOB_HEAD_UNKNOWN: CheckMeta = CheckMeta::new("pull.blob.head-unknown-404", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD an unknown blob returns 404");
+pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new("pull.blob.error-code", Bucket::Pull, Level::Should, "error-codes", "404 for an unknown blob carries BLOB_UNKNOWN");
+pub const ERRORS_JSON: CheckMeta = CheckMeta::new("pull.errors.json-format", Bucket::Pull, Level::Must, "error-codes", "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table");
+
+// Spec sentences the checks quote.
+const R_V2: &str = "If the response is `200 OK`, then the registry implements this specification.";
+const R_GET_MANIFEST: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be `200 OK`.";
+const R_MANIFEST_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
+const R_MANIFEST_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
+const R_MANIFEST_DCD_MATCH: &str = "The `Docker-Content-Digest` header, if present on the response, returns the digest of the uploaded blob which MAY differ from the provided digest. [...] if it is used, the client MUST verify the value matches the returned manifest.";
+const R_CT: &str = "The `Content-Type` header SHOULD match what the client pushed as the manifest's `Content-Type`.";
+const R_CT_PARAMS: &str = "The registry SHOULD NOT include parameters on the `Content-Type` header.";
+const R_HEAD: &str = "A HEAD request to an existing blob or manifest URL MUST return `200 OK`.";
+const R_HEAD_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob or manifest in the header `Docker-Content-Digest`.";
+const R_HEAD_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
+const R_HEAD_LEN_MAIN: &str = "A successful response MUST contain the size in bytes of the uploaded blob or manifest in the header `Content-Length`.";
+const R_HEAD_LEN_V11: &str = "A successful response SHOULD contain the size in bytes of the uploaded blob in the header `Content-Length`.";
+const R_MANIFEST_404: &str = "If the manifest is not found in the repository, the response code MUST be `404 Not Found`.";
+const R_HEAD_404: &str = "If the blob or manifest is not found in the repository, the response code MUST be `404 Not Found`.";
+const R_REPO_404: &str = "An attempt to pull a nonexistent repository MUST return response code `404 Not Found`.";
+const R_CODE_MANIFEST: &str = "code-7 `MANIFEST_UNKNOWN`: manifest unknown to registry (code-9 `NAME_UNKNOWN`: repository name not known to registry)";
+const R_GET_BLOB: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be `200 OK`.";
+const R_BLOB_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
+const R_BLOB_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
+const R_BLOB_DCD_MATCH: &str = "If present, the value of this header MUST be a digest matching that of the response body.";
+const R_RANGE: &str = "A registry SHOULD support the `Range` request header in accordance with RFC 9110 (section 14).";
+const R_RANGE_206: &str = "RFC 9110 §15.3.7: a 206 response carries the selected range, and a single-part 206 MUST have a Content-Range header field";
+const R_BLOB_404: &str = "If the blob is not found in the repository, the response code MUST be `404 Not Found`.";
+const R_CODE_BLOB: &str = "code-1 `BLOB_UNKNOWN`: blob unknown to registry";
+
+fn by_version(v: SpecVersion, main: &'static str, v11: &'static str) -> &'static str {
+    if v >= SpecVersion::Main {
+        main
+    } else {
+        v11
+    }
+}
+
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario { name: "pull.api", bucket: Bucket::Pull, checks: vec![&V2_BASE], run: |sc| Box::pin(api(sc)) }]
+    vec![
+        Scenario { name: "pull.api", bucket: Bucket::Pull, checks: vec![&V2_BASE], run: |sc| Box::pin(api(sc)) },
+        Scenario { name: "pull.manifests", bucket: Bucket::Pull, checks: MANIFEST_CHECKS.to_vec(), run: |sc| Box::pin(manifests(sc)) },
+        Scenario { name: "pull.blobs", bucket: Bucket::Pull, checks: BLOB_CHECKS.to_vec(), run: |sc| Box::pin(blobs(sc)) },
+        Scenario { name: "pull.errors", bucket: Bucket::Pull, checks: ERROR_CHECKS.to_vec(), run: |sc| Box::pin(errors(sc)) },
+    ]
 }
 
 async fn api(mut sc: Sc) {
     sc.check(&V2_BASE, async |ck| {
         let r = ck.send(Request::get("/v2/")).await?;
-        ck.expect_status(&r, &[200], "If the response is 200 OK, then the registry implements this specification")
+        ck.expect_status(&r, &[200], R_V2)
+    })
+    .await;
+}
+
+const MANIFEST_CHECKS: [&CheckMeta; 9] = [
+    &MANIFEST_BY_TAG,
+    &MANIFEST_BY_DIGEST,
+    &MANIFEST_DIGEST_HEADER,
+    &MANIFEST_CONTENT_TYPE,
+    &MANIFEST_CT_PARAMS,
+    &MANIFEST_HEAD_TAG,
+    &MANIFEST_HEAD_DIGEST,
+    &MANIFEST_HEAD_LENGTH,
+    &MANIFEST_INDEX,
+];
+
+/// What `pull.manifests` pushes once and reads many ways.
+struct Pushed {
+    repo: String,
+    tag: String,
+    image: Manifest,
+    index: Manifest,
+    nested: Manifest,
+}
+
+async fn push_manifest_set(sc: &Sc) -> Res<Pushed> {
+    let repo = sc.ns().to_string();
+    let tag = sc.tag("pull");
+    let a = Image::new(&sc.gen, "image-a", &[1500, 2055], &ManifestOpts::default());
+    let b = Image::new(&sc.gen, "image-b", &[777], &ManifestOpts::default());
+    push_image(sc, &repo, &a, &tag).await?;
+    push_image(sc, &repo, &b, &b.manifest.digest.to_string()).await?;
+    let index = image_index(&[a.manifest.descriptor(), b.manifest.descriptor()], &ManifestOpts::default());
+    push_manifest(sc, &repo, &index, &index.digest.to_string(), RANK_INDEX).await?;
+    let nested = image_index(&[index.descriptor(), a.manifest.descriptor()], &ManifestOpts::default().annotate("org.example.nested", "true"));
+    push_manifest(sc, &repo, &nested, &nested.digest.to_string(), RANK_INDEX).await?;
+    Ok(Pushed { repo, tag, image: a.manifest, index, nested })
+}
+
+/// Judges a manifest response's Docker-Content-Digest: presence at `presence` level (with
+/// `rule`), and, when present, a match with the returned bytes (always MUST).
+fn manifest_dcd(ck: &Ck, r: &Response, m: &Manifest, presence: Level, rule: &str, out: &mut Vec<Fail>) {
+    match digest_header(r, |a| Digest::of(a, &m.bytes)) {
+        DigestHeader::Matches(_) => {}
+        DigestHeader::Absent => out.push(ck.fail_at(presence, rule, format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
+        DigestHeader::Differs(v) => out.push(ck.fail_at(Level::Must, R_MANIFEST_DCD_MATCH, format!("{} answered Docker-Content-Digest: {v}, but the manifest's digest is {}", r.request, m.digest))),
+        DigestHeader::Unverifiable(v) => out.push(Fail::Skip(format!("Docker-Content-Digest {v} uses an algorithm the harness cannot compute"))),
+    }
+}
+
+/// Drops "cannot verify" markers from a findings list, noting them on the check.
+fn settle(ck: &mut Ck, found: Vec<Fail>) -> Res {
+    let mut v = vec![];
+    for f in found {
+        match f {
+            Fail::Skip(m) => ck.note(m),
+            f => v.push(f),
+        }
+    }
+    merge_fails(ck, v)
+}
+
+async fn manifests(mut sc: Sc) {
+    let pushed = push_manifest_set(&sc).await;
+    let Some(p) = sc.setup("push an image (by tag), a second image, an index and a nested index", async { pushed }).await else {
+        return skip_all(&mut sc, &MANIFEST_CHECKS);
+    };
+    let v = sc.cfg().spec_version;
+    let digest = p.image.digest.to_string();
+
+    sc.check(&MANIFEST_BY_TAG, async |ck| {
+        let r = ck.send(get_manifest(&p.repo, &p.tag)).await?;
+        expect_manifest_body(ck, &r, &p.image, R_GET_MANIFEST)
+    })
+    .await;
+
+    sc.check(&MANIFEST_BY_DIGEST, async |ck| {
+        let r = ck.send(get_manifest(&p.repo, &digest)).await?;
+        expect_manifest_body(ck, &r, &p.image, R_GET_MANIFEST)
+    })
+    .await;
+
+    sc.check(&MANIFEST_DIGEST_HEADER, async |ck| {
+        let mut found = vec![];
+        for reference in [&p.tag, &digest] {
+            let r = ck.send(get_manifest(&p.repo, reference)).await?;
+            ck.expect_status(&r, &[200], R_GET_MANIFEST)?;
+            manifest_dcd(ck, &r, &p.image, ck.level, by_version(v, R_MANIFEST_DCD_MAIN, R_MANIFEST_DCD_V11), &mut found);
+        }
+        settle(ck, found)
+    })
+    .await;
+
+    sc.check(&MANIFEST_CONTENT_TYPE, async |ck| {
+        let mut found = vec![];
+        for m in [&p.image, &p.index] {
+            let r = ck.send(get_manifest(&p.repo, &m.digest.to_string())).await?;
+            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.get-by-digest", r.request, r.status)))?;
+            match r.header("content-type") {
+                None => found.push(ck.fail(R_CT, format!("{} answered 200 without Content-Type; pushed as {}", r.request, m.media_type))),
+                Some(ct) if headers::media_type(ct) != m.media_type => found.push(ck.fail(R_CT, format!("{} answered Content-Type: {ct}; pushed as {}", r.request, m.media_type))),
+                Some(_) => {}
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    sc.check(&MANIFEST_CT_PARAMS, async |ck| {
+        let mut found = vec![];
+        for m in [&p.image, &p.index] {
+            let r = ck.send(get_manifest(&p.repo, &m.digest.to_string())).await?;
+            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.get-by-digest", r.request, r.status)))?;
+            if let Some(ct) = r.header("content-type") {
+                if headers::has_params(ct) {
+                    found.push(ck.fail(R_CT_PARAMS, format!("{} answered Content-Type: {ct}", r.request)));
+                }
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    for (meta, reference) in [(&MANIFEST_HEAD_TAG, &p.tag), (&MANIFEST_HEAD_DIGEST, &digest)] {
+        sc.check(meta, async |ck| {
+            let r = ck.send(head_manifest(&p.repo, reference)).await?;
+            ck.expect_status(&r, &[200], R_HEAD)?;
+            let mut found = vec![];
+            manifest_dcd(ck, &r, &p.image, must_since_main(v), by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11), &mut found);
+            if r.header("content-length").is_none() {
+                found.push(ck.fail_at(must_since_main(v), by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11), format!("{} answered {} without Content-Length", r.request, r.summary())));
+            }
+            settle(ck, found)
+        })
+        .await;
+    }
+
+    sc.check(&MANIFEST_HEAD_LENGTH, async |ck| {
+        let mut found = vec![];
+        for reference in [&p.tag, &digest] {
+            let r = ck.send(head_manifest(&p.repo, reference)).await?;
+            ck.expect_status(&r, &[200], R_HEAD).map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.head-by-*", r.request, r.status)))?;
+            let want = p.image.bytes.len() as u64;
+            match r.header("content-length") {
+                None => found.push(ck.fail(by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11), format!("{} answered {} without Content-Length", r.request, r.summary()))),
+                Some(cl) if cl.trim().parse::<u64>().ok() != Some(want) => {
+                    found.push(ck.fail(by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11), format!("{} answered Content-Length: {cl}; the manifest is {want} bytes", r.request)))
+                }
+                Some(_) => {}
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    sc.check(&MANIFEST_INDEX, async |ck| {
+        let mut found = vec![];
+        for m in [&p.index, &p.nested] {
+            let r = ck.send(get_manifest(&p.repo, &m.digest.to_string())).await?;
+            expect_manifest_body(ck, &r, m, R_GET_MANIFEST)?;
+            let ct = r.header("content-type").unwrap_or("");
+            if headers::media_type(ct) != content::MT_INDEX {
+                found.push(ck.fail_at(Level::Should, R_CT, format!("{} answered Content-Type: {ct:?} for an image index", r.request)));
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+}
+
+const BLOB_CHECKS: [&CheckMeta; 5] = [&BLOB_GET, &BLOB_DIGEST_HEADER, &BLOB_EMPTY, &BLOB_HEAD, &BLOB_RANGE];
+
+/// Blob sizes: one small, one well above 1 MiB (not a multiple of any buffer size).
+const SMALL: u64 = 64 * 1024 + 3;
+const BIG: u64 = 3 * 1024 * 1024 + 4099;
+
+async fn blobs(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let small = sc.gen.blob("small", SMALL);
+    let big = sc.gen.blob("big", BIG);
+    let pushed = async {
+        push_blob(&sc, &repo, &small).await?;
+        push_blob(&sc, &repo, &big).await
+    }
+    .await;
+    if sc.setup("push a 64 KiB and a 3 MiB blob", async { pushed }).await.is_none() {
+        return skip_all(&mut sc, &BLOB_CHECKS);
+    }
+    let v = sc.cfg().spec_version;
+    let cleanup = sc.ctx.clone();
+
+    sc.check(&BLOB_GET, async |ck| {
+        for b in [&small, &big] {
+            let r = ck.send(get_blob(&repo, b.digest())).await?;
+            expect_blob_body(ck, &r, b, R_GET_BLOB)?;
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&BLOB_DIGEST_HEADER, async |ck| {
+        let mut found = vec![];
+        for b in [&small, &big] {
+            let r = ck.send(get_blob(&repo, b.digest())).await?;
+            ck.expect_status(&r, &[200], R_GET_BLOB)?;
+            match digest_header(&r, |a| blob_digest(b, a)) {
+                DigestHeader::Matches(_) => {}
+                DigestHeader::Absent => found.push(ck.fail(by_version(v, R_BLOB_DCD_MAIN, R_BLOB_DCD_V11), format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
+                DigestHeader::Differs(h) => found.push(ck.fail_at(Level::Must, R_BLOB_DCD_MATCH, format!("{} answered Docker-Content-Digest: {h}; the body's digest is {}", r.request, b.digest()))),
+                DigestHeader::Unverifiable(h) => ck.note(format!("Docker-Content-Digest {h} uses an algorithm the harness cannot compute")),
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    let empty = sc.gen.blob("empty", 0);
+    sc.check(&BLOB_EMPTY, async |ck| {
+        match try_push_blob(ck, &repo, &empty).await? {
+            Ok(_) => cleanup.cleanup.blob(&repo, &empty.digest().to_string()),
+            Err(why) => return Err(Fail::Skip(format!("the zero-length blob could not be pushed: {why}"))),
+        }
+        let r = ck.send(get_blob(&repo, empty.digest())).await?;
+        expect_blob_body(ck, &r, &empty, R_GET_BLOB)
+    })
+    .await;
+
+    sc.check(&BLOB_HEAD, async |ck| {
+        let mut found = vec![];
+        for b in [&small, &big] {
+            let r = ck.send(head_blob(&repo, b.digest())).await?;
+            ck.expect_status(&r, &[200], R_HEAD)?;
+            let len_rule = by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11);
+            match r.header("content-length") {
+                None => found.push(ck.fail_at(must_since_main(v), len_rule, format!("{} answered {} without Content-Length", r.request, r.summary()))),
+                Some(cl) if cl.trim().parse::<u64>().ok() != Some(b.len) => {
+                    found.push(ck.fail_at(must_since_main(v), len_rule, format!("{} answered Content-Length: {cl}; the blob is {} bytes", r.request, b.len)))
+                }
+                Some(_) => {}
+            }
+            match digest_header(&r, |a| blob_digest(b, a)) {
+                DigestHeader::Matches(_) => {}
+                DigestHeader::Absent => found.push(ck.fail_at(must_since_main(v), by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11), format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
+                DigestHeader::Differs(h) => found.push(ck.fail_at(Level::Must, R_BLOB_DCD_MATCH, format!("{} answered Docker-Content-Digest: {h}; the blob's digest is {}", r.request, b.digest()))),
+                DigestHeader::Unverifiable(h) => ck.note(format!("Docker-Content-Digest {h} uses an algorithm the harness cannot compute")),
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    sc.check(&BLOB_RANGE, async |ck| {
+        // Crosses the 1 MiB and 2 MiB marks at odd offsets.
+        let (a, b) = ((1 << 20) - 7, (2 << 20) + 11);
+        let want = Digest::sha256(&big.range(a, b + 1));
+        let r = ck.send(get_blob(&repo, big.digest()).header("Range", format!("bytes={a}-{b}"))).await?;
+        match r.status {
+            206 => {
+                let (d, n) = r.hashed.clone().unwrap_or_else(|| (Digest::sha256(&r.body), r.body.len() as u64));
+                if d != want || n != b - a + 1 {
+                    return Err(ck.fail_at(Level::Must, R_RANGE_206, format!("{} answered 206 with {n} bytes hashing to {d}; bytes {a}-{b} of the blob are {} bytes with digest {want}", r.request, b - a + 1)));
+                }
+                let cr = r.header("content-range").unwrap_or("");
+                let total = cr.rsplit_once('/').map(|(_, t)| t.trim().to_string());
+                let total_ok = matches!(total.as_deref(), Some("*")) || total.as_deref() == Some(&big.len.to_string());
+                if headers::parse_range(cr) != Some((a, b)) || !cr.trim_start().starts_with("bytes") || !total_ok {
+                    return Err(ck.fail_at(Level::Must, R_RANGE_206, format!("{} answered 206 with Content-Range: {cr:?}; expected \"bytes {a}-{b}/{}\"", r.request, big.len)));
+                }
+                Ok(())
+            }
+            200 => {
+                let whole = matches!(&r.hashed, Some((d, n)) if d == big.digest() && *n == big.len);
+                if !whole {
+                    return Err(ck.fail_at(Level::Must, R_GET_BLOB, format!("{} answered 200 with content other than the blob: {}", r.request, r.summary())));
+                }
+                Err(ck.fail(R_RANGE, format!("{} answered 200 with the whole blob: the Range header was ignored", r.request)))
+            }
+            _ => Err(ck.fail(R_RANGE, format!("{} answered {} to a satisfiable range", r.request, r.summary()))),
+        }
+    })
+    .await;
+}
+
+const ERROR_CHECKS: [&CheckMeta; 9] = [
+    &MANIFEST_UNKNOWN_TAG,
+    &MANIFEST_UNKNOWN_DIGEST,
+    &MANIFEST_HEAD_UNKNOWN,
+    &MANIFEST_UNKNOWN_REPO,
+    &MANIFEST_ERROR_CODE,
+    &BLOB_UNKNOWN,
+    &BLOB_HEAD_UNKNOWN,
+    &BLOB_ERROR_CODE,
+    &ERRORS_JSON,
+];
+
+async fn errors(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    // The repository should exist, so "unknown manifest" is not "unknown repository". A
+    // refused push is not fatal: the 404s hold either way, only the expected code changes.
+    let img = Image::new(&sc.gen, "errors", &[100], &ManifestOpts::default());
+    let repo_known = push_image(&sc, &repo, &img, &sc.tag("errors")).await.is_ok();
+    sc.setup_trace().take();
+    let unknown_tag = sc.tag("unknown");
+    let unknown_digest = Digest::sha256(sc.gen.token("unknown-manifest", 32).as_bytes()).to_string();
+    let unknown_repo = format!("{repo}/{}", sc.tag("nonexistent"));
+    let unknown_blob = Digest::sha256(sc.gen.token("unknown-blob", 32).as_bytes());
+
+    sc.check(&MANIFEST_UNKNOWN_TAG, async |ck| {
+        let r = ck.send(get_manifest(&repo, &unknown_tag)).await?;
+        ck.expect_status(&r, &[404], R_MANIFEST_404)?;
+        error_codes(ck, &r).map(|_| ())
+    })
+    .await;
+
+    sc.check(&MANIFEST_UNKNOWN_DIGEST, async |ck| {
+        let r = ck.send(get_manifest(&repo, &unknown_digest)).await?;
+        ck.expect_status(&r, &[404], R_MANIFEST_404)
+    })
+    .await;
+
+    sc.check(&MANIFEST_HEAD_UNKNOWN, async |ck| {
+        for reference in [&unknown_tag, &unknown_digest] {
+            let r = ck.send(head_manifest(&repo, reference)).await?;
+            ck.expect_status(&r, &[404], R_HEAD_404)?;
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&MANIFEST_UNKNOWN_REPO, async |ck| {
+        let r = ck.send(get_manifest(&unknown_repo, &unknown_tag)).await?;
+        ck.expect_status(&r, &[404], R_REPO_404)
+    })
+    .await;
+
+    sc.check(&MANIFEST_ERROR_CODE, async |ck| {
+        let in_repo: &[&str] = if repo_known { &["MANIFEST_UNKNOWN"] } else { &["MANIFEST_UNKNOWN", "NAME_UNKNOWN"] };
+        let cases = [(&repo, &unknown_tag, in_repo), (&repo, &unknown_digest, in_repo), (&unknown_repo, &unknown_tag, &["NAME_UNKNOWN", "MANIFEST_UNKNOWN"][..])];
+        let mut seen = vec![];
+        for (rp, reference, want) in cases {
+            let r = ck.send(get_manifest(rp, reference)).await?;
+            if r.status != 404 {
+                return Err(Fail::Skip(format!("{} answered {}, not 404; see the 404 checks", r.request, r.status)));
+            }
+            if let Some(c) = expect_error_code(ck, &r, want, R_CODE_MANIFEST)? {
+                seen.push(c);
+            }
+        }
+        if seen.is_empty() {
+            ck.note("no 404 had a JSON error body; nothing to compare");
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&BLOB_UNKNOWN, async |ck| {
+        let r = ck.send(get_blob(&repo, &unknown_blob)).await?;
+        ck.expect_status(&r, &[404], R_BLOB_404)
+    })
+    .await;
+
+    sc.check(&BLOB_HEAD_UNKNOWN, async |ck| {
+        let r = ck.send(head_blob(&repo, &unknown_blob)).await?;
+        ck.expect_status(&r, &[404], R_HEAD_404)
+    })
+    .await;
+
+    sc.check(&BLOB_ERROR_CODE, async |ck| {
+        let want: &[&str] = if repo_known { &["BLOB_UNKNOWN"] } else { &["BLOB_UNKNOWN", "NAME_UNKNOWN"] };
+        let r = ck.send(get_blob(&repo, &unknown_blob)).await?;
+        if r.status != 404 {
+            return Err(Fail::Skip(format!("{} answered {}, not 404; see pull.blob.unknown-404", r.request, r.status)));
+        }
+        if expect_error_code(ck, &r, want, R_CODE_BLOB)?.is_none() {
+            ck.note("the 404 had no JSON error body; nothing to compare");
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&ERRORS_JSON, async |ck| {
+        let reqs = [get_manifest(&repo, &unknown_tag), get_manifest(&repo, &unknown_digest), get_manifest(&unknown_repo, &unknown_tag), get_blob(&repo, &unknown_blob), get_blob(&unknown_repo, &unknown_blob)];
+        let mut json = 0;
+        for q in reqs {
+            let r = ck.send(q).await?;
+            if (400..500).contains(&r.status) {
+                if !error_codes(ck, &r)?.is_empty() {
+                    json += 1;
+                }
+            }
+        }
+        ck.note(format!("{json} of 5 error responses had a JSON error body"));
+        Ok(())
     })
     .await;
 }

@@ -1,8 +1,914 @@
-//! push bucket.
+//! Push bucket (spec §push): blob uploads every way the spec allows (POST+PUT, single POST,
+//! chunked, streamed, mounts), their error answers, and manifest pushes.
+//!
+//! Scenarios (independent, run concurrently): `push.monolithic`, `push.chunked`,
+//! `push.chunk-order`, `push.upload-misc`, `push.digests`, `push.mount`, `push.manifests`,
+//! `push.manifest-limits`. Blob bodies are generated while sent and hashed while read back.
 
+use super::common::*;
 use crate::prelude::*;
+use crate::runner::RunCtx;
+use std::sync::Arc;
+
+const B: Bucket = Bucket::Push;
+const MIB: u64 = 1 << 20;
+
+pub const POST_202: CheckMeta = CheckMeta::new("push.upload.post-202", B, Level::Must, "post-then-put", "POST /blobs/uploads/ answers 202 with a Location");
+pub const MONO_PUT: CheckMeta = CheckMeta::new("push.monolithic.put-201", B, Level::Must, "post-then-put", "a monolithic PUT ?digest= answers 201 and the blob is pullable");
+pub const MONO_LOCATION: CheckMeta = CheckMeta::new("push.monolithic.location-pullable", B, Level::Must, "post-then-put", "the Location of the closing PUT is a pullable blob URL");
+pub const SINGLE_POST: CheckMeta = CheckMeta::new("push.monolithic.single-post", B, Level::May, "single-post", "a single POST ?digest= with the body uploads the blob (or falls back to 202)");
+pub const PATCH_202: CheckMeta = CheckMeta::new("push.chunked.patch-202", B, Level::Must, "pushing-a-blob-in-chunks", "each PATCH chunk answers 202 with Location and Range: 0-<end>");
+pub const CHUNKED_PUT: CheckMeta = CheckMeta::new("push.chunked.put-201", B, Level::Must, "pushing-a-blob-in-chunks", "the closing PUT of a chunked upload answers 201 and the blob is correct");
+pub const FINAL_IN_PUT: CheckMeta = CheckMeta::new("push.chunked.final-chunk-in-put", B, Level::Must, "pushing-a-blob-in-chunks", "the last chunk sent in the closing PUT completes the upload");
+pub const STATUS_204: CheckMeta = CheckMeta::new("push.chunked.status-204", B, Level::Must, "pushing-a-blob-in-chunks", "GET on an active upload answers 204 with Location and Range");
+pub const OUT_OF_ORDER: CheckMeta = CheckMeta::new("push.chunked.out-of-order-416", B, Level::Must, "pushing-a-blob-in-chunks", "a PATCH chunk not starting at end+1 answers 416");
+pub const FINAL_OUT_OF_ORDER: CheckMeta =
+    CheckMeta::new("push.chunked.final-out-of-order-416", B, Level::Must, "pushing-a-blob-in-chunks", "a closing PUT with an out-of-order final chunk answers 416").since(SpecVersion::Main);
+pub const MIN_LENGTH: CheckMeta = CheckMeta::new("push.chunked.min-length", B, Level::Should, "pushing-a-blob-in-chunks", "OCI-Chunk-Min-Length, when given, is a positive integer and chunks of that size are accepted");
+pub const STREAMED: CheckMeta = CheckMeta::new("push.streamed.patch", B, Level::May, "pushing-a-blob-in-chunks", "a PATCH without Content-Range (streamed) then PUT uploads the blob");
+pub const CANCEL: CheckMeta = CheckMeta::new("push.upload.cancel", B, Level::Should, "cancel-a-blob-upload", "DELETE on an upload answers 204 and ends the session").since(SpecVersion::Main);
+pub const DIGEST_MISMATCH: CheckMeta = CheckMeta::new("push.digest.mismatch", B, Level::Must, "pushing-blobs", "a PUT whose digest does not match the body is refused (400 DIGEST_INVALID)");
+pub const DIGEST_INVALID: CheckMeta = CheckMeta::new("push.digest.invalid-400", B, Level::Should, "pushing-blobs", "a PUT with a malformed digest answers 400");
+pub const SHA512: CheckMeta = CheckMeta::new("push.digest.sha512", B, Level::May, "pushing-a-blob-in-chunks", "a blob pushed with a sha512 digest is pullable by it");
+pub const MOUNT_FROM: CheckMeta = CheckMeta::new("push.mount.from", B, Level::Must, "mounting-a-blob-from-another-repository", "mount with from= answers 201 and the blob is in the target repository");
+pub const MOUNT_NO_FROM: CheckMeta = CheckMeta::new("push.mount.without-from", B, Level::May, "mounting-a-blob-from-another-repository", "mount without from= answers 201 (mounted) or 202 (upload session)");
+pub const MOUNT_UNKNOWN: CheckMeta = CheckMeta::new("push.mount.unknown-blob", B, Level::Should, "mounting-a-blob-from-another-repository", "mount of a blob that exists nowhere answers 202");
+pub const MANIFEST_TAG: CheckMeta = CheckMeta::new("push.manifest.put-by-tag", B, Level::Must, "pushing-manifests", "PUT a manifest by tag answers 201 with a Location");
+pub const MANIFEST_DIGEST: CheckMeta = CheckMeta::new("push.manifest.put-by-digest", B, Level::Must, "pushing-manifests", "PUT a manifest by digest answers 201 with a Location");
+pub const MANIFEST_DCD: CheckMeta = CheckMeta::new("push.manifest.digest-header", B, Level::Must, "pushing-manifests", "Docker-Content-Digest of a manifest PUT is the digest of the pushed bytes");
+pub const MANIFEST_EXACT: CheckMeta = CheckMeta::new("push.manifest.exact-bytes", B, Level::Must, "pushing-manifests", "a manifest with odd whitespace, key order and custom fields comes back byte for byte");
+pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new("push.manifest.index", B, Level::Must, "pushing-manifests", "an image index and an index of indexes are accepted");
+pub const MANIFEST_ARTIFACT: CheckMeta = CheckMeta::new("push.manifest.artifact", B, Level::Must, "pushing-manifests", "an artifact manifest (artifactType, empty config) is accepted and pullable");
+pub const MANIFEST_NO_LAYERS: CheckMeta = CheckMeta::new("push.manifest.no-layers", B, Level::Must, "pushing-manifests", "an image manifest with an empty layers list is accepted");
+pub const MANIFEST_MISSING: CheckMeta = CheckMeta::new("push.manifest.missing-blobs", B, Level::Must, "push", "a manifest referencing a missing blob is accepted or refused with MANIFEST_BLOB_UNKNOWN");
+pub const TAG_PARAM: CheckMeta =
+    CheckMeta::new("push.manifest.tag-param", B, Level::May, "pushing-manifests", "PUT by digest with ?tag= creates the tags listed in OCI-Tag").since(SpecVersion::Main);
+pub const SIZE_4MB: CheckMeta = CheckMeta::new("push.manifest.size-4mib", B, Level::Should, "pushing-manifests", "a 4 MB manifest is accepted");
+pub const TOO_LARGE: CheckMeta = CheckMeta::new("push.manifest.too-large-413", B, Level::Should, "pushing-manifests", "a 16 MiB manifest is refused with 413");
+pub const MANIFEST_LOCATION: CheckMeta = CheckMeta::new("push.manifest.location", B, Level::Must, "pushing-manifests", "the Location of a manifest PUT is pullable");
+
+// Spec sentences the checks quote.
+const R_POST: &str = "Upon success, the response MUST have a code of `202 Accepted`, and MUST include the following header: `Location: <blob-push-location>`";
+const R_PUT_201: &str = "Upon successful completion of the request, the response MUST have code `201 Created` and MUST have the following header: `Location: <blob-location>` With `<blob-location>` being a pullable blob URL.";
+const R_SINGLE_201: &str = "Successful completion of the request MUST return a `201 Created` and MUST include the following header: `Location: <blob-location>` Here, `<blob-location>` is a pullable blob URL.";
+const R_SINGLE_202: &str = "Registries that do not support single request monolithic uploads SHOULD return a `202 Accepted` status code and `Location` header and clients SHOULD proceed with a subsequent PUT request";
+const R_PATCH: &str = "The response for each successful chunk upload MUST be `202 Accepted`, and MUST have the following headers: `Location: <blob-push-location>` `Range: 0-<end-of-range>`";
+const R_CLOSE: &str = "The response to a successful closing of the session MUST be `201 Created`, and MUST contain the following header: `Location: <blob-location>` Here, `<blob-location>` is a pullable blob URL.";
+const R_FINAL_CHUNK: &str = "The final chunk MAY be uploaded using a `PATCH` request or it MAY be uploaded in the closing `PUT` request. [...] The response to a successful closing of the session MUST be `201 Created`";
+const R_STATUS: &str = "The response to an active upload `<blob-push-location>` MUST be a `204 No Content` response code, and MUST have the following headers: `Location: <blob-push-location>` `Range: 0-<end-of-range>`";
+const R_416: &str = "If a chunk is uploaded out of order, the registry MUST respond with a `416 Requested Range Not Satisfiable` code.";
+const R_FINAL_416: &str = "If the final chunk is uploaded out of order, the registry MUST respond with a `416 Requested Range Not Satisfiable` code.";
+const R_MIN: &str = "If the registry has a minimum chunk size, the `POST` response SHOULD include the following header, where `<size>` is the size in bytes: `OCI-Chunk-Min-Length: <size>`";
+const R_MIN_USE: &str = "If the registry provides an `OCI-Chunk-Min-Length` header in the `POST` response, the size of each chunk, except for the final chunk, SHOULD be greater or equal to that value.";
+const R_CANCEL: &str = "If successful, the response SHOULD be a `204 No Content` response code.";
+const R_CANCEL_GONE: &str = "During a blob upload, the session may be canceled with a `DELETE` request [...] (end-13: GET `<blob-push-location>` answers `204` for an active upload, `404` otherwise; code-3 `BLOB_UPLOAD_UNKNOWN`: blob upload unknown to registry)";
+const R_DIGEST_DEF: &str = "**Digest**: a unique identifier created from a cryptographic hash of a Blob's content (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
+const R_DIGEST_400: &str = "In each implementation, if the client provided digest is invalid or uses an unsupported algorithm, the registry SHOULD respond with a response code `400 Bad Request`.";
+const R_CODE_DIGEST: &str = "code-4 `DIGEST_INVALID`: provided digest did not match uploaded content";
+const R_MOUNT_201: &str = "The response to a successful mount MUST be `201 Created`, and MUST contain the following header: `Location: <blob-location>`";
+const R_MOUNT_202: &str = "Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
+const R_MOUNT_NO_FROM: &str = "The registry MAY treat the `from` parameter as optional, and it MAY cross-mount the blob if it can be found. Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
+const R_MANIFEST_201: &str = "Upon a successful upload, the registry MUST return response code `201 Created`, and MUST have the following header: `Location: <location>`";
+const R_MANIFEST_LOC: &str = "The `<location>` is a pullable manifest URL.";
+const R_MANIFEST_DCD: &str = "The Docker-Content-Digest header returns the digest of the uploaded blob, and MUST be equal to the client provided digest.";
+const R_EXACT: &str = "The registry MUST store the manifest in the exact byte representation provided by the client.";
+const R_NO_LAYERS: &str = "The uploaded manifest MUST reference any blobs that make up the object. However, the list of blobs MAY be empty.";
+const R_MISSING: &str = "A registry MAY reject a manifest uploaded to the manifest endpoint with descriptors in other fields that reference a manifest or blob that does not exist in the registry. When a manifest is rejected for this reason, it MUST result in one or more `MANIFEST_BLOB_UNKNOWN` errors";
+const R_TAG_PARAM: &str = "If a registry supports this, it: [...] MUST include an `OCI-Tag` response header, in accordance with RFC 9110 (section 5) semantics, for each accepted tag.";
+const R_4MB: &str = "Client and registry implementations SHOULD expect to be able to support manifest pushes of at least 4 megabytes.";
+const R_LIMIT: &str = "A registry SHOULD enforce some limit on the maximum manifest size that it can accept.";
+const R_413: &str = "A registry that enforces this limit SHOULD respond to a request to push a manifest over this limit with a response code `413 Payload Too Large`.";
 
 pub fn scenarios() -> Vec<Scenario> {
-    let _ = Bucket::Push;
-    vec![]
+    vec![
+        Scenario { name: "push.monolithic", bucket: B, checks: vec![&POST_202, &MONO_PUT, &MONO_LOCATION, &SINGLE_POST], run: |sc| Box::pin(monolithic(sc)) },
+        Scenario { name: "push.chunked", bucket: B, checks: vec![&PATCH_202, &STATUS_204, &CHUNKED_PUT, &FINAL_IN_PUT, &MIN_LENGTH], run: |sc| Box::pin(chunked(sc)) },
+        Scenario { name: "push.chunk-order", bucket: B, checks: vec![&OUT_OF_ORDER, &FINAL_OUT_OF_ORDER], run: |sc| Box::pin(chunk_order(sc)) },
+        Scenario { name: "push.upload-misc", bucket: B, checks: vec![&STREAMED, &CANCEL], run: |sc| Box::pin(upload_misc(sc)) },
+        Scenario { name: "push.digests", bucket: B, checks: vec![&DIGEST_MISMATCH, &DIGEST_INVALID, &SHA512], run: |sc| Box::pin(digests(sc)) },
+        Scenario { name: "push.mount", bucket: B, checks: MOUNT_CHECKS.to_vec(), run: |sc| Box::pin(mount(sc)) },
+        Scenario { name: "push.manifests", bucket: B, checks: MANIFEST_CHECKS.to_vec(), run: |sc| Box::pin(manifests(sc)) },
+        Scenario { name: "push.manifest-limits", bucket: B, checks: LIMIT_CHECKS.to_vec(), run: |sc| Box::pin(manifest_limits(sc)) },
+    ]
+}
+
+// ---- helpers local to the push bucket ----
+
+/// HEAD and GET the blob by digest: 200, right length and content. Violations of `rule`.
+async fn expect_stored(ck: &mut Ck, repo: &str, blob: &Blob, rule: &str) -> Res {
+    let r = ck.send(head_blob(repo, blob.digest())).await?;
+    ck.expect_status(&r, &[200], rule)?;
+    let r = ck.send(get_blob(repo, blob.digest())).await?;
+    expect_blob_body(ck, &r, blob, rule)
+}
+
+/// The `Range: 0-<end>` header of an upload response. The spec's form is `0-<end>`; a
+/// `bytes=0-<end>` form is accepted with a note (clients parse both).
+fn expect_range(ck: &mut Ck, r: &Response, end: u64, rule: &str) -> Res {
+    let v = ck.expect_header(r, "range", rule)?.trim().to_string();
+    if v == format!("0-{end}") {
+        return Ok(());
+    }
+    if headers::parse_range(&v) == Some((0, end)) {
+        ck.note(format!("{} answered Range: {v} (the spec's form is 0-{end})", r.request));
+        return Ok(());
+    }
+    Err(ck.fail(rule, format!("{} answered Range: {v}; {} bytes have been uploaded, so expected 0-{end}", r.request, end + 1)))
+}
+
+/// PATCHes `blob[from..to)` in chunks of `cs` bytes, each judged by `R_PATCH` (202, Location,
+/// Range 0-<end>); each PATCH goes to the Location of the previous answer. Returns the last.
+async fn patch_chunks(ck: &mut Ck, mut loc: String, blob: &Blob, from: u64, to: u64, cs: u64) -> Res<String> {
+    let mut pos = from;
+    while pos < to {
+        let end = (pos + cs).min(to);
+        let r = ck.send(patch_chunk(&loc, blob, pos, end)).await?;
+        ck.expect_status(&r, &[202], R_PATCH)?;
+        loc = expect_location(ck, &r, R_PATCH)?;
+        expect_range(ck, &r, end - 1, R_PATCH)?;
+        pos = end;
+    }
+    Ok(loc)
+}
+
+/// Chunk size for an upload whose POST answered `post` (honours OCI-Chunk-Min-Length).
+fn chunk_for(ck: &mut Ck, post: &Response, want: u64) -> u64 {
+    let min = chunk_min_length(post).ok().flatten();
+    if let Some(m) = min {
+        if m > CHUNK_CAP {
+            ck.note(format!("OCI-Chunk-Min-Length {m} is above the harness cap of {CHUNK_CAP} bytes; chunks of {CHUNK_CAP} bytes were sent"));
+        }
+    }
+    chunk_size(min, want)
+}
+
+/// A missing Location on a manifest PUT is judged by push.manifest.put-by-*; others only note it.
+fn note_no_location(ck: &mut Ck, r: &Response) {
+    if location(r).is_none() {
+        ck.note(format!("{} answered 201 without a Location (judged by push.manifest.put-by-tag/-digest)", r.request));
+    }
+}
+
+fn hashed_get(url: String, alg: Algorithm) -> Request {
+    Request::get(url).read(Read::Hash(alg))
+}
+
+// ---- push.monolithic ----
+
+async fn monolithic(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let blob = sc.gen.blob("monolithic", 3 * MIB + 1234);
+    let single = sc.gen.blob("single-post", MIB + 4321);
+    let mut session: Option<String> = None;
+    let mut blob_loc: Option<String> = None;
+
+    sc.check(&POST_202, async |ck| {
+        let r = ck.send(Request::post(uploads_path(&repo))).await?;
+        ck.expect_status(&r, &[202], R_POST)?;
+        session = Some(expect_location(ck, &r, R_POST)?);
+        Ok(())
+    })
+    .await;
+
+    sc.check_after(&POST_202, &MONO_PUT, async |ck| {
+        let loc = session.clone().unwrap_or_default();
+        let d = blob.digest().to_string();
+        let r = ck.send(put_whole(&loc, &d, &blob)).await?;
+        ck.expect_status(&r, &[201], R_PUT_201)?;
+        ctx.cleanup.blob(&repo, &d);
+        blob_loc = Some(expect_location(ck, &r, R_PUT_201)?);
+        expect_stored(ck, &repo, &blob, R_PUT_201).await
+    })
+    .await;
+
+    sc.check_after(&MONO_PUT, &MONO_LOCATION, async |ck| {
+        let r = ck.send(hashed_get(blob_loc.clone().unwrap_or_default(), blob.algorithm)).await?;
+        expect_blob_body(ck, &r, &blob, R_PUT_201)
+    })
+    .await;
+
+    sc.check(&SINGLE_POST, async |ck| {
+        let d = single.digest().to_string();
+        let post = Request::post(with_query(&uploads_path(&repo), "digest", &d))
+            .header("Content-Type", "application/octet-stream")
+            .body(Body::Blob { blob: single.clone(), start: 0, end: single.len });
+        let r = ck.send(post).await?;
+        match r.status {
+            201 => {
+                ctx.cleanup.blob(&repo, &d);
+                let loc = expect_location(ck, &r, R_SINGLE_201).map_err(|f| at_level(f, Level::Must))?;
+                expect_stored(ck, &repo, &single, R_SINGLE_201).await.map_err(|f| at_level(f, Level::Must))?;
+                let g = ck.send(hashed_get(loc, single.algorithm)).await?;
+                expect_blob_body(ck, &g, &single, R_SINGLE_201).map_err(|f| at_level(f, Level::Must))
+            }
+            202 => {
+                let Some(loc) = location(&r) else {
+                    return Err(ck.fail_at(Level::Should, R_SINGLE_202, format!("{} answered {} without a Location to PUT to", r.request, r.summary())));
+                };
+                let p = ck.send(put_whole(&loc, &d, &single)).await?;
+                ck.expect_status(&p, &[201], R_PUT_201).map_err(|f| at_level(f, Level::Must))?;
+                ctx.cleanup.blob(&repo, &d);
+                expect_stored(ck, &repo, &single, R_PUT_201).await.map_err(|f| at_level(f, Level::Must))?;
+                Err(Fail::Unsupported(format!(
+                    "single-POST upload not supported: {} answered 202 with a Location and the following PUT completed the upload, as the spec allows",
+                    r.request
+                )))
+            }
+            _ => Err(ck.fail_at(Level::Should, R_SINGLE_202, format!("{} answered {}; expected 201 (uploaded) or 202 with a Location (not supported)", r.request, r.summary()))),
+        }
+    })
+    .await;
+}
+
+// ---- push.chunked ----
+
+async fn chunked(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let gen = sc.gen.clone();
+    // (upload location, blob) of the session PATCH_202 leaves open for STATUS_204 and CHUNKED_PUT.
+    let mut open: Option<(String, Blob)> = None;
+
+    sc.check(&PATCH_202, async |ck| {
+        let (loc, post) = start_upload(ck, &repo, "").await?;
+        let cs = chunk_for(ck, &post, MIB);
+        // Two full chunks and a short final one, well above 1 MiB in all.
+        let blob = gen.blob(&format!("chunked-{cs}"), 2 * cs + 333);
+        let res = patch_chunks(ck, loc.clone(), &blob, 0, blob.len, cs).await;
+        match res {
+            Ok(l) => {
+                open = Some((l, blob));
+                Ok(())
+            }
+            Err(e) => {
+                abandon_upload(ck, &loc).await;
+                Err(e)
+            }
+        }
+    })
+    .await;
+
+    sc.check_after(&PATCH_202, &STATUS_204, async |ck| {
+        let Some((loc, blob)) = open.as_mut() else { return Err(Fail::Skip("no open upload".into())) };
+        let r = ck.send(Request::get(loc.clone())).await?;
+        ck.expect_status(&r, &[204], R_STATUS)?;
+        let next = expect_location(ck, &r, R_STATUS)?;
+        let end = blob.len - 1;
+        expect_range(ck, &r, end, R_STATUS)?;
+        // "The following chunk upload SHOULD use the <blob-push-location> provided in the response."
+        *loc = next;
+        Ok(())
+    })
+    .await;
+
+    sc.check_after(&PATCH_202, &CHUNKED_PUT, async |ck| {
+        let Some((loc, blob)) = open.as_ref() else { return Err(Fail::Skip("no open upload".into())) };
+        let d = blob.digest().to_string();
+        let r = ck.send(put_close(loc, &d, blob, None)).await?;
+        ck.expect_status(&r, &[201], R_CLOSE)?;
+        ctx.cleanup.blob(&repo, &d);
+        let bl = expect_location(ck, &r, R_CLOSE)?;
+        expect_stored(ck, &repo, blob, R_CLOSE).await?;
+        let g = ck.send(hashed_get(bl, blob.algorithm)).await?;
+        expect_blob_body(ck, &g, blob, R_CLOSE)
+    })
+    .await;
+    if let Some((loc, _)) = &open {
+        if !sc.passed(&CHUNKED_PUT) {
+            abandon_upload(&sc, loc).await;
+            sc.setup_trace().take();
+        }
+    }
+
+    sc.check(&FINAL_IN_PUT, async |ck| {
+        let (loc, post) = start_upload(ck, &repo, "").await?;
+        let cs = chunk_for(ck, &post, MIB);
+        let blob = gen.blob(&format!("final-in-put-{cs}"), cs + MIB / 2 + 77);
+        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+            Ok(l) => l,
+            Err(e) => {
+                abandon_upload(ck, &loc).await;
+                return Err(e);
+            }
+        };
+        let d = blob.digest().to_string();
+        let r = ck.send(put_close(&loc, &d, &blob, Some((cs, blob.len)))).await?;
+        if r.status != 201 {
+            abandon_upload(ck, &loc).await;
+        }
+        ck.expect_status(&r, &[201], R_FINAL_CHUNK)?;
+        ctx.cleanup.blob(&repo, &d);
+        expect_stored(ck, &repo, &blob, R_FINAL_CHUNK).await
+    })
+    .await;
+
+    sc.check(&MIN_LENGTH, async |ck| {
+        let (loc, post) = start_upload(ck, &repo, "").await?;
+        let min = match chunk_min_length(&post) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                abandon_upload(ck, &loc).await;
+                ck.note("no OCI-Chunk-Min-Length header: the registry advertises no minimum chunk size");
+                return Ok(());
+            }
+            Err(raw) => {
+                abandon_upload(ck, &loc).await;
+                return Err(ck.fail(R_MIN, format!("{} answered OCI-Chunk-Min-Length: {raw:?}, which is not a positive integer size in bytes", post.request)));
+            }
+        };
+        if min > CHUNK_CAP {
+            abandon_upload(ck, &loc).await;
+            ck.note(format!("OCI-Chunk-Min-Length: {min}; above the harness cap of {CHUNK_CAP} bytes, chunks of that size were not sent"));
+            return Ok(());
+        }
+        // Chunks of exactly the minimum, then a 1-byte final chunk.
+        let blob = gen.blob(&format!("min-length-{min}"), 2 * min + 1);
+        let res = patch_chunks(ck, loc.clone(), &blob, 0, blob.len, min).await;
+        let loc = match res {
+            Ok(l) => l,
+            Err(e) => {
+                abandon_upload(ck, &loc).await;
+                return Err(match e {
+                    Fail::Violation { message, .. } => ck.fail(R_MIN_USE, format!("chunks of exactly OCI-Chunk-Min-Length ({min}) bytes were not accepted: {message}")),
+                    e => e,
+                });
+            }
+        };
+        let d = blob.digest().to_string();
+        let r = ck.send(put_close(&loc, &d, &blob, None)).await?;
+        ck.expect_status(&r, &[201], R_CLOSE)?;
+        ctx.cleanup.blob(&repo, &d);
+        expect_stored(ck, &repo, &blob, R_CLOSE).await?;
+        ck.note(format!("OCI-Chunk-Min-Length: {min}; chunks of that size were accepted"));
+        Ok(())
+    })
+    .await;
+}
+
+// ---- push.chunk-order ----
+
+async fn chunk_order(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let gen = sc.gen.clone();
+
+    sc.check(&OUT_OF_ORDER, async |ck| {
+        let (loc, post) = start_upload(ck, &repo, "").await?;
+        let cs = chunk_for(ck, &post, 256 << 10);
+        let blob = gen.blob(&format!("out-of-order-{cs}"), 3 * cs);
+        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+            Ok(l) => l,
+            Err(e) => {
+                abandon_upload(ck, &loc).await;
+                return Err(e);
+            }
+        };
+        // Skips the bytes cs..2cs: the chunk starts past <end-of-range> + 1.
+        let r = ck.send(patch_chunk(&loc, &blob, 2 * cs, 3 * cs)).await?;
+        abandon_upload(ck, &loc).await;
+        ck.expect_status(&r, &[416], R_416)
+    })
+    .await;
+
+    sc.check(&FINAL_OUT_OF_ORDER, async |ck| {
+        let (loc, post) = start_upload(ck, &repo, "").await?;
+        let cs = chunk_for(ck, &post, 256 << 10);
+        let blob = gen.blob(&format!("final-out-of-order-{cs}"), 3 * cs);
+        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+            Ok(l) => l,
+            Err(e) => {
+                abandon_upload(ck, &loc).await;
+                return Err(e);
+            }
+        };
+        let d = blob.digest().to_string();
+        let r = ck.send(put_close(&loc, &d, &blob, Some((2 * cs, 3 * cs)))).await?;
+        if r.status == 201 {
+            ctx.cleanup.blob(&repo, &d);
+        } else {
+            abandon_upload(ck, &loc).await;
+        }
+        ck.expect_status(&r, &[416], R_FINAL_416)
+    })
+    .await;
+}
+
+// ---- push.upload-misc ----
+
+async fn upload_misc(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let gen = sc.gen.clone();
+
+    sc.check(&STREAMED, async |ck| {
+        let (loc, _) = start_upload(ck, &repo, "").await?;
+        let blob = gen.blob("streamed", MIB + 999);
+        let r = ck.send(patch_stream(&loc, &blob)).await?;
+        match r.status {
+            202 => {}
+            400..=499 => {
+                abandon_upload(ck, &loc).await;
+                return Err(Fail::Unsupported(format!("streamed upload not supported: {} (no Content-Range) answered {}", r.request, r.summary())));
+            }
+            _ => {
+                abandon_upload(ck, &loc).await;
+                return Err(ck.fail(R_PATCH, format!("{} (no Content-Range) answered {}; expected 202, or a 4xx refusal", r.request, r.summary())));
+            }
+        }
+        // Location and Range of PATCH answers are judged by push.chunked.patch-202.
+        let loc = match location(&r) {
+            Some(l) => l,
+            None => {
+                ck.note(format!("{} answered 202 without a Location; the PUT went to the previous one", r.request));
+                loc
+            }
+        };
+        let d = blob.digest().to_string();
+        let p = ck.send(put_close(&loc, &d, &blob, None)).await?;
+        ck.expect_status(&p, &[201], R_CLOSE).map_err(|f| at_level(f, Level::Must))?;
+        ctx.cleanup.blob(&repo, &d);
+        expect_stored(ck, &repo, &blob, R_CLOSE).await.map_err(|f| at_level(f, Level::Must))
+    })
+    .await;
+
+    sc.check(&CANCEL, async |ck| {
+        let (loc, post) = start_upload(ck, &repo, "").await?;
+        let cs = chunk_for(ck, &post, 64 << 10);
+        let blob = gen.blob(&format!("cancel-{cs}"), cs);
+        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+            Ok(l) => l,
+            Err(e) => {
+                abandon_upload(ck, &loc).await;
+                return Err(e);
+            }
+        };
+        let r = ck.send(Request::delete(loc.clone()).header("Content-Length", "0")).await?;
+        if !(200..300).contains(&r.status) {
+            return Err(ck.fail(R_CANCEL, format!("{} answered {}: the upload was not canceled", r.request, r.summary())));
+        }
+        let mut found = vec![];
+        if r.status != 204 {
+            found.push(ck.fail(R_CANCEL, format!("{} answered {}; expected 204", r.request, r.summary())));
+        }
+        let g = ck.send(Request::get(loc.clone())).await?;
+        if g.status != 404 {
+            found.push(ck.fail(R_CANCEL_GONE, format!("after the DELETE, {} answered {}; expected 404 for a canceled upload", g.request, g.summary())));
+        } else if let Some(codes) = error_codes_loose(&g) {
+            if !codes.iter().any(|c| c == "BLOB_UPLOAD_UNKNOWN") {
+                found.push(ck.fail(R_CANCEL_GONE, format!("after the DELETE, {} answered 404 with error codes {codes:?}; expected BLOB_UPLOAD_UNKNOWN", g.request)));
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+}
+
+// ---- push.digests ----
+
+async fn digests(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let gen = sc.gen.clone();
+    let v = sc.cfg().spec_version;
+
+    sc.check(&DIGEST_MISMATCH, async |ck| {
+        let (loc, _) = start_upload(ck, &repo, "").await?;
+        let blob = gen.blob("mismatch", (64 << 10) + 1);
+        // The digest of other content, which is never pushed anywhere.
+        let claimed = gen.blob("mismatch-claimed", (64 << 10) + 1).digest().clone();
+        let r = ck.send(put_whole(&loc, &claimed.to_string(), &blob)).await?;
+        if r.status == 201 {
+            ctx.cleanup.blob(&repo, &claimed.to_string());
+            return Err(ck.fail(R_DIGEST_DEF, format!("{} answered {}: content whose digest is {} was accepted under {claimed}", r.request, r.summary(), blob.digest())));
+        }
+        abandon_upload(ck, &loc).await;
+        let h = ck.send(head_blob(&repo, &claimed)).await?;
+        if h.status == 200 {
+            return Err(ck.fail(R_DIGEST_DEF, format!("{} answered {}, but afterwards {} answered 200: the content is stored under a digest that is not its hash", r.request, r.status, h.request)));
+        }
+        let mut found = vec![];
+        if r.status != 400 {
+            found.push(ck.fail_at(Level::Should, R_DIGEST_400, format!("{} answered {}; expected 400 Bad Request", r.request, r.summary())));
+        } else if let Err(f) = expect_error_code(ck, &r, &["DIGEST_INVALID"], R_CODE_DIGEST) {
+            found.push(at_level(f, Level::Should));
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    sc.check(&DIGEST_INVALID, async |ck| {
+        let (loc, _) = start_upload(ck, &repo, "").await?;
+        let blob = gen.blob("invalid-digest", 1000);
+        let r = ck.send(put_whole(&loc, "sha256:not-hex", &blob)).await?;
+        if r.status != 201 {
+            abandon_upload(ck, &loc).await;
+        }
+        ck.expect_status(&r, &[400], R_DIGEST_400)
+    })
+    .await;
+
+    sc.check(&SHA512, async |ck| {
+        let blob = gen.blob_with("sha512", MIB + 515, Algorithm::Sha512);
+        // digest-algorithm= is main's way to announce the algorithm; 1.1 has no such parameter.
+        let query = if v >= SpecVersion::Main { "?digest-algorithm=sha512" } else { "" };
+        let r = ck.send(Request::post(format!("{}{query}", uploads_path(&repo)))).await?;
+        let loc = match (r.status, location(&r)) {
+            (202, Some(l)) => l,
+            (400..=499, _) if !query.is_empty() => return Err(Fail::Unsupported(format!("{} answered {}: sha512 uploads not supported", r.request, r.summary()))),
+            _ => return Err(Fail::Skip(format!("could not start an upload: {} answered {} (see push.upload.post-202)", r.request, r.summary()))),
+        };
+        let d = blob.digest().to_string();
+        let p = ck.send(put_whole(&loc, &d, &blob)).await?;
+        match p.status {
+            201 => {}
+            400 => {
+                abandon_upload(ck, &loc).await;
+                return Err(Fail::Unsupported(format!("{} answered 400: sha512 digests not supported (the spec allows refusing an unsupported algorithm with 400)", p.request)));
+            }
+            _ => {
+                abandon_upload(ck, &loc).await;
+                return Err(ck.fail_at(Level::Should, R_DIGEST_400, format!("{} answered {}; a registry without sha512 support should answer 400", p.request, p.summary())));
+            }
+        }
+        ctx.cleanup.blob(&repo, &d);
+        expect_location(ck, &p, R_PUT_201).map_err(|f| at_level(f, Level::Must))?;
+        expect_stored(ck, &repo, &blob, R_PUT_201).await.map_err(|f| at_level(f, Level::Must))
+    })
+    .await;
+}
+
+// ---- push.mount ----
+
+const MOUNT_CHECKS: [&CheckMeta; 3] = [&MOUNT_FROM, &MOUNT_NO_FROM, &MOUNT_UNKNOWN];
+
+async fn mount(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let src = sc.ns2().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let a = sc.gen.blob("mount-from", (512 << 10) + 1);
+    let b = sc.gen.blob("mount-without-from", (256 << 10) + 7);
+    let ghost = sc.gen.blob("mount-ghost", 4096).digest().clone();
+    let pushed = async {
+        push_blob(&sc, &src, &a).await?;
+        push_blob(&sc, &src, &b).await
+    }
+    .await;
+    if sc.setup("push two blobs to the cross-mount repository", async { pushed }).await.is_none() {
+        return skip_all(&mut sc, &MOUNT_CHECKS);
+    }
+    // A token for a mount needs push on the target and pull on the source.
+    let mount_req = |q: String| Request::post(q).scope(format!("repository:{repo}:pull,push")).scope(format!("repository:{src}:pull"));
+
+    sc.check(&MOUNT_FROM, async |ck| {
+        let before = ck.send(head_blob(&repo, a.digest())).await?.status == 200;
+        let r = ck.send(mount_req(format!("{}?mount={}&from={}", uploads_path(&repo), a.digest(), src))).await?;
+        match r.status {
+            201 => {
+                ctx.cleanup.blob(&repo, &a.digest().to_string());
+                expect_location(ck, &r, R_MOUNT_201)?;
+                expect_stored(ck, &repo, &a, R_MOUNT_201).await?;
+                if before {
+                    ck.note("the blob was already in the target repository before the mount (left by an earlier run?), so the mount's effect could not be observed");
+                }
+                Ok(())
+            }
+            202 => {
+                if let Some(l) = location(&r) {
+                    abandon_upload(ck, &l).await;
+                }
+                Err(Fail::Unsupported(format!("cross-repository mount not supported: {} answered 202 (an upload session), as the spec allows", r.request)))
+            }
+            _ => Err(ck.fail_at(Level::Should, R_MOUNT_202, format!("{} answered {}; expected 201 (mounted) or 202 (not mounted)", r.request, r.summary()))),
+        }
+    })
+    .await;
+
+    sc.check(&MOUNT_NO_FROM, async |ck| {
+        let r = ck.send(mount_req(format!("{}?mount={}", uploads_path(&repo), b.digest()))).await?;
+        match r.status {
+            201 => {
+                ctx.cleanup.blob(&repo, &b.digest().to_string());
+                expect_location(ck, &r, R_MOUNT_201).map_err(|f| at_level(f, Level::Must))?;
+                expect_stored(ck, &repo, &b, R_MOUNT_201).await.map_err(|f| at_level(f, Level::Must))?;
+                ck.note("mounted without from=");
+                Ok(())
+            }
+            202 => {
+                if let Some(l) = location(&r) {
+                    abandon_upload(ck, &l).await;
+                }
+                ck.note("answered 202: an upload session instead of a mount");
+                Ok(())
+            }
+            _ => Err(ck.fail(R_MOUNT_NO_FROM, format!("{} answered {}; expected 201 (mounted) or 202 (upload session)", r.request, r.summary()))),
+        }
+    })
+    .await;
+
+    sc.check(&MOUNT_UNKNOWN, async |ck| {
+        let r = ck.send(mount_req(format!("{}?mount={ghost}&from={src}", uploads_path(&repo)))).await?;
+        match r.status {
+            202 => {
+                if let Some(l) = location(&r) {
+                    abandon_upload(ck, &l).await;
+                }
+                Ok(())
+            }
+            201 => {
+                ctx.cleanup.blob(&repo, &ghost.to_string());
+                Err(ck.fail_at(Level::Must, R_MOUNT_201, format!("{} answered {}: a mount of {ghost}, which exists in no repository, claimed success", r.request, r.summary())))
+            }
+            _ => Err(ck.fail(R_MOUNT_202, format!("{} answered {}; expected 202 for a blob that cannot be mounted", r.request, r.summary()))),
+        }
+    })
+    .await;
+}
+
+// ---- push.manifests ----
+
+const MANIFEST_CHECKS: [&CheckMeta; 8] = [&MANIFEST_TAG, &MANIFEST_DIGEST, &MANIFEST_DCD, &MANIFEST_LOCATION, &MANIFEST_EXACT, &MANIFEST_INDEX, &MANIFEST_ARTIFACT, &MANIFEST_NO_LAYERS];
+
+const ARTIFACT_TYPE: &str = "application/vnd.example.oci-conformance.test.v1";
+const ARTIFACT_LAYER: &str = "application/vnd.example.oci-conformance.data.v1";
+
+/// A valid image manifest whose bytes no serializer produces: odd whitespace, keys out of
+/// the usual order, escapes, number forms and custom fields a normalizing registry would lose.
+fn odd_manifest(img: &Image) -> Manifest {
+    let l = &img.layers[0];
+    let c = &img.config;
+    let text = format!(
+        "{{\r\n   \"schemaVersion\" :2,\n\"mediaType\":   \"{mt}\",\n  \"layers\": [ {{\"size\": {ls}, \"digest\": \"{ld}\",\t\"mediaType\": \"{lmt}\"}} ],\n  \"config\":{{\"digest\":\"{cd}\",\"mediaType\":\"{cmt}\",\"size\":{cs}}},\n  \"annotations\" : {{ \"org.example.z\": \"caf\\u00e9 \\u2603 \\/ tab\\t\", \"org.example.a\": \"\u{263a}\" }},\n  \"x-oci-conformance\": {{\"nested\": [1, 2.50, true, null, 1e3, -0], \"empty\": {{}}}}\n}}\n\n",
+        mt = content::MT_MANIFEST,
+        ls = l.len,
+        ld = l.digest(),
+        lmt = l.media_type,
+        cd = c.digest(),
+        cmt = c.media_type,
+        cs = c.len,
+    );
+    Manifest::raw(content::MT_MANIFEST, bytes::Bytes::from(text))
+}
+
+async fn manifests(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let img = Image::new(&sc.gen, "push-manifests", &[2048], &ManifestOpts::default());
+    let layers: Vec<Descriptor> = img.layers.iter().map(Blob::descriptor).collect();
+    let variant = |k: &str| image_manifest(&img.config.descriptor(), &layers, &ManifestOpts::default().annotate("org.example.variant", k));
+    let by_digest = variant("by-digest");
+    let empty = Blob::empty_config();
+    let art_layer = sc.gen.blob("artifact-data", 1234).with_media_type(ARTIFACT_LAYER);
+    let pushed = async {
+        for b in img.blobs().into_iter().chain([&empty, &art_layer]) {
+            push_blob(&sc, &repo, b).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if sc.setup("push the blobs the manifests reference", async { pushed }).await.is_none() {
+        return skip_all(&mut sc, &MANIFEST_CHECKS);
+    }
+    let (tag_a, tag_dcd, tag_loc, tag_exact, tag_index, tag_nl) = (sc.tag("by-tag"), sc.tag("dcd"), sc.tag("location"), sc.tag("exact"), sc.tag("index"), sc.tag("no-layers"));
+
+    sc.check(&MANIFEST_TAG, async |ck| {
+        let r = ck.send(put_manifest(&repo, &tag_a, &img.manifest)).await?;
+        ck.expect_status(&r, &[201], R_MANIFEST_201)?;
+        record_manifest(&ctx.cleanup, &repo, &img.manifest, &tag_a, RANK_IMAGE);
+        expect_location(ck, &r, R_MANIFEST_201).map(|_| ())
+    })
+    .await;
+
+    sc.check(&MANIFEST_DIGEST, async |ck| {
+        let d = by_digest.digest.to_string();
+        let r = ck.send(put_manifest(&repo, &d, &by_digest)).await?;
+        ck.expect_status(&r, &[201], R_MANIFEST_201)?;
+        record_manifest(&ctx.cleanup, &repo, &by_digest, &d, RANK_IMAGE);
+        expect_location(ck, &r, R_MANIFEST_201).map(|_| ())
+    })
+    .await;
+
+    sc.check(&MANIFEST_DCD, async |ck| {
+        let m = variant("digest-header");
+        let d = m.digest.to_string();
+        let mut found = vec![];
+        let mut absent = 0;
+        for reference in [&tag_dcd, &d] {
+            let r = ck.send(put_manifest(&repo, reference, &m)).await?;
+            precondition(ck.expect_status(&r, &[201], R_MANIFEST_201), "push.manifest.put-by-*")?;
+            record_manifest(&ctx.cleanup, &repo, &m, reference, RANK_IMAGE);
+            match digest_header(&r, |a| Digest::of(a, &m.bytes)) {
+                DigestHeader::Absent => absent += 1,
+                // By digest, the header must be the very digest the client gave.
+                DigestHeader::Matches(h) if reference == &d && h != d => found.push(ck.fail(R_MANIFEST_DCD, format!("{} answered Docker-Content-Digest: {h}; the client provided {d}", r.request))),
+                DigestHeader::Matches(_) => {}
+                DigestHeader::Differs(h) | DigestHeader::Unverifiable(h) => found.push(ck.fail(R_MANIFEST_DCD, format!("{} answered Docker-Content-Digest: {h}; the pushed bytes' digest is {d}", r.request))),
+            }
+        }
+        if absent > 0 {
+            ck.note(format!("{absent} of 2 manifest PUT responses had no Docker-Content-Digest"));
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    sc.check(&MANIFEST_LOCATION, async |ck| {
+        let m = variant("location");
+        let d = m.digest.to_string();
+        for reference in [&tag_loc, &d] {
+            let r = ck.send(put_manifest(&repo, reference, &m)).await?;
+            precondition(ck.expect_status(&r, &[201], R_MANIFEST_201), "push.manifest.put-by-*")?;
+            record_manifest(&ctx.cleanup, &repo, &m, reference, RANK_IMAGE);
+            let loc = expect_location(ck, &r, R_MANIFEST_201)?;
+            let g = ck.send(Request::get(loc).header("Accept", MANIFEST_ACCEPT)).await?;
+            expect_manifest_body(ck, &g, &m, R_MANIFEST_LOC)?;
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&MANIFEST_EXACT, async |ck| {
+        let m = odd_manifest(&img);
+        let r = ck.send(put_manifest(&repo, &tag_exact, &m)).await?;
+        ck.expect_status(&r, &[201], R_MANIFEST_201)?;
+        record_manifest(&ctx.cleanup, &repo, &m, &tag_exact, RANK_IMAGE);
+        for reference in [tag_exact.clone(), m.digest.to_string()] {
+            let g = ck.send(get_manifest(&repo, &reference)).await?;
+            expect_manifest_body(ck, &g, &m, R_EXACT)?;
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&MANIFEST_INDEX, async |ck| {
+        // The children first, so the indexes never reference a missing manifest.
+        for m in [&img.manifest, &by_digest] {
+            let d = m.digest.to_string();
+            let r = ck.send(put_manifest(&repo, &d, m)).await?;
+            precondition(ck.expect_status(&r, &[201], R_MANIFEST_201), "push.manifest.put-by-digest")?;
+            record_manifest(&ctx.cleanup, &repo, m, &d, RANK_IMAGE);
+        }
+        let index = image_index(&[img.manifest.descriptor(), by_digest.descriptor()], &ManifestOpts::default());
+        let nested = image_index(&[index.descriptor(), img.manifest.descriptor()], &ManifestOpts::default().annotate("org.example.nested", "true"));
+        for (m, reference) in [(&index, tag_index.clone()), (&nested, nested.digest.to_string())] {
+            let r = ck.send(put_manifest(&repo, &reference, m)).await?;
+            ck.expect_status(&r, &[201], R_MANIFEST_201)?;
+            record_manifest(&ctx.cleanup, &repo, m, &reference, RANK_INDEX);
+            note_no_location(ck, &r);
+        }
+        Ok(())
+    })
+    .await;
+
+    sc.check(&MANIFEST_ARTIFACT, async |ck| {
+        let m = image_manifest(&empty.descriptor(), &[art_layer.descriptor()], &ManifestOpts::default().artifact_type(ARTIFACT_TYPE).annotate("org.example.kind", "artifact"));
+        let d = m.digest.to_string();
+        let r = ck.send(put_manifest(&repo, &d, &m)).await?;
+        ck.expect_status(&r, &[201], R_MANIFEST_201)?;
+        record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
+        note_no_location(ck, &r);
+        let g = ck.send(get_manifest(&repo, &d)).await?;
+        expect_manifest_body(ck, &g, &m, R_EXACT)
+    })
+    .await;
+
+    sc.check(&MANIFEST_NO_LAYERS, async |ck| {
+        let m = image_manifest(&img.config.descriptor(), &[], &ManifestOpts::default().annotate("org.example.layers", "none"));
+        let r = ck.send(put_manifest(&repo, &tag_nl, &m)).await?;
+        ck.expect_status(&r, &[201], R_NO_LAYERS)?;
+        record_manifest(&ctx.cleanup, &repo, &m, &tag_nl, RANK_IMAGE);
+        Ok(())
+    })
+    .await;
+}
+
+// ---- push.manifest-limits ----
+
+const LIMIT_CHECKS: [&CheckMeta; 4] = [&MANIFEST_MISSING, &TAG_PARAM, &SIZE_4MB, &TOO_LARGE];
+
+/// An image manifest padded with an annotation to exactly `total` bytes.
+fn padded(img: &Image, total: usize, label: &str) -> Manifest {
+    let layers: Vec<Descriptor> = img.layers.iter().map(Blob::descriptor).collect();
+    let build = |n: usize| image_manifest(&img.config.descriptor(), &layers, &ManifestOpts::default().annotate("org.example.case", label).annotate("org.example.padding", &"a".repeat(n)));
+    let base = build(0).bytes.len();
+    build(total.saturating_sub(base))
+}
+
+async fn manifest_limits(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let img = Image::new(&sc.gen, "manifest-limits", &[1024], &ManifestOpts::default());
+    let pushed = async {
+        for b in img.blobs() {
+            push_blob(&sc, &repo, b).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if sc.setup("push the blobs the manifests reference", async { pushed }).await.is_none() {
+        return skip_all(&mut sc, &LIMIT_CHECKS);
+    }
+    let ghost = sc.gen.blob("missing-layer", 5000);
+    let (t1, t2) = (sc.tag("tag-param-a"), sc.tag("tag-param-b"));
+
+    sc.check(&MANIFEST_MISSING, async |ck| {
+        let m = image_manifest(&img.config.descriptor(), &[ghost.descriptor()], &ManifestOpts::default().annotate("org.example.case", "missing-blob"));
+        let d = m.digest.to_string();
+        let r = ck.send(put_manifest(&repo, &d, &m)).await?;
+        match r.status {
+            201 => {
+                record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
+                ck.note("accepted a manifest whose layer does not exist (allowed)");
+                Ok(())
+            }
+            400..=499 => {
+                let codes = error_codes_loose(&r).unwrap_or_default();
+                if codes.iter().any(|c| c == "MANIFEST_BLOB_UNKNOWN") {
+                    ck.note(format!("refused with {}: MANIFEST_BLOB_UNKNOWN (allowed)", r.status));
+                    Ok(())
+                } else {
+                    Err(ck.fail(R_MISSING, format!("{} answered {}; a refusal for a missing blob must carry MANIFEST_BLOB_UNKNOWN", r.request, r.summary())))
+                }
+            }
+            _ => Err(ck.fail(R_MISSING, format!("{} answered {}; expected 201, or a refusal with MANIFEST_BLOB_UNKNOWN", r.request, r.summary()))),
+        }
+    })
+    .await;
+
+    sc.check(&TAG_PARAM, async |ck| {
+        let m = padded(&img, 0, "tag-param");
+        let d = m.digest.to_string();
+        let target = format!("{}?tag={t1}&tag={t2}", manifest_path(&repo, &d));
+        let r = ck.send(Request::put(target).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())).await?;
+        match r.status {
+            201 => {}
+            400..=499 => return Err(Fail::Unsupported(format!("{} answered {}: tag query parameters not supported", r.request, r.summary()))),
+            _ => return Err(ck.fail(R_MANIFEST_201, format!("{} answered {}", r.request, r.summary()))),
+        }
+        record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
+        for t in [&t1, &t2] {
+            ctx.cleanup.tag(&repo, t);
+        }
+        let listed = headers::list_values(r.header_all("oci-tag").iter().map(String::as_str));
+        let mut resolves = vec![];
+        for t in [&t1, &t2] {
+            let g = ck.send(get_manifest(&repo, t)).await?;
+            resolves.push(g.status == 200 && g.body == m.bytes);
+        }
+        let mut found = vec![];
+        if listed.is_empty() {
+            let made: Vec<&String> = [&t1, &t2].into_iter().zip(&resolves).filter(|(_, ok)| **ok).map(|(t, _)| t).collect();
+            if made.is_empty() {
+                return Err(Fail::Unsupported(format!("{} answered 201 without OCI-Tag and created no tag: tag query parameters are ignored", r.request)));
+            }
+            return Err(ck.fail_at(Level::Must, R_TAG_PARAM, format!("{} answered 201 without an OCI-Tag header, but created the tags {made:?}", r.request)));
+        }
+        for t in &listed {
+            let i = [&t1, &t2].iter().position(|x| *x == t);
+            match i {
+                Some(i) if resolves[i] => {}
+                Some(_) => found.push(ck.fail_at(Level::Must, R_TAG_PARAM, format!("{} listed OCI-Tag {t}, but GET of that tag does not return the manifest", r.request))),
+                None => found.push(ck.fail_at(Level::Must, R_TAG_PARAM, format!("{} listed OCI-Tag {t}, which was not requested (requested {t1}, {t2})", r.request))),
+            }
+        }
+        for (t, ok) in [&t1, &t2].into_iter().zip(&resolves) {
+            if *ok && !listed.contains(t) {
+                found.push(ck.fail_at(Level::Must, R_TAG_PARAM, format!("{} created tag {t} but did not list it in OCI-Tag ({listed:?})", r.request)));
+            }
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+
+    sc.check(&SIZE_4MB, async |ck| {
+        let m = padded(&img, 4_000_000, "4mb");
+        let d = m.digest.to_string();
+        let r = ck.send(put_manifest(&repo, &d, &m)).await?;
+        ck.expect_status(&r, &[201], R_4MB)?;
+        record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
+        let g = ck.send(get_manifest(&repo, &d)).await?;
+        expect_manifest_body(ck, &g, &m, R_EXACT).map_err(|f| at_level(f, Level::Must))
+    })
+    .await;
+
+    sc.check(&TOO_LARGE, async |ck| {
+        let m = padded(&img, 16 << 20, "16mib");
+        let d = m.digest.to_string();
+        let r = match ck.send(put_manifest(&repo, &d, &m)).await {
+            Ok(r) => r,
+            Err(Fail::Transport(e)) if e.kind != crate::client::ErrorKind::Cancelled => {
+                return Err(ck.fail(R_413, format!("PUT {} of a 16 MiB manifest failed without an answer ({e}); a registry enforcing a limit should answer 413", manifest_path(&repo, &d))));
+            }
+            Err(e) => return Err(e),
+        };
+        match r.status {
+            413 => Ok(()),
+            201 => {
+                record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
+                Err(ck.fail(R_LIMIT, format!("{} answered {}: a 16 MiB manifest was accepted", r.request, r.summary())))
+            }
+            _ => Err(ck.fail(R_413, format!("{} answered {} to a 16 MiB manifest; expected 413", r.request, r.summary()))),
+        }
+    })
+    .await;
 }

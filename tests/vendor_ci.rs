@@ -176,6 +176,9 @@ fn regression_rules() {
     assert_eq!(diff::classify(Failed, Passed), Change::Improved);
     assert_eq!(diff::classify(Warned, Unsupported), Change::Improved);
     assert_eq!(diff::classify(Passed, Skipped), Change::Changed);
+    assert_eq!(diff::classify(ExpectedFailure, Passed), Change::Improved);
+    assert_eq!(diff::classify(Failed, ExpectedFailure), Change::Changed);
+    assert_eq!(diff::classify(Passed, ExpectedFailure), Change::Changed);
 }
 
 fn diff_fixtures(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -322,15 +325,18 @@ fn bundle_layout_and_files() {
         "| passed | 1 |",
         "| warned | 1 |",
         "| expected failure | 1 |",
-        "v1.1 conformance: **PASS**",
+        // an expected failure is still a failure in a submission
+        "v1.1 conformance: **FAIL**",
         "[report.html](report.html)",
     ] {
         assert!(readme.contains(want), "README should contain {want:?}:\n{readme}");
     }
     assert!(!readme.contains("hunter2") && !readme.contains("/home/ci/target"), "{readme}");
 
-    // a second bundle into the same place overwrites cleanly
+    // a second bundle into the same place overwrites cleanly; a clean run is a PASS
+    let rep = report_dir(d.path(), "clean", &results_json(&[("pull.blob.get", "passed", ""), ("pull.blob.range", "warned", "no range")]));
     assert_eq!(bundle::run(&product, &out, &rep).unwrap(), dir);
+    assert!(std::fs::read_to_string(dir.join("README.md")).unwrap().contains("conformance: **PASS**"));
 }
 
 #[test]

@@ -16,6 +16,9 @@ const fn f(name: &'static str, breaks: &'static [&'static str], description: &'s
     FaultDef { name, description, breaks }
 }
 
+/// What the large-blob faults call large.
+pub const LARGE: usize = 16 << 20;
+
 pub fn find(name: &str) -> Option<&'static FaultDef> {
     ALL.iter().find(|f| f.name == name)
 }
@@ -46,8 +49,10 @@ pub const ALL: &[FaultDef] = &[
     f("unknown-blob-400", &["pull.blob.unknown-404"], "GET of an unknown blob answers 400 instead of 404"),
     f("unknown-blob-head-200", &["pull.blob.head-unknown-404"], "HEAD of an unknown blob answers 200"),
     f("blob-unknown-wrong-code", &["pull.blob.error-code"], "404 for an unknown blob carries the code MANIFEST_UNKNOWN"),
+    f("large-get-corrupt", &["pull.large.get", "push.large.chunked"], "GET of a blob over 16 MiB flips its last byte"),
     f("error-body-not-spec-json", &["pull.errors.json-format"], "JSON error bodies are {\"message\": …} without the \"errors\" array"),
     // ---- push ----
+    f("large-put-refused", &["push.large.monolithic"], "a closing PUT whose body is over 16 MiB is refused with 413"),
     f("upload-post-200", &["push.upload.post-202"], "POST /blobs/uploads/ answers 200 instead of 202"),
     f("blob-put-200", &["push.monolithic.put-201"], "the closing PUT of a monolithic upload answers 200 instead of 201"),
     f("blob-put-bad-location", &["push.monolithic.location-pullable"], "the closing PUT's Location names another (absent) blob"),

@@ -6,14 +6,15 @@ use super::names::{Alg, Dg, Hasher};
 use super::Options;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct State {
     faults: HashSet<String>,
     pub opts: Options,
     store: Mutex<Store>,
-    uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Upload>>>>,
+    /// Upload sessions by id, with the repository each belongs to.
+    uploads: Mutex<HashMap<String, (String, Arc<tokio::sync::Mutex<Upload>>)>>,
     /// Bearer tokens handed out by /token (token auth mode), with the scopes they grant.
     pub tokens: Mutex<HashMap<String, Vec<String>>>,
     /// Requests that reached the redirect target carrying an Authorization header.
@@ -24,7 +25,6 @@ pub struct State {
     pub redirect_base: Mutex<Option<String>>,
     /// Set once the listener is bound: the scheme://host:port of this registry (token realm).
     pub self_base: Mutex<String>,
-    seq: AtomicU64,
 }
 
 #[derive(Default)]
@@ -57,22 +57,25 @@ pub struct ManifestRec {
     pub annotations: Option<serde_json::Value>,
     /// Whether the subject existed when this manifest was pushed (for a fault).
     pub subject_known_at_push: bool,
-    /// Manifests this one lists (index `manifests[]`), for nothing but diagnostics.
-    pub seq: u64,
 }
 
 pub struct Upload {
     pub id: String,
-    pub repo: String,
     pub data: Vec<u8>,
     /// Running hash of `data` in the session's algorithm (digest-algorithm=, default sha256).
     pub hasher: Hasher,
     /// Ways data arrived, for faults that corrupt one upload style.
     pub had_ranged_patch: bool,
     pub had_streamed_patch: bool,
+    /// Completed or cancelled: a request that raced the removal must not use it.
+    pub closed: bool,
 }
 
 impl Upload {
+    /// A session that is not registered (single-POST uploads).
+    pub fn detached(alg: Alg) -> Upload {
+        Upload { id: String::new(), data: vec![], hasher: Hasher::new(alg), had_ranged_patch: false, had_streamed_patch: false, closed: false }
+    }
     /// `Range: 0-<end>`: the last byte's offset. An empty upload says `0-0` (as Docker's
     /// registry does): the header grammar has no way to say "nothing yet".
     pub fn range(&self) -> String {
@@ -100,7 +103,6 @@ impl State {
             redirect_requests: AtomicU64::new(0),
             redirect_base: Mutex::default(),
             self_base: Mutex::default(),
-            seq: AtomicU64::new(0),
         }
     }
 
@@ -114,10 +116,6 @@ impl State {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
-    }
-
     pub fn new_upload(&self, repo: &str, alg: Alg) -> String {
         use rand::RngCore;
         let mut b = [0u8; 16];
@@ -127,27 +125,19 @@ impl State {
         b[8] = (b[8] & 0x3f) | 0x80;
         let h = hex::encode(b);
         let id = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
-        let up = Upload { id: id.clone(), repo: repo.to_string(), data: vec![], hasher: Hasher::new(alg), had_ranged_patch: false, had_streamed_patch: false };
-        self.uploads().insert(id.clone(), Arc::new(tokio::sync::Mutex::new(up)));
+        let up = Upload { id: id.clone(), ..Upload::detached(alg) };
+        self.uploads().insert(id.clone(), (repo.to_string(), Arc::new(tokio::sync::Mutex::new(up))));
         self.store().repos.entry(repo.to_string()).or_default();
         id
     }
 
-    fn uploads(&self) -> MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<Upload>>>> {
+    fn uploads(&self) -> MutexGuard<'_, HashMap<String, (String, Arc<tokio::sync::Mutex<Upload>>)>> {
         self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The session `id` if it belongs to `repo`.
     pub fn upload(&self, repo: &str, id: &str) -> Option<Arc<tokio::sync::Mutex<Upload>>> {
-        let u = self.uploads().get(id).cloned()?;
-        // try_lock: a session busy with another request still belongs to the same repo; the
-        // repo check then happens when the caller locks it.
-        if let Ok(g) = u.try_lock() {
-            if g.repo != repo {
-                return None;
-            }
-        }
-        Some(u)
+        self.uploads().get(id).filter(|(r, _)| r == repo).map(|(_, u)| u.clone())
     }
 
     pub fn remove_upload(&self, id: &str) {

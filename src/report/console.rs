@@ -238,9 +238,9 @@ impl Console {
         ));
         let bw = r.buckets().iter().map(|(b, _)| b.as_str().len()).max().unwrap_or(5).max(5);
         for (b, bc) in r.buckets() {
-            lines.push(format!("  {:<bw$}  {:>3} checks  {}", b.as_str(), bc.total, self.colored_phrase(&bc)));
+            lines.push(format!("  {:<bw$}  {:>3} {}  {}", b.as_str(), bc.total, checks_word(bc.total), self.colored_phrase(&bc)));
         }
-        lines.push(self.paint("1", &format!("  {:<bw$}  {:>3} checks  {}", "overall", c.total, self.colored_phrase(&c))));
+        lines.push(format!("  {}  {:>3} {}  {}", self.paint("1", &format!("{:<bw$}", "overall")), c.total, checks_word(c.total), self.colored_phrase(&c)));
         if self.s.quiet {
             for w in &r.info.warnings {
                 lines.push(format!("{} {w}", self.paint("33;1", "warning:")));
@@ -266,12 +266,6 @@ impl Console {
             lines.push(self.paint("33;1", &format!("Warnings ({}), SHOULD not met:", warned.len())));
             for t in warned {
                 lines.push(format!("  {} {}  {}", self.paint("33", "!"), safe(&t.id), safe(first_line(&t.message))));
-            }
-        }
-        if !r.summary.cleanup.is_empty() && !self.s.quiet {
-            lines.push(String::new());
-            for l in &r.summary.cleanup {
-                lines.push(format!("cleanup: {}", safe(l)));
             }
         }
         lines.push(String::new());
@@ -324,16 +318,17 @@ impl Console {
     }
 }
 
-/// Registry-controlled text on a terminal: control characters (escape sequences that could
-/// rewrite the screen) are shown as `\x..`.
-pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() && c != '\t') {
-        return s.into();
+/// Registry-controlled text on a terminal: no escape sequences that could rewrite the screen.
+fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    super::show_controls(s)
+}
+
+fn checks_word(n: usize) -> &'static str {
+    if n == 1 {
+        "check "
+    } else {
+        "checks"
     }
-    s.chars()
-        .map(|c| if c.is_control() && c != '\t' { format!("\\x{:02X}", c as u32) } else { c.to_string() })
-        .collect::<String>()
-        .into()
 }
 
 fn color_of(o: Outcome) -> &'static str {

@@ -1,7 +1,399 @@
-//! report.html (placeholder).
+//! report.html: one self-contained page (template, CSS and JS from `reports/`, embedded in the
+//! binary). Works offline, without JavaScript (filters need it), and on a phone. Everything
+//! that comes from the run is escaped; a Content-Security-Policy lets only our own script run,
+//! by hash, so even a mistake in escaping could not execute registry-supplied script.
 
-use super::RunRecord;
+use super::{count_of, counts_phrase, fmt_duration, show_controls, RunRecord, RunStatus};
+use crate::events::{CheckResult, Counts};
+use crate::model::Outcome;
+use crate::trace::Exchange;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
 
-pub fn render(_r: &RunRecord) -> String {
-    String::from("<!doctype html><title>oci-conformance</title>")
+const TEMPLATE: &str = include_str!("../../reports/report.html");
+const CSS: &str = include_str!("../../reports/report.css");
+const JS: &str = include_str!("../../reports/report.js");
+
+/// HTML-escapes text (element content and quoted attribute values alike).
+pub fn esc(s: &str) -> String {
+    let s = show_controls(s);
+    let mut o = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Fills `{{key}}` placeholders in one pass, so inserted text is never scanned again.
+fn fill(template: &str, vals: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() + vals.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find("}}") {
+            Some(j) => {
+                let key = &after[..j];
+                match vals.iter().find(|(k, _)| *k == key) {
+                    Some((_, v)) => out.push_str(v),
+                    None => out.push_str(&rest[i..i + 2 + j + 2]),
+                }
+                rest = &after[j + 2..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn label(o: Outcome) -> &'static str {
+    match o {
+        Outcome::ExpectedFailure => "expected failure",
+        Outcome::NotRun => "not run",
+        o => o.as_str(),
+    }
+}
+
+pub fn render(r: &RunRecord) -> String {
+    let c = r.counts();
+    let status = r.status();
+    let status_label = match status {
+        RunStatus::Passed if c.warned > 0 => "PASSED · WARNINGS".to_string(),
+        RunStatus::Passed => "PASSED".into(),
+        RunStatus::Failed => "FAILED".into(),
+        RunStatus::Interrupted => "INTERRUPTED".into(),
+        RunStatus::Fatal => "NOT RUN".into(),
+    };
+    let script_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(JS.as_bytes()));
+    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; base-uri 'none'; form-action 'none'");
+    let i = &r.info;
+
+    let meta = [
+        ("Spec version", i.spec_version.as_str().to_string()),
+        ("Seed", i.seed.to_string()),
+        ("Started", i.started_at.replace('T', " ").replace('Z', " UTC")),
+        ("Duration", fmt_duration(r.summary.duration_ms)),
+        ("HTTP requests", r.summary.http_requests.to_string()),
+        ("Target", if i.embedded { "embedded reference registry".into() } else { "external registry".into() }),
+        ("Exit status", r.exit_code().to_string()),
+    ]
+    .iter()
+    .map(|(k, v)| format!("<div><dt>{}</dt><dd>{}</dd></div>", esc(k), esc(v)))
+    .collect::<String>();
+
+    let vals: Vec<(&str, String)> = vec![
+        ("csp", esc(&csp)),
+        ("generator", esc(&format!("{} {}", i.tool, i.version))),
+        ("title", esc(&format!("OCI conformance · {} · {status_label}", i.registry))),
+        ("css", CSS.to_string()),
+        ("js", JS.to_string()),
+        ("status", status.as_str().to_string()),
+        ("status_label", esc(&status_label)),
+        ("registry", esc(&i.registry)),
+        ("meta", meta),
+        ("command", esc(&i.command)),
+        ("banners", banners(r)),
+        ("cards", cards(&c)),
+        ("stack", stack(&c)),
+        ("bucket_heads", bucket_heads()),
+        ("bucket_rows", bucket_rows(r)),
+        ("outcome_chips", outcome_chips()),
+        ("bucket_chips", bucket_chips(r)),
+        ("sections", sections(r)),
+        ("notes", notes(r)),
+        ("config", i.config.iter().map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v))).collect()),
+        ("footer", footer(r)),
+    ];
+    fill(TEMPLATE, &vals)
+}
+
+fn banners(r: &RunRecord) -> String {
+    let mut b = String::new();
+    if let Some(f) = &r.summary.fatal {
+        let _ = write!(b, "<div class=\"banner banner-fatal\" role=\"alert\"><b>The run could not start.</b><span>{}</span></div>", esc(f));
+    }
+    if let Some(x) = &r.summary.interrupted {
+        let _ = write!(
+            b,
+            "<div class=\"banner banner-interrupted\" role=\"alert\"><b>The run was cut short.</b><span>{} — checks that did not get to run are listed as “not run”.</span></div>",
+            esc(x)
+        );
+    }
+    for w in &r.info.warnings {
+        let _ = write!(b, "<div class=\"banner banner-warning\"><b>Warning</b><span>{}</span></div>", esc(w));
+    }
+    if b.is_empty() {
+        b
+    } else {
+        format!("<div class=\"banners\">{b}</div>")
+    }
+}
+
+fn cards(c: &Counts) -> String {
+    let mut s = format!("<button type=\"button\" class=\"card total\" data-only=\"all\"><span class=\"n\">{}</span><span class=\"l\">checks</span></button>", c.total);
+    for o in Outcome::ALL {
+        let n = count_of(c, o);
+        let _ = write!(
+            s,
+            "<button type=\"button\" class=\"card o-{o}{z}\" data-only=\"{o}\" title=\"Show only {l} checks\"><span class=\"n\">{n}</span><span class=\"l\">{l}</span></button>",
+            o = o.as_str(),
+            l = label(o),
+            z = if n == 0 { " zero" } else { "" }
+        );
+    }
+    s
+}
+
+/// Proportional bar of outcomes.
+fn stack(c: &Counts) -> String {
+    if c.total == 0 {
+        return String::new();
+    }
+    Outcome::ALL
+        .into_iter()
+        .filter(|o| count_of(c, *o) > 0)
+        .map(|o| {
+            let n = count_of(c, o);
+            format!("<i class=\"seg-{}\" style=\"width:{:.3}%\" title=\"{n} {}\"></i>", o.as_str(), n as f64 * 100.0 / c.total as f64, label(o))
+        })
+        .collect()
+}
+
+/// Outcome columns of the bucket table: (header, kept on phones).
+const COLS: [(Outcome, &str, bool); 7] = [
+    (Outcome::Passed, "Passed", true),
+    (Outcome::Failed, "Failed", true),
+    (Outcome::Warned, "Warned", true),
+    (Outcome::Unsupported, "Unsup.", false),
+    (Outcome::Skipped, "Skipped", false),
+    (Outcome::ExpectedFailure, "XFail", false),
+    (Outcome::NotRun, "Not run", false),
+];
+
+fn bucket_heads() -> String {
+    let mut s = String::from("<th>Total</th>");
+    for (_, h, keep) in COLS {
+        let _ = write!(s, "<th{}>{h}</th>", if keep { "" } else { " class=\"opt\"" });
+    }
+    s
+}
+
+fn bucket_row(name: &str, link: Option<&str>, c: &Counts, class: &str) -> String {
+    let mut s = format!("<tr class=\"{class}\"><td>");
+    match link {
+        Some(l) => {
+            let _ = write!(s, "<a href=\"#bucket-{}\">{}</a>", esc(l), esc(name));
+        }
+        None => s.push_str(&esc(name)),
+    }
+    let _ = write!(s, "</td><td class=\"bar-cell\"><div class=\"stack\">{}</div></td><td>{}</td>", stack(c), c.total);
+    for (o, _, keep) in COLS {
+        let n = count_of(c, o);
+        let mut cls = vec![];
+        if !keep {
+            cls.push("opt".to_string());
+        }
+        if n == 0 {
+            cls.push("z".into());
+        } else if matches!(o, Outcome::Failed | Outcome::Warned) {
+            cls.push(format!("nz-{}", o.as_str()));
+        }
+        let _ = write!(s, "<td class=\"{}\">{n}</td>", cls.join(" "));
+    }
+    s.push_str("</tr>");
+    s
+}
+
+fn bucket_rows(r: &RunRecord) -> String {
+    let mut s: String = r.buckets().into_iter().map(|(b, c)| bucket_row(b.as_str(), Some(b.as_str()), &c, "")).collect();
+    s.push_str(&bucket_row("all buckets", None, &r.counts(), "total"));
+    s
+}
+
+fn outcome_chips() -> String {
+    Outcome::ALL
+        .into_iter()
+        .map(|o| {
+            format!(
+                "<button type=\"button\" class=\"chip o-{o}\" data-outcome=\"{o}\" aria-pressed=\"true\"><span class=\"dot\"></span>{}<span class=\"cnt\"></span></button>",
+                label(o),
+                o = o.as_str()
+            )
+        })
+        .collect()
+}
+
+fn bucket_chips(r: &RunRecord) -> String {
+    r.buckets()
+        .into_iter()
+        .map(|(b, _)| format!("<button type=\"button\" class=\"chip\" data-bucket=\"{b}\" aria-pressed=\"true\">{b}<span class=\"cnt\"></span></button>", b = b.as_str()))
+        .collect()
+}
+
+fn sections(r: &RunRecord) -> String {
+    let mut s = String::new();
+    for (b, c) in r.buckets() {
+        let _ = write!(
+            s,
+            "<section class=\"bucket\" id=\"bucket-{b}\" data-bucket=\"{b}\"><h2>{b} <span class=\"sub\">{} checks · {}</span><span class=\"stack\" aria-hidden=\"true\">{}</span></h2>\
+             <table class=\"checks\"><colgroup><col class=\"c-check\"><col class=\"c-level\"><col class=\"c-outcome\"><col class=\"c-time\"><col class=\"c-msg\"></colgroup>\
+             <thead><tr><th>Check</th><th>Level</th><th>Outcome</th><th>Time</th><th>Message</th></tr></thead><tbody>",
+            c.total,
+            esc(&counts_phrase(&c)),
+            stack(&c),
+            b = b.as_str()
+        );
+        for t in r.in_bucket(b) {
+            s.push_str(&row(t));
+        }
+        s.push_str("</tbody></table></section>\n");
+    }
+    s
+}
+
+fn row(t: &CheckResult) -> String {
+    let o = t.outcome.as_str();
+    let anchor = format!("check-{}", t.id);
+    let mut s = format!(
+        "<tr class=\"check o-{o}\" id=\"{a}\" data-outcome=\"{o}\" data-bucket=\"{b}\"><td class=\"c1\"><div class=\"cid\"><a href=\"#{a}\">{id}</a></div><div class=\"cname\">{name}</div>",
+        a = esc(&anchor),
+        b = t.bucket.as_str(),
+        id = esc(&t.id),
+        name = esc(&t.name)
+    );
+    // Spec links are built by the harness; anything else is not made a link.
+    if t.spec_url.starts_with("https://") {
+        let title = if t.requirements.is_empty() { String::new() } else { format!(" title=\"requirements: {}\"", esc(&t.requirements.join(", "))) };
+        let _ = write!(s, "<a class=\"spec\" href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\"{title}>spec § {}</a>", esc(&t.spec_url), esc(&t.spec));
+    }
+    let _ = write!(
+        s,
+        "</td><td class=\"c2\"><span class=\"lvl lvl-{l}\">{l}</span></td><td class=\"c3\"><span class=\"ob o-{o}\">{ol}</span></td><td class=\"c4 num\">{d}</td><td class=\"c5\">",
+        l = t.level.as_str(),
+        ol = label(t.outcome),
+        d = esc(&fmt_duration(t.duration_ms))
+    );
+    if t.message.is_empty() {
+        s.push_str("<div class=\"msg none\">—</div>");
+    } else {
+        let _ = write!(s, "<div class=\"msg\">{}</div>", esc(&t.message));
+    }
+    if !t.trace.is_empty() {
+        s.push_str(&trace(&t.trace, t.outcome == Outcome::Failed));
+    }
+    s.push_str("</td></tr>\n");
+    s
+}
+
+/// A check's HTTP exchanges; a failed check's trace starts open with its last exchange shown.
+fn trace(tr: &[Exchange], failed: bool) -> String {
+    let mut s = format!(
+        "<details class=\"trace\"{}><summary>HTTP trace · {} exchange{}</summary>",
+        if failed { " open" } else { "" },
+        tr.len(),
+        if tr.len() == 1 { "" } else { "s" }
+    );
+    for (n, e) in tr.iter().enumerate() {
+        let open = failed && n + 1 == tr.len();
+        let (st, cls) = match e.status {
+            Some(c) => (c.to_string(), format!("st-{}", (c / 100).min(5))),
+            None => ("no response".to_string(), "st-0".to_string()),
+        };
+        let _ = write!(
+            s,
+            "<details class=\"ex\"{}><summary><span class=\"m\">{}</span><span class=\"u\">{}</span><span class=\"st {cls}\">{}</span><span class=\"d\">{} ms</span></summary><div class=\"exb\">",
+            if open { " open" } else { "" },
+            esc(&e.method),
+            esc(&e.url),
+            esc(&st),
+            e.duration_ms
+        );
+        if !e.notes.is_empty() {
+            s.push_str("<ul class=\"notes\">");
+            for n in &e.notes {
+                let _ = write!(s, "<li>{}</li>", esc(n));
+            }
+            s.push_str("</ul>");
+        }
+        let mut req = format!("{} {}\n", e.method, e.url);
+        for (k, v) in &e.request_headers {
+            let _ = writeln!(req, "{k}: {v}");
+        }
+        if !e.request_body.is_empty() {
+            let _ = write!(req, "\n{}", e.request_body);
+        }
+        let mut resp = match e.status {
+            Some(c) => format!("HTTP {c}\n"),
+            None => "(no response)\n".to_string(),
+        };
+        for (k, v) in &e.response_headers {
+            let _ = writeln!(resp, "{k}: {v}");
+        }
+        if !e.response_body.is_empty() {
+            let _ = write!(resp, "\n{}", e.response_body);
+        }
+        let _ = write!(s, "<div><h4>Request</h4><pre>{}</pre></div><div><h4>Response</h4><pre>{}</pre></div></div></details>", esc(req.trim_end()), esc(resp.trim_end()));
+    }
+    s.push_str("</details>");
+    s
+}
+
+fn notes(r: &RunRecord) -> String {
+    let mut lines: Vec<String> = r.notes.clone();
+    for l in &r.summary.cleanup {
+        // app.rs also sends each cleanup line as a note; show it once
+        if !lines.iter().any(|n| n == &format!("cleanup: {l}") || n == l) {
+            lines.push(format!("cleanup: {l}"));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let items: String = lines.iter().map(|l| format!("<li>{}</li>", esc(l))).collect();
+    format!("<section class=\"notes-box\" id=\"notes\"><h2>Run notes</h2><ul>{items}</ul></section>")
+}
+
+fn footer(r: &RunRecord) -> String {
+    let i = &r.info;
+    format!(
+        "Generated by {} {} · distribution-spec {} · seed {} · exit status {} · machine-readable results in results.json and junit.xml next to this file",
+        esc(&i.tool),
+        esc(&i.version),
+        esc(i.spec_version.as_str()),
+        i.seed,
+        r.exit_code()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn fill_is_single_pass() {
+        let t = "a {{x}} b {{y}} {{unknown}}";
+        assert_eq!(fill(t, &[("x", "{{y}}".into()), ("y", "Y".into())]), "a {{y}} b Y {{unknown}}");
+    }
+    #[test]
+    fn escapes() {
+        assert_eq!(esc("<script>\"'&\u{1b}"), "&lt;script&gt;&quot;&#39;&amp;\\x1B");
+    }
+    #[test]
+    fn template_has_every_placeholder() {
+        for k in ["csp", "css", "js", "sections", "cards", "config", "footer", "banners", "notes"] {
+            assert!(TEMPLATE.contains(&format!("{{{{{k}}}}}")), "{k}");
+        }
+        assert!(!JS.contains("</script"));
+    }
 }

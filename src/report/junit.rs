@@ -84,7 +84,14 @@ fn testcase(t: &CheckResult) -> (TestCase, Option<String>) {
                 Outcome::ExpectedFailure => "expected failure",
                 _ => "skipped",
             };
-            let m = if msg.is_empty() { why.to_string() } else { format!("{why}: {msg}") };
+            // the runner already starts an expected failure's message with "expected failure"
+            let m = if msg.is_empty() {
+                why.to_string()
+            } else if msg.to_ascii_lowercase().starts_with(why) {
+                msg.clone()
+            } else {
+                format!("{why}: {msg}")
+            };
             (TestCase::skipped(&clean(&t.id)), Some(m))
         }
     };
@@ -191,18 +198,9 @@ fn properties(r: &RunRecord) -> String {
     s
 }
 
-/// Text safe for XML 1.0: characters XML cannot carry at all (most C0 controls, U+FFFE/U+FFFF)
-/// are shown as `\x..` instead of making the document unparseable.
+/// Text safe for XML 1.0 (which cannot carry most C0 controls at all).
 fn clean(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '\t' | '\n' | '\r' => o.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => o.push_str(&format!("\\x{:02X}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o
+    super::show_controls(s).into_owned()
 }
 
 /// Content for a CDATA section junit-report writes: `]]>` is split across two sections.

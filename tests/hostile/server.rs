@@ -18,6 +18,7 @@ pub struct Seen {
     /// The request target as sent (origin form, query included).
     pub target: String,
     pub headers: Vec<(String, String)>,
+    #[allow(dead_code)] // for debugging a scenario
     pub body_len: usize,
 }
 
@@ -249,6 +250,8 @@ async fn play(s: &mut TcpStream, steps: Vec<Step>, stop: &CancellationToken) -> 
                 return false;
             }
             Step::Reset => {
+                // linger 0 does not block on drop: the close is an immediate RST
+                #[allow(deprecated)]
                 let _ = s.set_linger(Some(Duration::ZERO));
                 return false;
             }

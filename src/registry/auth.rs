@@ -1,0 +1,115 @@
+//! Test modes for authentication: HTTP basic, or bearer tokens from this registry's own
+//! `/token` endpoint (the Docker token flow, simplified).
+
+use super::http::{error, Req, R};
+use super::router::Route;
+use super::state::State;
+use base64::Engine;
+use hyper::Method;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Every request needs `Authorization: Basic` with these credentials.
+    Basic { user: String, password: String },
+    /// Every request needs a bearer token; `/token` hands them out for these basic credentials.
+    Token { user: String, password: String },
+}
+
+pub const SERVICE: &str = "oci-conformance";
+
+fn creds(a: &Auth) -> (&str, &str) {
+    match a {
+        Auth::Basic { user, password } | Auth::Token { user, password } => (user, password),
+    }
+}
+
+fn basic_ok(req: &Req, user: &str, password: &str) -> bool {
+    let Some(v) = req.h("authorization") else { return false };
+    let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else { return false };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else { return false };
+    raw == format!("{user}:{password}").as_bytes()
+}
+
+fn unauthorized(challenge: String) -> R {
+    error(401, "UNAUTHORIZED", "authentication required").header("www-authenticate", challenge)
+}
+
+/// None: the request may go on. Some: the 401 to answer.
+pub fn check(st: &State, req: &Req, route: &Route) -> Option<R> {
+    let auth = st.opts.auth.as_ref()?;
+    match auth {
+        Auth::Basic { user, password } => {
+            if basic_ok(req, user, password) {
+                None
+            } else {
+                Some(unauthorized(format!("Basic realm=\"{SERVICE}\"")))
+            }
+        }
+        Auth::Token { .. } => {
+            let name = route.name();
+            let action = if matches!(req.method, Method::GET | Method::HEAD) { "pull" } else { "push" };
+            let granted = req
+                .h("authorization")
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|t| st.tokens.lock().ok().and_then(|m| m.get(t.trim()).cloned()));
+            let ok = match (&granted, name) {
+                (None, _) => false,
+                // /v2/ only needs a valid token.
+                (Some(_), None) => true,
+                (Some(scopes), Some(n)) => scopes.iter().any(|s| scope_allows(s, n, action)),
+            };
+            if ok {
+                return None;
+            }
+            let base = st.self_base.lock().map(|b| b.clone()).unwrap_or_default();
+            let mut ch = format!("Bearer realm=\"{base}/token\",service=\"{SERVICE}\"");
+            if let Some(n) = name {
+                ch.push_str(&format!(",scope=\"repository:{n}:pull,push\""));
+            }
+            Some(unauthorized(ch))
+        }
+    }
+}
+
+/// `repository:<name>:<action>[,<action>…]` grants `action` on `name` (`*` grants all;
+/// `delete` also allows the non-GET methods).
+fn scope_allows(scope: &str, name: &str, action: &str) -> bool {
+    let mut parts = scope.rsplitn(2, ':');
+    let (Some(actions), Some(head)) = (parts.next(), parts.next()) else { return false };
+    let Some(n) = head.strip_prefix("repository:") else { return false };
+    n == name && actions.split(',').any(|a| a == action || a == "*" || (action == "push" && a == "delete"))
+}
+
+/// `GET /token?service=…&scope=…` with basic credentials → `{"token": …}`.
+pub fn token_endpoint(st: &State, req: &Req) -> R {
+    let Some(auth @ Auth::Token { .. }) = &st.opts.auth else {
+        return error(404, "UNSUPPORTED", "no token service here");
+    };
+    let (user, password) = creds(auth);
+    if !basic_ok(req, user, password) {
+        return unauthorized(format!("Basic realm=\"{SERVICE}\""));
+    }
+    let scopes: Vec<String> = req.q_all("scope").iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    use rand::RngCore;
+    let mut b = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut b);
+    let token = hex::encode(b);
+    if let Ok(mut m) = st.tokens.lock() {
+        m.insert(token.clone(), scopes);
+    }
+    R::new(200).json(&serde_json::json!({ "token": token, "access_token": token, "expires_in": 3600 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn scopes() {
+        assert!(scope_allows("repository:a/b:pull,push", "a/b", "push"));
+        assert!(scope_allows("repository:a/b:pull", "a/b", "pull"));
+        assert!(!scope_allows("repository:a/b:pull", "a/b", "push"));
+        assert!(!scope_allows("repository:a:pull", "a/b", "pull"));
+        assert!(scope_allows("repository:a:*", "a", "push"));
+        assert!(!scope_allows("registry:catalog:*", "a", "pull"));
+    }
+}

@@ -1,0 +1,203 @@
+//! The service: test modes (delay, hang, auth), path routing, name checks, dispatch, and the
+//! last touches every response gets (draining unread bodies, the error-body fault).
+
+use super::http::{decode_segment, error, Req, Resp, R, MT_JSON};
+use super::names::valid_name;
+use super::state::State;
+use super::{auth, blobs, manifests, referrers, tags, uploads};
+use hyper::body::Incoming;
+use hyper::Method;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    Base,
+    Token,
+    Tags(String),
+    Manifest(String, String),
+    Blob(String, String),
+    /// `/blobs/uploads/` (start a session or mount)
+    Uploads(String),
+    /// `/blobs/uploads/<id>`
+    Upload(String, String),
+    Referrers(String, String),
+}
+
+impl Route {
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Route::Base | Route::Token => None,
+            Route::Tags(n) | Route::Manifest(n, _) | Route::Blob(n, _) | Route::Uploads(n) | Route::Upload(n, _) | Route::Referrers(n, _) => Some(n),
+        }
+    }
+}
+
+/// Maps a path to an endpoint. Endpoints are recognised from the end of the path, since a
+/// repository name may itself contain `blobs` or `manifests` components.
+pub fn parse(path: &str) -> Option<Route> {
+    if path == "/token" {
+        return Some(Route::Token);
+    }
+    if path == "/v2" || path == "/v2/" {
+        return Some(Route::Base);
+    }
+    let rest = path.strip_prefix("/v2/")?;
+    let segs: Vec<&str> = rest.split('/').collect();
+    let n = segs.len();
+    let name = |k: usize| -> Option<String> {
+        let nm = segs[..n - k].join("/");
+        (!nm.is_empty()).then_some(nm)
+    };
+    if n >= 3 && segs[n - 2] == "tags" && segs[n - 1] == "list" {
+        return Some(Route::Tags(name(2)?));
+    }
+    if n >= 4 && segs[n - 3] == "blobs" && segs[n - 2] == "uploads" {
+        return Some(if segs[n - 1].is_empty() { Route::Uploads(name(3)?) } else { Route::Upload(name(3)?, decode_segment(segs[n - 1])) });
+    }
+    if n >= 3 && segs[n - 2] == "blobs" && segs[n - 1] == "uploads" {
+        return Some(Route::Uploads(name(2)?));
+    }
+    if n >= 3 && !segs[n - 1].is_empty() {
+        let last = decode_segment(segs[n - 1]);
+        return match segs[n - 2] {
+            "manifests" => Some(Route::Manifest(name(2)?, last)),
+            "blobs" => Some(Route::Blob(name(2)?, last)),
+            "referrers" => Some(Route::Referrers(name(2)?, last)),
+            _ => None,
+        };
+    }
+    None
+}
+
+impl State {
+    /// The repository name grammar, as bent by the name faults.
+    pub fn name_ok(&self, n: &str) -> bool {
+        if self.fault("deep-names-rejected") && n.split('/').count() > 2 {
+            return false;
+        }
+        if self.fault("long-names-rejected") && n.len() > 150 {
+            return false;
+        }
+        if self.fault("invalid-name-accepted") {
+            return !n.is_empty() && n.len() <= 4096 && n.split('/').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')));
+        }
+        valid_name(n)
+    }
+
+    /// The tag grammar, as bent by the tag faults.
+    pub fn tag_ok(&self, t: &str) -> bool {
+        if self.fault("invalid-tag-accepted") {
+            return !t.is_empty() && t.len() <= 256 && t.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b':' | b'%' | b'?' | b'#'));
+        }
+        if self.fault("tag-max-100") && t.len() > 100 {
+            return false;
+        }
+        super::names::valid_tag(t)
+    }
+}
+
+/// The hyper service function.
+pub async fn serve(st: Arc<State>, req: hyper::Request<Incoming>) -> Result<Resp, Infallible> {
+    if let Some(d) = st.opts.delay {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(h) = &st.opts.hang {
+        let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
+        if target.contains(h.as_str()) {
+            // Never answer; the connection stays open until the client gives up.
+            std::future::pending::<()>().await;
+        }
+    }
+    let mut req = Req::from_hyper(req);
+    let r = handle(&st, &mut req).await;
+    // Read what the handler left of the body, so the client sees the answer on a healthy
+    // connection; a body too big to drain gets the answer and a closed connection.
+    let complete = req.drain().await;
+    let mut r = finish(&st, r);
+    if !complete {
+        r = r.set_header("connection", "close");
+    }
+    Ok(r.build())
+}
+
+async fn handle(st: &Arc<State>, req: &mut Req) -> R {
+    let Some(route) = parse(&req.path) else {
+        return error(404, "UNSUPPORTED", format!("no such endpoint: {}", req.path));
+    };
+    if route == Route::Token {
+        return auth::token_endpoint(st, req);
+    }
+    if let Some(r) = auth::check(st, req, &route) {
+        return r;
+    }
+    if let Some(n) = route.name() {
+        if !st.name_ok(n) {
+            return error(400, "NAME_INVALID", format!("invalid repository name {n:?}: it must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*"));
+        }
+    }
+    let m = req.method.clone();
+    match (route, m) {
+        (Route::Base, Method::GET | Method::HEAD) => {
+            if st.fault("v2-base-not-found") {
+                return error(404, "UNSUPPORTED", "no API here");
+            }
+            let r = R::new(200).header("docker-distribution-api-version", "registry/2.0").body(MT_JSON, "{}");
+            if req.is_head() {
+                r.as_head()
+            } else {
+                r
+            }
+        }
+        (Route::Tags(n), Method::GET) => tags::list(st, req, &n),
+        (Route::Manifest(n, r), Method::GET | Method::HEAD) => manifests::get(st, req, &n, &r),
+        (Route::Manifest(n, r), Method::PUT) => manifests::put(st, req, &n, &r).await,
+        (Route::Manifest(n, r), Method::DELETE) => manifests::delete(st, &n, &r),
+        (Route::Blob(n, d), Method::GET | Method::HEAD) => blobs::get(st, req, &n, &d),
+        (Route::Blob(n, d), Method::DELETE) => blobs::delete(st, &n, &d),
+        (Route::Uploads(n), Method::POST) => uploads::start(st, req, &n).await,
+        (Route::Upload(n, id), Method::GET) => uploads::status(st, &n, &id).await,
+        (Route::Upload(n, id), Method::PATCH) => uploads::patch(st, req, &n, &id).await,
+        (Route::Upload(n, id), Method::PUT) => uploads::finish(st, req, &n, &id).await,
+        (Route::Upload(n, id), Method::DELETE) => uploads::cancel(st, &n, &id).await,
+        (Route::Referrers(n, d), Method::GET) => referrers::list(st, req, &n, &d),
+        (_, m) => error(405, "UNSUPPORTED", format!("method {m} is not allowed on {}", req.path)),
+    }
+}
+
+/// Touches every response gets last.
+fn finish(st: &State, mut r: R) -> R {
+    if st.fault("error-body-not-spec-json") && r.status >= 400 && r.get_header("content-type") == Some(MT_JSON) {
+        let msg = serde_json::from_slice::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v.pointer("/errors/0/message").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        let head = r.head_length.is_some();
+        r = r.json(&serde_json::json!({ "message": msg }));
+        if head {
+            r = r.as_head();
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn routes() {
+        assert_eq!(parse("/v2/"), Some(Route::Base));
+        assert_eq!(parse("/v2/a/b/tags/list"), Some(Route::Tags("a/b".into())));
+        assert_eq!(parse("/v2/a/manifests/latest"), Some(Route::Manifest("a".into(), "latest".into())));
+        assert_eq!(parse("/v2/a/blobs/manifests/sha256:x"), Some(Route::Manifest("a/blobs".into(), "sha256:x".into())));
+        assert_eq!(parse("/v2/a/blobs/uploads/"), Some(Route::Uploads("a".into())));
+        assert_eq!(parse("/v2/a/blobs/uploads"), Some(Route::Uploads("a".into())));
+        assert_eq!(parse("/v2/a/blobs/uploads/123"), Some(Route::Upload("a".into(), "123".into())));
+        assert_eq!(parse("/v2/a/referrers/sha256%3Aab"), Some(Route::Referrers("a".into(), "sha256:ab".into())));
+        assert_eq!(parse("/v2/blobs/x"), None);
+        assert_eq!(parse("/v2/a/manifests/"), None);
+        assert_eq!(parse("/v2//manifests/x"), None);
+        assert_eq!(parse("/other"), None);
+        assert_eq!(parse("/v2/tags/list"), None);
+    }
+}
