@@ -86,6 +86,17 @@
     });
   });
 
+  // A link to a check hidden by the filters shows everything first, so the jump lands.
+  $("a[href^='#check-']").forEach(function (a) {
+    a.addEventListener("click", function () {
+      var row = document.getElementById(decodeURIComponent(a.getAttribute("href").slice(1)));
+      if (row && row.hidden) {
+        if (search) { search.value = ""; }
+        only(null);
+      }
+    });
+  });
+
   var problems = document.getElementById("f-problems");
   if (problems) { problems.addEventListener("click", function () { only(["failed", "warned", "not-run", "expected-failure"]); }); }
   var reset = document.getElementById("f-reset");

@@ -16,13 +16,11 @@ pub async fn run(cfg: Config) -> i32 {
         }
         return exit::OK;
     }
-    if !cfg.quiet {
+    // The resolved configuration; the console reporter prints warnings and the target itself.
+    if !cfg.quiet && cfg.format == crate::config::Format::Human {
         println!("oci-conformance {} — seed {} (replay with --seed {})", env!("CARGO_PKG_VERSION"), cfg.seed, cfg.seed);
         for (k, v) in cfg.display_map() {
             println!("  {k:<22} {v}");
-        }
-        for w in &cfg.warnings {
-            println!("warning: {w}");
         }
     }
     crate::app::run(cfg, true).await.exit_code
@@ -35,7 +33,41 @@ pub async fn serve(a: ServeArgs) -> i32 {
         }
         return exit::OK;
     }
-    let mut r = match crate::registry::start(crate::registry::Options { addr: a.addr.clone(), faults: a.faults.clone(), ..Default::default() }).await {
+    let creds = |flag: &str, v: &str| -> Result<(String, String), String> {
+        match v.split_once(':') {
+            Some((u, p)) if !u.is_empty() => Ok((u.to_string(), p.to_string())),
+            _ => Err(format!("{flag} wants USER:PASSWORD")),
+        }
+    };
+    let auth = match (&a.basic_auth, &a.token_auth) {
+        (Some(b), _) => creds("--basic-auth", b).map(|(user, password)| Some(crate::registry::Auth::Basic { user, password })),
+        (None, Some(t)) => creds("--token-auth", t).map(|(user, password)| Some(crate::registry::Auth::Token { user, password })),
+        (None, None) => Ok(None),
+    };
+    let delay = match a.delay {
+        Some(d) if !(d.is_finite() && (0.0..1e7).contains(&d)) => Err(format!("--delay must be a number of seconds ≥ 0, got {d}")),
+        d => Ok(d.map(std::time::Duration::from_secs_f64)),
+    };
+    let (auth, delay) = match (auth, delay) {
+        (Ok(a), Ok(d)) => (a, d),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::BAD_CONFIG;
+        }
+    };
+    let opts = crate::registry::Options {
+        addr: a.addr.clone(),
+        faults: a.faults.clone(),
+        no_referrers_api: a.no_referrers_api,
+        chunk_min_length: a.chunk_min_length,
+        max_blob_size: a.max_blob_size,
+        auth,
+        tls: a.tls,
+        redirect_blobs: a.redirect_blobs,
+        delay,
+        hang: a.hang.clone(),
+    };
+    let mut r = match crate::registry::start(opts).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -43,7 +75,23 @@ pub async fn serve(a: ServeArgs) -> i32 {
         }
     };
     println!("embedded registry listening on {}{}", r.url(), if a.faults.is_empty() { String::new() } else { format!(" (faults: {})", a.faults.join(",")) });
+    if let Some(pem) = &r.ca_pem {
+        let path = a.ca_out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("oci-conformance-ca-{}.pem", r.addr.port())));
+        match std::fs::write(&path, pem) {
+            Ok(()) => println!("TLS CA certificate: {} (pass it with --ca-cert)", path.display()),
+            Err(e) => {
+                eprintln!("error: cannot write the CA certificate to {}: {e}", path.display());
+                return exit::BAD_CONFIG;
+            }
+        }
+    }
+    if let Some(ra) = r.redirect_addr {
+        println!("blob GETs redirect to http://{ra}");
+    }
     let _ = tokio::signal::ctrl_c().await;
+    if r.redirect_addr.is_some() {
+        println!("redirect target: {} requests, {} with an Authorization header", r.redirect_requests(), r.redirect_requests_with_auth());
+    }
     r.shutdown();
     exit::OK
 }

@@ -151,6 +151,36 @@ pub struct ServeArgs {
     /// Print the fault switches and the checks each one breaks, then exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// Answer the referrers API with 404, like a registry older than spec 1.1.
+    #[arg(long)]
+    pub no_referrers_api: bool,
+    /// Advertise this OCI-Chunk-Min-Length (bytes) on upload sessions.
+    #[arg(long, value_name = "BYTES")]
+    pub chunk_min_length: Option<u64>,
+    /// Largest blob accepted, in bytes (everything is held in memory) [default: 1 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_blob_size: Option<u64>,
+    /// Require HTTP basic authentication with these credentials.
+    #[arg(long, value_name = "USER:PASSWORD", conflicts_with = "token_auth")]
+    pub basic_auth: Option<String>,
+    /// Require bearer tokens, handed out by this registry's /token for these basic credentials.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub token_auth: Option<String>,
+    /// Serve https with a certificate generated at start (its CA goes to --ca-out).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the CA certificate (PEM) of --tls [default: a file in the temp directory].
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
+    /// Redirect blob GETs (307) to a second listener on another port that serves the bytes.
+    #[arg(long)]
+    pub redirect_blobs: bool,
+    /// Wait this many seconds before answering each request.
+    #[arg(long, value_name = "SECS")]
+    pub delay: Option<f64>,
+    /// Never answer requests whose path and query contain TEXT ("" = every request).
+    #[arg(long, value_name = "TEXT")]
+    pub hang: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -163,7 +193,7 @@ pub struct ListArgs {
     pub spec_version: Option<String>,
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Registry base URL, e.g. http://127.0.0.1:5000. Without it (and without OCI_ROOT_URL /
     /// OCI_REGISTRY) the embedded reference registry is started and tested.
@@ -233,7 +263,7 @@ pub struct RunArgs {
     /// repositories below --namespace (on by default for the embedded registry).
     #[arg(long)]
     pub name_checks: bool,
-    /// Print every check's trace on the console.
+    /// Print the HTTP traces of failed and warned checks on the console.
     #[arg(long, short)]
     pub verbose: bool,
     /// Print only the summary.
@@ -252,6 +282,15 @@ pub struct RunArgs {
     /// Turn on a fault in the embedded registry (for proving checks; needs no --registry).
     #[arg(long = "embedded-fault", value_name = "NAME", hide = true)]
     pub embedded_faults: Vec<String>,
+}
+
+/// The same defaults as the command line (a derived Default would zero the timeouts).
+impl Default for RunArgs {
+    fn default() -> Self {
+        use clap::FromArgMatches;
+        let m = <RunArgs as clap::Args>::augment_args(clap::Command::new("oci-conformance")).get_matches_from(["oci-conformance"]);
+        RunArgs::from_arg_matches(&m).expect("the flag defaults parse")
+    }
 }
 
 /// A secret string: never printed by Debug.

@@ -484,14 +484,18 @@ pub async fn setup_with<T>(sc: &mut Sc, what: &str, f: impl AsyncFnOnce(&Sc) -> 
 }
 
 /// Pushes a blob (POST + monolithic PUT) from inside a check, traced there; a refusal is a
-/// violation of `rule`. Records the blob for cleanup.
+/// violation of `rule`. Records the blob for cleanup unless it was there before (shared
+/// blobs such as the empty config must outlive the run).
 pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, blob: &Blob, rule: &str) -> Res {
+    let existed = ck.send(head_blob(repo, blob.digest())).await?.status == 200;
     let r = ck.send(Request::post(uploads_path(repo))).await?;
     ck.expect_status(&r, &[202], rule)?;
     let loc = expect_location(ck, &r, rule)?;
     let r = ck.send(put_whole(&loc, &blob.digest().to_string(), blob)).await?;
     ck.expect_status(&r, &[201], rule)?;
-    cleanup.blob(repo, &blob.digest().to_string());
+    if !existed {
+        cleanup.blob(repo, &blob.digest().to_string());
+    }
     Ok(())
 }
 
@@ -500,10 +504,7 @@ pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, r
 pub async fn push_manifest_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifest, reference: &str, rank: u8, rule: &str) -> Res<Response> {
     let r = ck.send(put_manifest(repo, reference, m)).await?;
     ck.expect_status(&r, &[201], rule)?;
-    cleanup.manifest(repo, &m.digest.to_string(), rank);
-    if Digest::parse(reference).is_none() {
-        cleanup.tag(repo, reference);
-    }
+    record_manifest(cleanup, repo, m, reference, rank);
     Ok(r)
 }
 

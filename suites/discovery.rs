@@ -283,8 +283,9 @@ async fn tags(mut sc: Sc) {
     .await;
 
     sc.check(&TAGS_LAST, async |ck| {
-        // With n: the tags after ours[1]; without n (n is OPTIONAL with last): after ours[3].
-        for (from, n) in [(1usize, Some(2usize)), (3, None)] {
+        // With n: the tags after ours[1]; without n (n is OPTIONAL with last): after ours[3];
+        // and after the last tag of all (nothing, or what others pushed since).
+        for (from, n) in [(1usize, Some(2usize)), (3, None), (OUR_TAGS - 1, Some(2))] {
             let t = &ours[from];
             let p = get_tags(ck, tags_url(&repo, n, Some(t))).await?;
             let req = &p.resp.request;
@@ -350,7 +351,8 @@ async fn tags(mut sc: Sc) {
         let mut seen_urls = HashSet::new();
         loop {
             pages += 1;
-            if pages > total / k + 50 {
+            // Pages may hold fewer than n tags when they carry a Link, down to one each.
+            if pages > total + 50 {
                 return Err(ck.fail(R_LINK, format!("paging through /v2/{repo}/tags/list?n={k} did not end after {pages} pages ({total} tags)")));
             }
             let p = get_tags(ck, url.clone()).await?;
@@ -383,8 +385,7 @@ async fn tags(mut sc: Sc) {
         let after_walk: HashSet<String> = all_tags(ck, &repo).await?.into_iter().collect();
         let have: HashSet<&str> = walked.iter().map(String::as_str).collect();
         let stable = before.iter().filter(|t| after_walk.contains(*t));
-        let mut missing: Vec<&String> = stable.chain(ours.iter()).filter(|t| !have.contains(t.as_str())).collect();
-        missing.dedup();
+        let missing: std::collections::BTreeSet<&String> = stable.chain(ours.iter()).filter(|t| !have.contains(t.as_str())).collect();
         ck.expect(missing.is_empty(), R_LAST, || format!("paging with n={k} over {pages} pages never returned {missing:?}, listed by GET /v2/{repo}/tags/list before and after; walked: {}", show(&walked)))?;
         ck.note(format!("{pages} pages of n={k}, {by_link} followed by Link"));
         Ok(())
@@ -577,4 +578,44 @@ async fn name_roundtrip(ck: &mut Ck, cleanup: &Cleanup, gen: &Generator, repo: &
     let p = get_tags(ck, tags_url(repo, None, None)).await?;
     ck.expect(p.name == repo, "<name> is the namespace of the repository", || format!("{} answered \"name\": {:?}; expected {repo:?}", p.resp.request, p.name))?;
     ck.expect(p.tags.iter().any(|t| t == tag), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || format!("{} does not list {tag:?}: {}", p.resp.request, show(&p.tags)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(x: &[&str]) -> Vec<String> {
+        x.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn either_order_is_accepted_but_not_a_mix() {
+        assert!(order_problem(&v(&["a", "b", "c"])).is_none());
+        // ASCIIbetical: uppercase first; lexical: case-insensitive.
+        assert!(order_problem(&v(&["B", "a", "c"])).is_none());
+        assert!(order_problem(&v(&["a", "B", "c"])).is_none());
+        assert!(order_problem(&v(&["b", "a"])).is_some());
+        assert!(order_problem(&v(&["a", "a"])).is_some(), "duplicates");
+        assert!(order_problem(&v(&["B", "a", "C", "b"])).is_some(), "ASCII then lexical");
+    }
+
+    #[test]
+    fn the_last_tag_sorts_after_everything() {
+        let tags = v(&["zz-1", "Zzz9", "a", "zZ_x", "Z"]);
+        let t = tag_after_all(&tags, "last-abc-123");
+        assert!(t.starts_with("zzzz-"), "{t}");
+        for x in &tags {
+            assert!(t.as_str() > x.as_str() && t.to_ascii_lowercase() > x.to_ascii_lowercase(), "{t} vs {x}");
+        }
+        let long = vec!["z".repeat(128)];
+        assert_eq!(tag_after_all(&long, "u"), "u");
+    }
+
+    #[test]
+    fn padded_tags_have_the_length_asked() {
+        let t = tag_of_len("t128-abc-def".into(), 128);
+        assert_eq!(t.len(), 128);
+        assert!(t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert_eq!(tag_of_len("x".into(), 129).len(), 129);
+    }
 }

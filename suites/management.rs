@@ -42,6 +42,7 @@ pub enum Deleted {
     OtherSuccess,
     /// 400 or 405: deletion is disabled, which the spec allows.
     Disabled,
+    /// Anything else: the delete failed.
     Refused,
 }
 

@@ -198,7 +198,7 @@ fn artifact(layer: &Descriptor, artifact_type: Option<&str>, subject: &Manifest,
     if let Some(t) = artifact_type {
         o = o.artifact_type(t);
     }
-    image_manifest(&Blob::empty_config().descriptor(), &[layer.clone()], &o)
+    image_manifest(&Blob::empty_config().descriptor(), std::slice::from_ref(layer), &o)
 }
 
 struct Fixture {

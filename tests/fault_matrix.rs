@@ -10,7 +10,6 @@
 //! Each harness run happens once (cached) however many trials need it; runs are in-process.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use oci_conformance::config::{Cli, Config};
 use oci_conformance::registry::{self, faults};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -32,21 +31,9 @@ fn gate() -> &'static Semaphore {
     S.get_or_init(|| Semaphore::new(3))
 }
 
-#[derive(Debug, Clone)]
-struct RunResult {
-    /// check id → (outcome, message)
-    outcomes: BTreeMap<String, (String, String)>,
-    elapsed: Duration,
-}
-
-impl RunResult {
-    fn with(&self, outcomes: &[&str]) -> Vec<(&String, &String)> {
-        self.outcomes.iter().filter(|(_, (o, _))| outcomes.contains(&o.as_str())).map(|(id, (_, m))| (id, m)).collect()
-    }
-    fn caught(&self) -> BTreeSet<String> {
-        self.with(&["failed", "warned"]).into_iter().map(|(id, _)| id.clone()).collect()
-    }
-}
+#[path = "registry_support.rs"]
+mod support;
+use support::{list, RunResult};
 
 #[derive(Default, Clone)]
 struct RunSpec {
@@ -58,11 +45,10 @@ struct RunSpec {
     large: bool,
 }
 
-/// One in-process harness run; returns every check's outcome from results.json.
+/// One in-process harness run, at most `gate()` at once.
 async fn harness(spec: RunSpec) -> Result<RunResult, String> {
     let _permit = gate().acquire().await.map_err(|e| e.to_string())?;
-    let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-    let mut argv: Vec<String> = vec!["oci-conformance".into(), "--quiet".into(), "--seed".into(), SEED.to_string(), "--spec-version".into(), spec.spec.into(), "--deadline".into(), "600".into()];
+    let mut argv: Vec<String> = vec!["--seed".into(), SEED.to_string(), "--spec-version".into(), spec.spec.into(), "--deadline".into(), "600".into()];
     for f in &spec.faults {
         argv.extend(["--embedded-fault".into(), f.clone()]);
     }
@@ -75,24 +61,7 @@ async fn harness(spec: RunSpec) -> Result<RunResult, String> {
     if spec.large {
         argv.extend(["--large-blob-size".into(), LARGE_BLOB.to_string()]);
     }
-    let cli = <Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| format!("flags {argv:?}: {e}"))?;
-    let mut args = cli.run;
-    args.report_dir = Some(dir.path().to_path_buf());
-    let env: BTreeMap<String, String> = BTreeMap::new();
-    let cfg = Config::resolve(&args, &env, argv.join(" "))?;
-    let started = Instant::now();
-    let out = oci_conformance::app::run(cfg, false).await;
-    let elapsed = started.elapsed();
-    let text = std::fs::read_to_string(dir.path().join("results.json")).map_err(|e| format!("results.json missing (exit {}): {e}", out.exit_code))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("results.json: {e}"))?;
-    let mut outcomes = BTreeMap::new();
-    for t in v.get("tests").and_then(|t| t.as_array()).into_iter().flatten() {
-        let id = t.get("id").and_then(|x| x.as_str()).unwrap_or("?").to_string();
-        let o = t.get("outcome").and_then(|x| x.as_str()).unwrap_or("?").to_string();
-        let m = t.get("message").and_then(|x| x.as_str()).unwrap_or("").to_string();
-        outcomes.insert(id, (o, m));
-    }
-    Ok(RunResult { outcomes, elapsed })
+    support::run(&argv, BTreeMap::new()).await
 }
 
 fn check_buckets() -> HashMap<&'static str, &'static str> {
@@ -121,10 +90,6 @@ async fn fault_run(f: &'static faults::FaultDef) -> Result<RunResult, String> {
     fault_cell(f.name).get_or_init(|| harness(fault_spec(f))).await.clone()
 }
 
-fn list(v: &[(&String, &String)]) -> String {
-    v.iter().map(|(id, m)| format!("\n    {id}: {}", m.chars().take(300).collect::<String>())).collect()
-}
-
 fn clean_trial(name: &str, spec: &'static str, opts: Option<registry::Options>) -> Trial {
     Trial::test(format!("clean::{name}"), move || {
         rt().block_on(async move {
@@ -138,9 +103,9 @@ fn clean_trial(name: &str, spec: &'static str, opts: Option<registry::Options>) 
             }
             let res = harness(rs).await?;
             drop(running);
-            let bad = res.with(&["failed", "warned", "not-run"]);
+            let bad = res.problems();
             if !bad.is_empty() {
-                return Err(Failed::from(format!("the clean registry must pass; these did not:{}", list(&bad))));
+                return Err(Failed::from(format!("the clean registry must pass; these did not:{bad}")));
             }
             if res.outcomes.is_empty() {
                 return Err("no check ran".into());

@@ -3,7 +3,8 @@
 //! and screenshots can be taken at desktop and phone width.
 //!
 //! Skipped (with a message) when no Chromium is installed; CI installs Debian's `chromium`.
-//! OCI_REPORT_SCREENSHOTS=<dir> keeps the screenshots (report-desktop.png, report-phone.png).
+//! OCI_REPORT_SCREENSHOTS=<dir> keeps the screenshots (report-desktop.png, report-phone.png)
+//! and the page they show.
 
 mod report_fixture;
 
@@ -132,6 +133,9 @@ fn report_renders_in_chromium() {
     // 3. screenshots, desktop and phone width
     let shots = std::env::var_os("OCI_REPORT_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|| dir.path().to_path_buf());
     std::fs::create_dir_all(&shots).unwrap();
+    if shots != dir.path() {
+        std::fs::copy(&page, shots.join("report.html")).unwrap();
+    }
     for (name, size) in [("report-desktop.png", "1280,2000"), ("report-phone.png", "390,2400")] {
         let png = shots.join(name);
         let _ = std::fs::remove_file(&png);

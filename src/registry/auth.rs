@@ -7,7 +7,7 @@ use super::state::State;
 use base64::Engine;
 use hyper::Method;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
     /// Every request needs `Authorization: Basic` with these credentials.
     Basic { user: String, password: String },
@@ -16,6 +16,16 @@ pub enum Auth {
 }
 
 pub const SERVICE: &str = "oci-conformance";
+
+/// Passwords never appear in Debug output (Options is Debug).
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Basic { user, .. } => write!(f, "Basic {{ user: {user:?}, password: [REDACTED] }}"),
+            Auth::Token { user, .. } => write!(f, "Token {{ user: {user:?}, password: [REDACTED] }}"),
+        }
+    }
+}
 
 fn creds(a: &Auth) -> (&str, &str) {
     match a {

@@ -94,7 +94,7 @@ pub const ALL: &[FaultDef] = &[
     f("tags-last-inclusive", &["discovery.tags.last"], "tags/list?last=t includes t itself"),
     f("tags-link-malformed", &["discovery.tags.link-header"], "the tags Link header has no <…> around the URL and no quotes around next"),
     f("tags-link-skips", &["discovery.tags.pagination-walk"], "the tags Link header skips one tag between pages"),
-    f("tags-unknown-repo-200", &["discovery.tags.unknown-repo-404"], "tags/list of an unknown repository answers 200 with an empty list"),
+    f("tags-unknown-repo-phantom-tag", &["discovery.tags.unknown-repo-404"], "tags/list of an unknown repository answers 200 listing a tag \"latest\" that does not exist"),
     f("retag-ignored", &["discovery.tags.retag"], "pushing an existing tag again answers 201 but the tag keeps its old manifest"),
     f("deep-names-rejected", &["discovery.names.multi-component"], "repository names with more than two path components are refused (NAME_INVALID)"),
     f("long-names-rejected", &["discovery.names.long-name"], "repository names longer than 150 characters are refused (NAME_INVALID)"),

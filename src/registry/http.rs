@@ -168,7 +168,7 @@ pub fn error(status: u16, code: &str, message: impl Into<String>) -> R {
 }
 
 pub fn errors(status: u16, list: &[(&str, String)]) -> R {
-    let errs: Vec<_> = list.iter().map(|(c, m)| serde_json::json!({"code": c, "message": m, "detail": null})).collect();
+    let errs: Vec<_> = list.iter().map(|(c, m)| serde_json::json!({"code": c, "message": m})).collect();
     R::new(status).json(&serde_json::json!({ "errors": errs }))
 }
 

@@ -8,13 +8,17 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Upload sessions older than this are dropped when a new one starts.
+const UPLOAD_TTL: Duration = Duration::from_secs(3600);
 
 pub struct State {
     faults: HashSet<String>,
     pub opts: Options,
     store: Mutex<Store>,
-    /// Upload sessions by id, with the repository each belongs to.
-    uploads: Mutex<HashMap<String, (String, Arc<tokio::sync::Mutex<Upload>>)>>,
+    /// Upload sessions by id, with the repository each belongs to and when it started.
+    uploads: Mutex<HashMap<String, (String, Instant, Arc<tokio::sync::Mutex<Upload>>)>>,
     /// Bearer tokens handed out by /token (token auth mode), with the scopes they grant.
     pub tokens: Mutex<HashMap<String, Vec<String>>>,
     /// Requests that reached the redirect target carrying an Authorization header.
@@ -126,18 +130,22 @@ impl State {
         let h = hex::encode(b);
         let id = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
         let up = Upload { id: id.clone(), ..Upload::detached(alg) };
-        self.uploads().insert(id.clone(), (repo.to_string(), Arc::new(tokio::sync::Mutex::new(up))));
+        let mut ups = self.uploads();
+        // "the server SHOULD eventually timeout unfinished uploads"
+        ups.retain(|_, (_, started, _)| started.elapsed() < UPLOAD_TTL);
+        ups.insert(id.clone(), (repo.to_string(), Instant::now(), Arc::new(tokio::sync::Mutex::new(up))));
+        drop(ups);
         self.store().repos.entry(repo.to_string()).or_default();
         id
     }
 
-    fn uploads(&self) -> MutexGuard<'_, HashMap<String, (String, Arc<tokio::sync::Mutex<Upload>>)>> {
+    fn uploads(&self) -> MutexGuard<'_, HashMap<String, (String, Instant, Arc<tokio::sync::Mutex<Upload>>)>> {
         self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The session `id` if it belongs to `repo`.
     pub fn upload(&self, repo: &str, id: &str) -> Option<Arc<tokio::sync::Mutex<Upload>>> {
-        self.uploads().get(id).filter(|(r, _)| r == repo).map(|(_, u)| u.clone())
+        self.uploads().get(id).filter(|(r, _, _)| r == repo).map(|(_, _, u)| u.clone())
     }
 
     pub fn remove_upload(&self, id: &str) {

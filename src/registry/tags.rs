@@ -10,8 +10,8 @@ const MAX_PAGE: usize = 1000;
 pub fn list(st: &State, req: &Req, name: &str) -> R {
     let s = st.store();
     let Some(repo) = s.repos.get(name) else {
-        if st.fault("tags-unknown-repo-200") {
-            return R::new(200).json(&serde_json::json!({ "name": name, "tags": [] }));
+        if st.fault("tags-unknown-repo-phantom-tag") {
+            return R::new(200).json(&serde_json::json!({ "name": name, "tags": ["latest"] }));
         }
         return error(404, "NAME_UNKNOWN", format!("repository {name} is not known to this registry"));
     };

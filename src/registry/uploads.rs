@@ -208,7 +208,7 @@ pub async fn patch(st: &State, req: &mut Req, name: &str, id: &str) -> R {
             return session(error(416, "BLOB_UPLOAD_INVALID", format!("chunk starts at {a} but the upload has {} bytes: chunks must be sent in order", up.data.len())), name, &up);
         }
     }
-    if let Err(r) = receive(st, req, &mut up, range.map(|(a, b)| b - a + 1)).await {
+    if let Err(r) = receive(st, req, &mut up, range.map(|(a, b)| (b - a).saturating_add(1))).await {
         return r;
     }
     if range.is_some() {
@@ -260,7 +260,7 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
         return error(413, "SIZE_INVALID", "blobs over 16 MiB must be uploaded in chunks here");
     }
     if !(range.is_some() && st.fault("final-chunk-in-put-ignored")) {
-        if let Err(r) = receive(st, req, &mut up, range.map(|(a, b)| b - a + 1)).await {
+        if let Err(r) = receive(st, req, &mut up, range.map(|(a, b)| (b - a).saturating_add(1))).await {
             return r;
         }
     }

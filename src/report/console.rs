@@ -50,6 +50,8 @@ pub struct Console {
     bar: Option<ProgressBar>,
     counts: Counts,
     id_width: usize,
+    /// The check started last, shown after the counts on the bar.
+    current: String,
 }
 
 impl Console {
@@ -59,7 +61,7 @@ impl Console {
 
     /// A console writing to `out` (tests capture it). A live bar always draws on stdout.
     pub fn with_output(s: ConsoleSettings, term: Term, out: Box<dyn Write + Send>) -> Console {
-        Console { s, term, out, bar: None, counts: Counts::default(), id_width: 40 }
+        Console { s, term, out, bar: None, counts: Counts::default(), id_width: 40, current: String::new() }
     }
 
     fn human(&self) -> bool {
@@ -124,8 +126,9 @@ impl Console {
         match e {
             Event::RunStarted(i) => self.started(i),
             Event::CheckStarted { id } => {
-                if let Some(b) = &self.bar {
-                    b.set_prefix(id.to_string());
+                if self.bar.is_some() {
+                    self.current = id.to_string();
+                    self.update_bar();
                 }
             }
             Event::CheckFinished(r) => self.check_finished(r),
@@ -154,10 +157,11 @@ impl Console {
             self.line(&l);
         }
         if self.term.live {
+            // wide_msg is cut to the terminal width: the bar never wraps onto a second line
             let tpl = if self.term.color {
-                "{spinner:.cyan} [{elapsed_precise}] {bar:28.cyan/blue} {pos:>3}/{len:3} {msg} {prefix:.dim}"
+                "{spinner:.cyan} [{elapsed_precise}] {bar:28.cyan/blue} {pos:>3}/{len:3} {wide_msg}"
             } else {
-                "{spinner} [{elapsed_precise}] {bar:28} {pos:>3}/{len:3} {msg} {prefix}"
+                "{spinner} [{elapsed_precise}] {bar:28} {pos:>3}/{len:3} {wide_msg}"
             };
             let style = ProgressStyle::with_template(tpl).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("━╸─");
             let bar = ProgressBar::with_draw_target(Some(i.plan.len() as u64), ProgressDrawTarget::stdout()).with_style(style);
@@ -174,7 +178,11 @@ impl Console {
                 .filter(|o| count_of(&self.counts, *o) > 0 || matches!(o, Outcome::Passed | Outcome::Failed))
                 .map(|o| self.paint(color_of(o), &format!("{} {}", count_of(&self.counts, o), o.as_str())))
                 .collect();
-            b.set_message(parts.join(" "));
+            let mut m = parts.join(" ");
+            if !self.current.is_empty() {
+                m.push_str(&format!("  {}", self.paint("2", &self.current)));
+            }
+            b.set_message(m);
         }
     }
 

@@ -109,6 +109,7 @@ pub fn render(r: &RunRecord) -> String {
         ("stack", stack(&c)),
         ("bucket_heads", bucket_heads()),
         ("bucket_rows", bucket_rows(r)),
+        ("problems", problems(r)),
         ("outcome_chips", outcome_chips()),
         ("bucket_chips", bucket_chips(r)),
         ("sections", sections(r)),
@@ -219,6 +220,29 @@ fn bucket_row(name: &str, link: Option<&str>, c: &Counts, class: &str) -> String
 fn bucket_rows(r: &RunRecord) -> String {
     let mut s: String = r.buckets().into_iter().map(|(b, c)| bucket_row(b.as_str(), Some(b.as_str()), &c, "")).collect();
     s.push_str(&bucket_row("all buckets", None, &r.counts(), "total"));
+    s
+}
+
+/// Failed checks, then warnings, each a link to its row with its message's first line.
+fn problems(r: &RunRecord) -> String {
+    let mut s = String::new();
+    for (o, title) in [(Outcome::Failed, "Failed"), (Outcome::Warned, "Warnings")] {
+        let list: Vec<_> = r.results.iter().filter(|t| t.outcome == o).collect();
+        if list.is_empty() {
+            continue;
+        }
+        let _ = write!(s, "<div class=\"problems o-{}\"><h3>{title} ({})</h3>", o.as_str(), list.len());
+        for t in list {
+            let _ = write!(
+                s,
+                "<a href=\"#{}\"><span class=\"pid\">{}</span><span class=\"pm\">{}</span></a>",
+                esc(&format!("check-{}", t.id)),
+                esc(&t.id),
+                esc(super::first_line(&t.message))
+            );
+        }
+        s.push_str("</div>");
+    }
     s
 }
 

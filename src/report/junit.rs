@@ -123,8 +123,18 @@ fn decorate(xml: &str, r: &RunRecord, suite_skips: &[usize], skip_messages: &[St
             };
             let tag = &p[lt..=gt];
             let self_closing = tag.ends_with("/>");
+            // one element per line for people reading the file (whitespace between elements
+            // means nothing to JUnit consumers)
+            if tag.starts_with("<testsuite ") || tag == "</testsuite>" || tag == "</testsuites>" {
+                out.push('\n');
+            } else if tag.starts_with("<testcase ") {
+                out.push_str("\n  ");
+            }
             let head = tag.trim_end_matches('>').trim_end_matches('/');
-            if tag.starts_with("<testsuites") {
+            if tag.starts_with("<?xml") {
+                out.push_str(tag);
+                out.push('\n');
+            } else if tag.starts_with("<testsuites") {
                 out.push_str(&format!(
                     "<testsuites name=\"oci-conformance\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\"{}",
                     c.total,

@@ -220,7 +220,11 @@ pub fn write_all(record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, String>
 /// Writes to a temporary file in the same directory, then renames: a reader never sees half a report.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    // unique per process and call: badge.json and badge.svg must not share a temporary name
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;

@@ -93,15 +93,30 @@ pub async fn interrupt(sig: &str, want: i32, min_requests: usize, hang_preflight
         out.push(problem("setup", format!("the binary exited ({st}) before the signal")));
         return out;
     }
+    let seen_at_signal = s.count();
     kill(child.id(), sig);
     let signalled = Instant::now();
     let status = match wait_exit(&mut child, PROMPT).await {
         Some(st) => st,
         None => {
-            out.push(problem("prompt-exit", format!("still running {} s after SIG{sig}", PROMPT.as_secs())));
-            let _ = child.kill();
-            let _ = child.wait();
-            return out;
+            // Not prompt. See how long it really takes (bounded), for the report, and check
+            // the rest if it does end.
+            let late = wait_exit(&mut child, Duration::from_secs(80)).await;
+            let requests: Vec<String> = s.seen().iter().skip(seen_at_signal).map(|r| format!("{} {}", r.method, r.path())).collect();
+            let shown = requests.iter().take(4).cloned().collect::<Vec<_>>().join(", ");
+            let after = match &late {
+                Some(st) => format!("exited {:.0} s after the signal ({st})", signalled.elapsed().as_secs_f64()),
+                None => "still running 90 s after it; killed".into(),
+            };
+            out.push(problem("prompt-exit", format!("still running {} s after SIG{sig}: {after}; {} request(s) after the signal: [{shown}, …]", PROMPT.as_secs(), requests.len())));
+            match late {
+                Some(st) => st,
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return out;
+                }
+            }
         }
     };
     eprintln!("[SIG{sig}] exited after {:.2} s with {status}", signalled.elapsed().as_secs_f64());
