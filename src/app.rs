@@ -64,7 +64,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     let mut embedded = None;
     let base = match &cfg.registry {
         Some(u) => Ok(u.clone()),
-        None => match crate::registry::start(crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone(), ..Default::default() }).await {
+        None => match crate::registry::start(embedded_options(&cfg)).await {
             Ok(r) => {
                 let u = url::Url::parse(&format!("{}/", r.url())).expect("loopback URL");
                 embedded = Some(r);
@@ -236,6 +236,15 @@ pub fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectati
         return Err(format!("{}: these ids match no check or requirement: {} (see `oci-conformance list`)", p.display(), unknown.join(", ")));
     }
     Ok(Some(e))
+}
+
+/// The embedded registry as a run needs it: its faults, and room for --large-blob-size.
+fn embedded_options(cfg: &Config) -> crate::registry::Options {
+    let mut o = crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone(), ..Default::default() };
+    if let Some(size) = cfg.large_blob_size {
+        o.max_blob_size = o.max_blob_size.max(size);
+    }
+    o
 }
 
 /// Exit status from outcomes: failures (and warnings under --strict) fail the run.

@@ -20,8 +20,11 @@ pub fn with_query(location: &str, key: &str, value: &str) -> String {
     format!("{location}{sep}{key}={enc}")
 }
 
-/// Pushes a blob with POST + monolithic PUT (setup helper; not itself a check).
+/// Pushes a blob with POST + monolithic PUT (setup helper; not itself a check). Records it
+/// for cleanup unless it was there before (constant blobs such as the empty config or the
+/// zero-length blob may be shared with other runs and content).
 pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
+    let existed = sc.send(head_blob(repo, blob.digest())).await?.status == 200;
     let r = sc.send(Request::post(format!("/v2/{repo}/blobs/uploads/"))).await?;
     if r.status != 202 {
         return Err(setup_fail(&r, "202 Accepted to start an upload"));
@@ -34,7 +37,9 @@ pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
     if r.status != 201 {
         return Err(setup_fail(&r, "201 Created for the blob PUT"));
     }
-    sc.cleanup().blob(repo, &blob.digest().to_string());
+    if !existed {
+        sc.cleanup().blob(repo, &blob.digest().to_string());
+    }
     Ok(())
 }
 
@@ -273,6 +278,12 @@ pub fn digest_header(r: &Response, expect: impl Fn(Algorithm) -> Digest) -> Dige
     } else {
         DigestHeader::Differs(v)
     }
+}
+
+/// True when the response came from another URL than `path` (a redirect was followed), e.g.
+/// a blob served by object storage, which cannot send registry headers.
+pub fn redirected(r: &Response, path: &str) -> bool {
+    !r.url.path().ends_with(path)
 }
 
 /// Merges violations into one failure: the most severe level (a violation without its own

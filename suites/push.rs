@@ -483,7 +483,12 @@ async fn digests(mut sc: Sc) {
         let r = ck.send(put_whole(&loc, &claimed.to_string(), &blob)).await?;
         if r.status == 201 {
             ctx.cleanup.blob(&repo, &claimed.to_string());
-            return Err(ck.fail(R_DIGEST_DEF, format!("{} answered {}: content whose digest is {} was accepted under {claimed}", r.request, r.summary(), blob.digest())));
+            let g = ck.send(get_blob(&repo, &claimed)).await?;
+            let served = match (&g.status, &g.hashed) {
+                (200, Some((d, n))) => format!("; {} then served {n} bytes with digest {d}", g.request),
+                _ => format!("; {} then answered {}", g.request, g.status),
+            };
+            return Err(ck.fail(R_DIGEST_DEF, format!("{} answered {}: content whose digest is {} was accepted under {claimed}{served}", r.request, r.summary(), blob.digest())));
         }
         abandon_upload(ck, &loc).await;
         // GET, not HEAD: content served under the claimed digest is the proof of a wrong store.

@@ -146,6 +146,54 @@ fn unknown_fault_is_refused() {
     assert!(e.contains("no-such-fault") && e.contains("--list-faults"), "{e}");
 }
 
+/// Sends raw bytes on a fresh connection; returns the status line ("" if none came).
+fn raw(addr: std::net::SocketAddr, data: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(data);
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn hostile_requests_get_answers() {
+    let rt = rt();
+    let r = start(&rt, Options::default());
+    let e = format!("sha256:{}", sha256_hex(b""));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"GET /v2/a/blobs/uploads/x%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "404"),
+        (b"PATCH /v2/a/blobs/uploads/nope HTTP/1.1\r\nHost: x\r\nContent-Range: 0-18446744073709551615\r\nContent-Length: 1\r\n\r\nx".to_vec(), "404"),
+        (b"GET /v2/a/b/../c/manifests/x HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "400"),
+        (format!("GET /v2/a/manifests/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(5000)).into_bytes(), "404"),
+        (format!("GET /v2/a/blobs/{e} HTTP/1.1\r\nHost: x\r\nRange: bytes=-99999999999999999999999\r\n\r\n").into_bytes(), "404"),
+        (b"PUT /v2/a/manifests/t HTTP/1.1\r\nHost: x\r\nContent-Type: \xff\xfe\r\nContent-Length: 2\r\n\r\n{}".to_vec(), "400"),
+        (b"PUT /v2/a/manifests/t HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 9\r\n\r\nnot json!".to_vec(), "400"),
+        (b"GET /v2/a/referrers/sha256:zz?artifactType=%ff HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "400"),
+        (b"GET /v2/a/tags/list?n=-1&last=%00 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "404"),
+        (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "404"),
+        (format!("POST /v2/a/blobs/uploads/?mount={e}&from=Bad HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").into_bytes(), "202"),
+        (b"POST /v2/a/blobs/uploads/?digest=sha256:xyz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".to_vec(), "400"),
+        (b"POST /v2/a/blobs/uploads/?digest-algorithm=md5 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".to_vec(), "400"),
+        (b"DELETE /v2/zz/manifests/sha256:abc HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "404"),
+        (b"BREW /v2/ HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "405"),
+        (b"GARBAGE\r\n\r\n".to_vec(), "400"),
+    ];
+    for (req, want) in cases {
+        let got = raw(r.addr, &req);
+        assert!(got.contains(&format!(" {want} ")), "{:?} answered {got:?}, wanted {want}", String::from_utf8_lossy(&req[..req.len().min(80)]));
+    }
+    // A manifest far over the limit is refused and the registry stays up.
+    let big = vec![b' '; 20 << 20];
+    rt.block_on(async {
+        let c = http();
+        let resp = c.put(format!("{}/v2/a/manifests/big", r.url())).header("content-type", "application/vnd.oci.image.manifest.v1+json").body(big).send().await.unwrap();
+        assert_eq!(resp.status(), 413);
+        assert_eq!(c.get(format!("{}/v2/", r.url())).send().await.unwrap().status(), 200);
+    });
+}
+
 // ---- interop with real clients ----
 
 fn find_tool(name: &str) -> Option<PathBuf> {

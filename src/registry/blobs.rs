@@ -29,7 +29,7 @@ pub fn get(st: &State, req: &Req, name: &str, digest: &str) -> R {
     };
     let Some(data) = data else {
         if req.is_head() && st.fault("unknown-blob-head-200") {
-            return R::new(200).header("content-type", MT_OCTET).as_head();
+            return R::new(200).header("content-type", MT_OCTET).into_head();
         }
         if !req.is_head() && st.fault("unknown-blob-400") {
             return error(400, "BLOB_UNKNOWN", format!("blob {d} is not in this repository"));
@@ -77,7 +77,7 @@ pub fn serve_bytes(st: &State, req: &Req, d: &Dg, data: Bytes) -> R {
     let dcd = if st.fault("blob-wrong-digest-header") { d.other() } else { d.clone() };
     let r = base.header("docker-content-digest", dcd.to_string()).header("etag", format!("\"{d}\""));
     if req.is_head() {
-        let mut r = r.body(MT_OCTET, data).as_head();
+        let mut r = r.body(MT_OCTET, data).into_head();
         if st.fault("blob-head-wrong-length") {
             r.head_length = Some(len + 1);
         }

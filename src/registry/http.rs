@@ -141,7 +141,7 @@ impl R {
         self.body(MT_JSON, serde_json::to_vec(v).unwrap_or_default())
     }
     /// For HEAD: keep the headers of the GET answer, announce its length, send no body.
-    pub fn as_head(mut self) -> R {
+    pub fn into_head(mut self) -> R {
         self.head_length = Some(self.body.len() as u64);
         self.body = Bytes::new();
         self

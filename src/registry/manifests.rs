@@ -76,7 +76,7 @@ pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
     };
     let Some(rec) = rec else {
         if head && st.fault("unknown-manifest-head-200") {
-            return R::new(200).header("content-type", MT_OCI_MANIFEST).as_head();
+            return R::new(200).header("content-type", MT_OCI_MANIFEST).into_head();
         }
         if !head && tagged && st.fault("unknown-tag-200") {
             return R::new(200).body(MT_OCI_MANIFEST, "{}");
@@ -108,7 +108,7 @@ pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
     let len = rec.bytes.len() as u64;
     let r = R::new(200).body(&ct, body).header("docker-content-digest", dcd.to_string()).header("etag", format!("\"{}\"", rec.digest));
     if head {
-        let mut r = r.as_head();
+        let mut r = r.into_head();
         if st.fault("manifest-head-wrong-length") {
             r.head_length = Some(len + 1);
         }

@@ -151,7 +151,7 @@ where
                     let h = handler.clone();
                     let tls = tls.clone();
                     conns.spawn(async move {
-                        let svc = hyper::service::service_fn(move |req| h(req));
+                        let svc = hyper::service::service_fn(h);
                         let mut b = hyper::server::conn::http1::Builder::new();
                         b.keep_alive(true);
                         match tls {

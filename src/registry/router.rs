@@ -144,7 +144,7 @@ async fn handle(st: &Arc<State>, req: &mut Req) -> R {
             }
             let r = R::new(200).header("docker-distribution-api-version", "registry/2.0").body(MT_JSON, "{}");
             if req.is_head() {
-                r.as_head()
+                r.into_head()
             } else {
                 r
             }
@@ -175,7 +175,7 @@ fn finish(st: &State, mut r: R) -> R {
         let head = r.head_length.is_some();
         r = r.json(&serde_json::json!({ "message": msg }));
         if head {
-            r = r.as_head();
+            r = r.into_head();
         }
     }
     r

@@ -13,12 +13,15 @@ use std::time::{Duration, Instant};
 /// Upload sessions older than this are dropped when a new one starts.
 const UPLOAD_TTL: Duration = Duration::from_secs(3600);
 
+/// An upload session's entry: its repository, when it started, and the upload itself.
+type Session = (String, Instant, Arc<tokio::sync::Mutex<Upload>>);
+
 pub struct State {
     faults: HashSet<String>,
     pub opts: Options,
     store: Mutex<Store>,
     /// Upload sessions by id, with the repository each belongs to and when it started.
-    uploads: Mutex<HashMap<String, (String, Instant, Arc<tokio::sync::Mutex<Upload>>)>>,
+    uploads: Mutex<HashMap<String, Session>>,
     /// Bearer tokens handed out by /token (token auth mode), with the scopes they grant.
     pub tokens: Mutex<HashMap<String, Vec<String>>>,
     /// Requests that reached the redirect target carrying an Authorization header.
@@ -139,7 +142,7 @@ impl State {
         id
     }
 
-    fn uploads(&self) -> MutexGuard<'_, HashMap<String, (String, Instant, Arc<tokio::sync::Mutex<Upload>>)>> {
+    fn uploads(&self) -> MutexGuard<'_, HashMap<String, Session>> {
         self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
 

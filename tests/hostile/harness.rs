@@ -161,6 +161,12 @@ pub fn verify(scenario: &str, ran: &Ran, seen: &[Seen], expect: &Expect) -> Vec<
         out.extend(check_paths(seen, &ran.namespaces, &expect.extra_paths));
         return out;
     };
+    eprintln!("[{scenario}] run ended after {:.1} s with exit code {} ({:?})", ran.elapsed.as_secs_f64(), outcome.exit_code, outcome.counts);
+    // HOSTILE_KEEP=<dir>: keep each scenario's results.json there for inspection.
+    if let Some(keep) = std::env::var_os("HOSTILE_KEEP") {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::copy(ran.dir.path().join("results.json"), Path::new(&keep).join(format!("{scenario}.json")));
+    }
     if ran.elapsed > expect.within {
         out.push(problem("wall-clock", format!("run took {:.1} s, bound {} s", ran.elapsed.as_secs_f64(), expect.within.as_secs())));
     }
@@ -176,6 +182,7 @@ pub fn verify(scenario: &str, ran: &Ran, seen: &[Seen], expect: &Expect) -> Vec<
     };
     if let Some(r) = &results {
         out.extend(check_outcomes(r, &ran.plan));
+        out.extend(check_cancelled(r));
         for n in r["notes"].as_array().into_iter().flatten().filter_map(|n| n.as_str()) {
             if n.contains("harness error") || n.contains("panic") {
                 out.push(problem("panic", format!("note in results.json: {n}")));
@@ -338,6 +345,23 @@ fn check_outcomes(r: &serde_json::Value, plan: &[String]) -> Vec<Problem> {
     out
 }
 
+/// What a cancellation (deadline, signal) stopped is not-run: never skipped (which would not
+/// fail the run) nor failed (which would blame the registry).
+pub fn check_cancelled(r: &serde_json::Value) -> Vec<Problem> {
+    let bad: Vec<String> = r["tests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["message"].as_str().unwrap_or("").contains("cancelled") && t["outcome"] != "not-run")
+        .map(|t| format!("{} is {} ({})", t["id"].as_str().unwrap_or(""), t["outcome"].as_str().unwrap_or(""), t["message"].as_str().unwrap_or("")))
+        .collect();
+    if bad.is_empty() {
+        return vec![];
+    }
+    let n = bad.len();
+    vec![problem("cancelled-outcome", format!("{n} check(s) stopped by the cancellation are not 'not-run', e.g. {}", bad.into_iter().take(3).collect::<Vec<_>>().join("; ")))]
+}
+
 /// No output file contains a secret. Names the file and the place.
 pub fn check_secrets(dir: &Path, secrets: &[(&'static str, String)]) -> Vec<Problem> {
     let mut out = vec![];
@@ -354,7 +378,14 @@ pub fn check_secrets(dir: &Path, secrets: &[(&'static str, String)]) -> Vec<Prob
 }
 
 pub fn check_text_secrets(what: &str, text: &[u8], secrets: &[(&'static str, String)]) -> Vec<Problem> {
-    secrets.iter().filter(|(_, s)| find(text, s.as_bytes()).is_some()).map(|(tag, _)| problem(tag, format!("{what} contains {tag}"))).collect()
+    let mut out = vec![];
+    for (tag, s) in secrets {
+        if let Some(i) = find(text, s.as_bytes()) {
+            let ctx = String::from_utf8_lossy(&text[i.saturating_sub(120)..(i + s.len() + 40).min(text.len())]).replace('\n', "⏎");
+            out.push(problem(tag, format!("{what} contains {tag}: …{ctx}…")));
+        }
+    }
+    out
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -29,6 +29,7 @@ pub fn all() -> Vec<(&'static str, fn(&'static str) -> Fut)> {
         ("slow-body-no-deadline", |s| Box::pin(slow_body_no_deadline(s))),
         ("slow-body-in-preflight", |s| Box::pin(slow_body_in_preflight(s))),
         ("endless-body", |s| Box::pin(endless_body(s))),
+        ("endless-body-16-jobs", |s| Box::pin(endless_body_many_jobs(s))),
         ("content-length-longer-then-close", |s| Box::pin(cl_longer_close(s))),
         ("content-length-longer-then-stall", |s| Box::pin(cl_longer_stall(s))),
         ("content-length-shorter", |s| Box::pin(cl_shorter(s))),
@@ -52,6 +53,9 @@ pub fn all() -> Vec<(&'static str, fn(&'static str) -> Fut)> {
         ("endless-token-endpoint", |s| Box::pin(endless_token(s))),
         ("bearer-realm-not-http", |s| Box::pin(realm_not_http(s))),
         ("always-401", |s| Box::pin(always_401(s))),
+        ("signed-upload-location", |s| Box::pin(signed_upload_location(s))),
+        ("deadline-during-setup", |s| Box::pin(deadline_during_setup(s))),
+        ("deadline-then-cleanup-hangs", |s| Box::pin(deadline_then_cleanup_hangs(s))),
     ]
 }
 
@@ -144,13 +148,37 @@ fn endless(rate: u64) -> Reply {
     Reply::raw(head).then(Step::Endless { frame: chunk(&[b'a'; 64 << 10]), bytes_per_sec: rate })
 }
 
-async fn endless_body(name: &'static str) -> Vec<Problem> {
-    const MIB: u64 = 1 << 20;
-    let s = Server::start("127.0.0.1", after_preflight(|_, _| endless(32 * MIB))).await;
+/// Peak RSS growth bound for a run against an endless body.
+const MEMORY_BOUND_MIB: u64 = 128;
+
+/// Runs against endless bodies with `jobs` scenarios at once; checks peak RSS growth.
+/// Meant to run alone in its process (see ISOLATED in hostile.rs): VmHWM is per process.
+async fn endless_run(name: &'static str, jobs: usize, deadline: f64, expect: Expect) -> (Vec<Problem>, Server, bool, u64) {
+    let s = Server::start("127.0.0.1", after_preflight(|_, _| endless(32 << 20))).await;
     let rss0 = harness::vm_rss_kib().unwrap_or(0);
     let reset = harness::reset_hwm();
-    let mut out = run_and_verify_with(name, Some(&s), &s.url(), &Expect::exit(1), |a| a.jobs = std::env::var("HOSTILE_JOBS").ok().and_then(|j| j.parse().ok())).await;
-    let after_run = harness::vm_hwm_kib().unwrap_or(0);
+    let mut out = run_and_verify_with(name, Some(&s), &s.url(), &expect, |a| {
+        a.jobs = Some(jobs);
+        a.deadline = Some(deadline);
+    })
+    .await;
+    let base = if reset { rss0 } else { 0 };
+    let growth_mib = harness::vm_hwm_kib().unwrap_or(0).saturating_sub(base) / 1024;
+    eprintln!("[{name}] --jobs {jobs}: peak RSS growth during the run {growth_mib} MiB{}", if reset { "" } else { " (VmHWM could not be reset; not asserted)" });
+    if reset && growth_mib >= MEMORY_BOUND_MIB {
+        out.push(problem("memory", format!("with --jobs {jobs}, peak RSS grew by {growth_mib} MiB during the run (bound {MEMORY_BOUND_MIB} MiB)")));
+    }
+    (out, s, reset, base)
+}
+
+async fn endless_body_many_jobs(name: &'static str) -> Vec<Problem> {
+    // Buffered reads are capped per request, not overall: memory grows with --jobs.
+    endless_run(name, 16, 20.0, Expect::exit(1).within(60)).await.0
+}
+
+async fn endless_body(name: &'static str) -> Vec<Problem> {
+    // --jobs pinned to the default of a 2-CPU machine so the bound means the same everywhere.
+    let (mut out, s, reset, base) = endless_run(name, 4, 60.0, Expect::exit(1)).await;
 
     // The HTTP layer directly: a buffered read stops at the cap, a hashed read must end too.
     let c = harness::probe_client(&s.url());
@@ -172,17 +200,9 @@ async fn endless_body(name: &'static str) -> Vec<Problem> {
         )),
     }
     let _ = started;
-    if let Some(hwm) = harness::vm_hwm_kib() {
-        let base = if reset { rss0 } else { 0 };
-        let growth_mib = hwm.saturating_sub(base) / 1024;
-        if reset && growth_mib >= 128 {
-            out.push(problem("memory", format!("peak RSS grew by {growth_mib} MiB (bound 128 MiB)")));
-        }
-        eprintln!(
-            "[{name}] peak RSS growth: {growth_mib} MiB ({} MiB during the run, the rest in the probes){}",
-            after_run.saturating_sub(base) / 1024,
-            if reset { "" } else { " (VmHWM could not be reset; not asserted)" }
-        );
+    let growth_mib = harness::vm_hwm_kib().unwrap_or(0).saturating_sub(base) / 1024;
+    if reset && growth_mib >= MEMORY_BOUND_MIB {
+        out.push(problem("memory", format!("peak RSS grew by {growth_mib} MiB with the probes (bound {MEMORY_BOUND_MIB} MiB)")));
     }
     out
 }
@@ -488,14 +508,18 @@ fn echo(status: u16, r: &Seen) -> Reply {
     Reply::status(status, &refs, echo_body(r))
 }
 
-async fn echo_basic(name: &'static str) -> Vec<Problem> {
-    let s = Server::start("127.0.0.1", |r, _| match r.header("authorization") {
+/// Basic auth, then every answer echoes the credentials: 403 on `/v2/` so the failure
+/// message quotes what the registry sent.
+pub fn echo_basic_handler(r: &Seen, _: &super::server::Ctx) -> Reply {
+    match r.header("authorization") {
         None => Reply::status(401, &[("WWW-Authenticate", "Basic realm=\"hostile\"")], ""),
-        // 403 with the echo, so the failure message quotes what the registry sent
         Some(_) if kind(r) == "base" => echo(403, r),
         Some(_) => echo(404, r),
-    })
-    .await;
+    }
+}
+
+async fn echo_basic(name: &'static str) -> Vec<Problem> {
+    let s = Server::start("127.0.0.1", echo_basic_handler).await;
     run_and_verify(name, Some(&s), &s.url(), &Expect::exit(1).within(90)).await
 }
 
@@ -565,4 +589,52 @@ async fn always_401(name: &'static str) -> Vec<Problem> {
     })
     .await;
     run_and_verify(name, Some(&s), &s.url(), &Expect::exit(1).within(60)).await
+}
+
+async fn signed_upload_location(name: &'static str) -> Vec<Problem> {
+    // Upload URLs signed like object-store URLs; every later request is refused, so failure
+    // messages quote the request line.
+    const SIG: &str = "SIGsecret-Zq81mW";
+    const CRED: &str = "CREDsecret-Pw72kX";
+    let s = Server::start("127.0.0.1", |r, _| match (kind(r), r.method.as_str()) {
+        ("base", _) => ok_v2(),
+        ("upload", "POST") => {
+            let loc = format!("{}u-{}?X-Amz-Credential={CRED}&X-Amz-Signature={SIG}&_state=s", r.path(), r.n);
+            Reply::status(202, &[("Location", loc.as_str()), ("Range", "0-0")], "")
+        }
+        _ => Reply::json(400, "{\"errors\":[{\"code\":\"BLOB_UPLOAD_INVALID\",\"message\":\"no\"}]}"),
+    })
+    .await;
+    let e = Expect::fails_when_exercised().secret("secret-signature", SIG).secret("secret-signature", CRED);
+    run_and_verify(name, Some(&s), &s.url(), &e).await
+}
+
+async fn deadline_during_setup(name: &'static str) -> Vec<Problem> {
+    // Everything past GET /v2/ hangs longer than the deadline: the deadline stops the run in
+    // the middle of scenario setups.
+    let s = Server::start("127.0.0.1", |r, _| if kind(r) == "base" { ok_v2() } else { Reply(vec![Step::Hang]) }).await;
+    run_and_verify_with(name, Some(&s), &s.url(), &Expect::exit(1).within(20), |a| {
+        a.request_timeout = 30.0;
+        a.deadline = Some(5.0);
+    })
+    .await
+}
+
+async fn deadline_then_cleanup_hangs(name: &'static str) -> Vec<Problem> {
+    // Pushes succeed (so there is something to clean up), reads and deletes hang: --deadline 5
+    // must still end the run soon after 5 s.
+    let s = Server::start("127.0.0.1", |r, _| match (kind(r), r.method.as_str()) {
+        ("base", _) => ok_v2(),
+        ("upload", "POST") => Reply::status(202, &[("Location", &format!("{}u-{}", r.path(), r.n)), ("Range", "0-0")], ""),
+        ("upload", "PUT" | "PATCH") => Reply::status(201, &[("Location", &r.path().replace("/uploads/", "/"))], ""),
+        ("manifest", "PUT") => Reply::status(201, &[("Location", r.path())], ""),
+        (_, "HEAD") => Reply::status(404, &[], ""),
+        _ => Reply(vec![Step::Hang]),
+    })
+    .await;
+    run_and_verify_with(name, Some(&s), &s.url(), &Expect::exit(1).within(20), |a| {
+        a.request_timeout = 30.0;
+        a.deadline = Some(5.0);
+    })
+    .await
 }
