@@ -242,7 +242,7 @@ pub fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectati
 fn embedded_options(cfg: &Config) -> crate::registry::Options {
     let mut o = crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone(), ..Default::default() };
     if let Some(size) = cfg.large_blob_size {
-        o.max_blob_size = o.max_blob_size.max(size);
+        o.max_blob_size = Some(size.max(1 << 30));
     }
     o
 }
