@@ -1,14 +1,26 @@
 //! The one HTTP layer every check goes through: auth, redirects followed by hand, retries on
 //! 429/503, timeouts, bounded reads, streamed blob bodies and a trace of every exchange.
+//!
+//! What it guarantees, whatever the registry does:
+//! - every wait is bounded: the connection by `connect_timeout`; an exchange by
+//!   `request_timeout` of silence (sending the body, waiting for the headers, between two
+//!   reads of the body) and by a minimum body rate; retries, redirects and auth rounds by
+//!   counts; everything by the run's cancellation token (signals, --deadline);
+//! - credentials (basic, bearer tokens, any Authorization or Cookie header) only go to the
+//!   registry's own origin (scheme, host, port) and to the token service it names;
+//! - every request body can be sent again (generated content), so 307/308 and retries re-send
+//!   it, and the trace says so;
+//! - every secret is registered for redaction before anything that could show it is stored.
 
 use crate::content::Blob;
 use crate::digest::{Algorithm, Digest, Hasher};
-use crate::headers;
-use crate::trace::{preview, Exchange, TraceSink, BODY_PREVIEW};
+use crate::headers::{self, Challenge};
+use crate::trace::{preview, redact_known, redact_url, register_secret, Exchange, TraceSink, BODY_PREVIEW};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,16 +30,23 @@ use url::Url;
 /// manifest size clients must support, plus margin for the too-large manifest checks' echoes.
 pub const DEFAULT_BODY_CAP: usize = 8 << 20;
 
+/// Request bodies go out in pieces of this size, so sending them shows progress.
+const SEND_PIECE: usize = 256 << 10;
+
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
     pub connect_timeout: Duration,
-    /// Until the response headers arrive, and between two reads of a body.
+    /// Longest silence in an exchange: sending the body, waiting for the response headers,
+    /// and between two reads of the response body.
     pub request_timeout: Duration,
     pub max_redirects: usize,
     /// 429/503 retries and the longest Retry-After honoured.
     pub max_retries: usize,
     pub max_retry_wait: Duration,
     pub body_cap: usize,
+    /// Slowest response body accepted, in bytes per second, averaged over `request_timeout`
+    /// (0: no limit). A body trickling a byte a second never falls silent, yet would take days.
+    pub min_body_rate: u64,
     pub insecure: bool,
     pub ca_cert_pem: Option<Vec<u8>>,
     pub username: Option<String>,
@@ -44,6 +63,7 @@ impl Default for ClientOptions {
             max_retries: 3,
             max_retry_wait: Duration::from_secs(10),
             body_cap: DEFAULT_BODY_CAP,
+            min_body_rate: 1024,
             insecure: false,
             ca_cert_pem: None,
             username: None,
@@ -81,15 +101,43 @@ impl Body {
             Body::Blob { start, end, .. } => format!("<{} bytes of blob data, offset {}>", end - start, start),
         }
     }
-    fn to_reqwest(&self) -> reqwest::Body {
-        match self {
-            Body::Empty => reqwest::Body::from(Bytes::new()),
-            Body::Bytes(b) => reqwest::Body::from(b.clone()),
-            Body::Blob { blob, start, end } => {
-                let it = blob.pieces(*start, *end, 256 << 10).map(Ok::<Bytes, std::io::Error>);
-                reqwest::Body::wrap_stream(futures_util::stream::iter(it))
+    /// A fresh body for one send; every piece handed to the connection counts as progress.
+    fn to_reqwest(&self, progress: &Arc<Progress>) -> reqwest::Body {
+        let pieces: Box<dyn Iterator<Item = Bytes> + Send> = match self {
+            Body::Empty => return reqwest::Body::from(Bytes::new()),
+            Body::Bytes(b) if b.len() <= SEND_PIECE => return reqwest::Body::from(b.clone()),
+            Body::Bytes(b) => {
+                let b = b.clone();
+                Box::new((0..b.len()).step_by(SEND_PIECE).map(move |i| b.slice(i..(i + SEND_PIECE).min(b.len()))))
             }
-        }
+            Body::Blob { blob, start, end } => Box::new(blob.pieces(*start, *end, SEND_PIECE)),
+        };
+        let p = progress.clone();
+        reqwest::Body::wrap_stream(futures_util::stream::iter(pieces.map(move |b| {
+            p.sent(b.len());
+            Ok::<Bytes, std::io::Error>(b)
+        })))
+    }
+}
+
+/// When an exchange last made progress (milliseconds after it started) and how much of the
+/// request body was handed over.
+struct Progress {
+    started: Instant,
+    last_ms: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Arc<Progress> {
+        Arc::new(Progress { started: Instant::now(), last_ms: AtomicU64::new(0), sent: AtomicU64::new(0) })
+    }
+    fn sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+        self.last_ms.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    fn last(&self) -> u64 {
+        self.last_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -112,7 +160,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub read: Read,
-    /// Repository scope for bearer tokens: (repo, actions), plus extra scopes for mounts.
+    /// Bearer token scopes (`repository:<name>:<actions>`). Empty: derived from the URL
+    /// (see [`derive_scopes`]), which is what every check needs.
     pub scopes: Vec<String>,
 }
 
@@ -166,7 +215,7 @@ impl Request {
             },
             Err(_) => self.target.clone(),
         };
-        format!("{} {}", self.method, crate::trace::redact_url(&path))
+        redact_known(&format!("{} {}", self.method, redact_url(&path)))
     }
 }
 
@@ -199,11 +248,13 @@ impl Response {
     pub fn content_length(&self) -> Option<u64> {
         self.header("content-length").and_then(|v| v.trim().parse().ok())
     }
-    /// Short summary for failure messages: status, key headers, body preview.
+    /// Short summary for failure messages: status, key headers, body preview. Secrets the
+    /// client learnt (tokens, credentials) are redacted: registries may echo them.
     pub fn summary(&self) -> String {
         let mut s = format!("{}", self.status);
-        for h in ["content-type", "location", "docker-content-digest", "range", "content-length", "link"] {
+        for h in ["content-type", "location", "docker-content-digest", "range", "content-length", "link", "www-authenticate", "retry-after"] {
             if let Some(v) = self.header(h) {
+                let v = if h == "location" { redact_url(v) } else { v.to_string() };
                 s.push_str(&format!(", {h}: {v}"));
             }
         }
@@ -211,18 +262,21 @@ impl Response {
             let p = preview(&self.body[..self.body.len().min(300)]);
             s.push_str(&format!(", body: {}", p.replace('\n', " ")));
         }
-        s
+        redact_known(&s)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// No connection: refused, unreachable, TLS handshake or certificate refused.
     Connect,
     Timeout,
     TooLarge,
     Redirect,
     Protocol,
     Cancelled,
+    /// Credentials or tokens could not be obtained (token service refused, bad realm).
+    Auth,
 }
 
 #[derive(Debug, Clone)]
@@ -238,7 +292,27 @@ impl std::fmt::Display for HttpError {
 }
 
 fn herr(kind: ErrorKind, message: impl Into<String>) -> HttpError {
-    HttpError { kind, message: message.into() }
+    HttpError { kind, message: redact_known(&message.into()) }
+}
+
+fn cancelled() -> HttpError {
+    herr(ErrorKind::Cancelled, "run cancelled")
+}
+
+/// A bearer token and what it was asked for.
+#[derive(Clone)]
+struct Token {
+    value: String,
+    scopes: Vec<String>,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct AuthState {
+    /// The registry's last challenge: decides what later requests send up front.
+    challenge: Option<Challenge>,
+    /// Bearer tokens by scope key (see [`scope_key`]).
+    tokens: HashMap<String, Token>,
 }
 
 pub struct Client {
@@ -246,11 +320,19 @@ pub struct Client {
     pub base: Url,
     pub opts: ClientOptions,
     requests: AtomicU64,
-    /// Bearer tokens by scope string.
-    tokens: Mutex<std::collections::HashMap<String, String>>,
-    /// Remembered challenge, so later requests can fetch tokens before the first 401.
-    challenge: Mutex<Option<headers::Challenge>>,
+    auth: Mutex<AuthState>,
+    /// One token fetch at a time: concurrent checks on a fresh repository then share one.
+    token_fetch: tokio::sync::Mutex<()>,
+    /// `Basic …` for the configured credentials.
+    basic: Option<String>,
     pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// What to do with a 401.
+enum AuthStep {
+    Basic,
+    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    GiveUp(String),
 }
 
 impl Client {
@@ -274,13 +356,25 @@ impl Client {
             }
         }
         let http = b.build().map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        let basic = match (&opts.username, &opts.password) {
+            (Some(u), Some(p)) => {
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                // The wire form of the credentials is as secret as the password.
+                register_secret(p);
+                register_secret(&encoded);
+                Some(format!("Basic {encoded}"))
+            }
+            _ => None,
+        };
         Ok(Arc::new(Client {
             http,
             base,
             opts,
             requests: AtomicU64::new(0),
-            tokens: Mutex::default(),
-            challenge: Mutex::default(),
+            auth: Mutex::default(),
+            token_fetch: tokio::sync::Mutex::new(()),
+            basic,
             cancel: tokio_util::sync::CancellationToken::new(),
         }))
     }
@@ -291,15 +385,30 @@ impl Client {
     }
 
     pub fn resolve(&self, target: &str) -> Result<Url, HttpError> {
-        if target.starts_with("http://") || target.starts_with("https://") {
-            Url::parse(target).map_err(|e| herr(ErrorKind::Protocol, format!("bad URL {target:?}: {e}")))
+        let u = if target.starts_with("http://") || target.starts_with("https://") {
+            Url::parse(target).map_err(|e| herr(ErrorKind::Protocol, format!("bad URL {:?}: {e}", redact_url(target))))?
         } else {
-            self.base.join(target).map_err(|e| herr(ErrorKind::Protocol, format!("bad location {target:?}: {e}")))
+            self.base.join(target).map_err(|e| herr(ErrorKind::Protocol, format!("bad location {:?}: {e}", redact_url(target))))?
+        };
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(herr(ErrorKind::Protocol, format!("{:?} is not an http(s) URL", redact_url(target))));
         }
+        Ok(u)
     }
 
+    /// Same scheme, host and port as the registry: where credentials may go.
     fn same_origin(&self, u: &Url) -> bool {
-        u.scheme() == self.base.scheme() && u.host_str() == self.base.host_str() && u.port_or_known_default() == self.base.port_or_known_default()
+        same_origin(u, &self.base)
+    }
+
+    /// Scopes a request needs: its own, or derived from the URL path below the base path.
+    fn scopes_for(&self, req: &Request, url: &Url) -> Vec<String> {
+        if !req.scopes.is_empty() {
+            return merge_scopes(req.scopes.iter().map(String::as_str));
+        }
+        let base_path = self.base.path().trim_end_matches('/');
+        let path = url.path().strip_prefix(base_path).unwrap_or(url.path());
+        derive_scopes(path, url.query())
     }
 
     /// Sends a request; follows redirects, retries 429/503, answers auth challenges.
@@ -307,140 +416,275 @@ impl Client {
         let mut url = self.resolve(&req.target)?;
         let mut method = req.method.clone();
         let mut body = req.body.clone();
-        let mut hops = 0;
-        let mut retries = 0;
-        let mut auth_tried = false;
+        let mut req_headers = req.headers.clone();
+        let describe = req.describe();
+        let (mut hops, mut retries, mut auth_answered) = (0usize, 0usize, false);
         loop {
             if self.cancel.is_cancelled() {
-                return Err(herr(ErrorKind::Cancelled, "run cancelled"));
+                return Err(cancelled());
             }
-            let send_creds = self.same_origin(&url);
-            let auth = if send_creds { self.auth_header(&req.scopes) } else { None };
-            let (resp, mut notes) = self.exchange(&method, &url, req, &body, auth.as_deref(), trace).await?;
+            let same = self.same_origin(&url);
+            let scopes = if same { self.scopes_for(req, &url) } else { vec![] };
+            let key = scope_key(&scopes);
+            let auth = if same { self.authorization(&scopes, &key, trace).await? } else { None };
+            // Credentials of any kind never leave the registry's origin.
+            let hs: Vec<(String, String)> = if same { req_headers.clone() } else { req_headers.iter().filter(|(k, _)| !is_credential_header(k)).cloned().collect() };
+            let read = req.read;
+            let (resp, mut ex) = self.exchange(&method, &url, &hs, read, &body, auth.as_deref(), &describe, trace).await?;
             let status = resp.status;
-            // Auth challenge: fetch a token (or use basic) once, then retry.
-            if status == 401 && send_creds && !auth_tried {
-                if let Some(ch) = resp.header("www-authenticate").and_then(headers::parse_challenge) {
-                    auth_tried = true;
-                    if self.answer_challenge(ch, &req.scopes, trace).await? {
+
+            if status == 401 && same {
+                let step = self.auth_step(&resp, auth.as_deref(), auth_answered);
+                match step {
+                    AuthStep::GiveUp(why) => {
+                        ex.notes.push(why);
+                        trace.push(ex);
+                        return Ok(resp);
+                    }
+                    AuthStep::Basic => {
+                        auth_answered = true;
+                        let user = self.opts.username.clone().unwrap_or_default();
+                        ex.notes.push(format!("401 with a Basic challenge: retrying with the credentials of user {user:?}"));
+                        trace.push(ex);
+                        self.auth.lock().unwrap().challenge = Some(Challenge::Basic { realm: None });
+                        continue;
+                    }
+                    AuthStep::Bearer { realm, service, scope } => {
+                        auth_answered = true;
+                        let previous = self.auth.lock().unwrap().tokens.get(&key).map(|t| t.scopes.clone()).unwrap_or_default();
+                        let wanted = merge_scopes(scopes.iter().chain(previous.iter()).map(String::as_str).chain(scope.iter().flat_map(|s| s.split_whitespace())));
+                        ex.notes.push(format!("401 with a Bearer challenge: asking {} for a token{}", redact_url(&realm), scope_note(&wanted)));
+                        trace.push(ex);
+                        self.auth.lock().unwrap().challenge = Some(Challenge::Bearer { realm: realm.clone(), service: service.clone(), scope: None });
+                        let rejected = auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
+                        self.fetch_token(&realm, service.as_deref(), &wanted, &key, rejected, &describe, trace).await?;
                         continue;
                     }
                 }
             }
-            if matches!(status, 429 | 503) && retries < self.opts.max_retries {
+
+            if matches!(status, 429 | 503) {
                 let wait = resp.header("retry-after").and_then(headers::parse_retry_after);
-                if let Some(w) = wait {
-                    if w <= self.opts.max_retry_wait {
+                match wait {
+                    Some(w) if w <= self.opts.max_retry_wait && retries < self.opts.max_retries => {
                         retries += 1;
-                        notes.push(format!("{status} with Retry-After {}s: retrying", w.as_secs()));
+                        ex.notes.push(format!("{status} with Retry-After {} s: waiting, then retry {retries} of {}", w.as_secs_f64(), self.opts.max_retries));
+                        trace.push(ex);
                         self.sleep(w).await?;
                         continue;
                     }
+                    Some(w) if w > self.opts.max_retry_wait => {
+                        ex.notes.push(format!("{status} with Retry-After {} s, longer than the {} s the harness waits: not retried", w.as_secs(), self.opts.max_retry_wait.as_secs_f64()))
+                    }
+                    Some(_) => ex.notes.push(format!("{status} again after {} retries: giving up", self.opts.max_retries)),
+                    None => ex.notes.push(format!("{status} without a usable Retry-After: not retried")),
                 }
             }
+
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
-                let Some(loc) = resp.header("location") else { return Ok(resp) };
+                let Some(loc) = resp.header("location").map(str::to_string) else {
+                    ex.notes.push(format!("{status} without a Location: not followed"));
+                    trace.push(ex);
+                    return Ok(resp);
+                };
+                let fail = |ex: Exchange, m: String| -> Result<Response, HttpError> {
+                    let mut ex = ex;
+                    ex.notes.push(m.clone());
+                    trace.push(ex);
+                    Err(herr(ErrorKind::Redirect, m))
+                };
                 hops += 1;
                 if hops > self.opts.max_redirects {
-                    return Err(herr(ErrorKind::Redirect, format!("{}: more than {} redirects (last to {})", req.describe(), self.opts.max_redirects, crate::trace::redact_url(loc))));
+                    return fail(ex, format!("{describe}: more than {} redirects (the last to {})", self.opts.max_redirects, redact_url(&loc)));
                 }
-                let next = url.join(loc).map_err(|e| herr(ErrorKind::Redirect, format!("{}: redirect to unparsable Location {loc:?}: {e}", req.describe())))?;
+                let next = match url.join(loc.trim()) {
+                    Ok(n) => n,
+                    Err(e) => return fail(ex, format!("{describe}: {status} redirect to an unparsable Location {:?}: {e}", redact_url(&loc))),
+                };
                 if !matches!(next.scheme(), "http" | "https") {
-                    return Err(herr(ErrorKind::Redirect, format!("{}: redirect to a non-HTTP URL ({})", req.describe(), next.scheme())));
+                    return fail(ex, format!("{describe}: {status} redirect to a non-HTTP URL ({}:), which the harness does not follow", next.scheme()));
                 }
-                if status == 303 || (matches!(status, 301 | 302) && method == Method::POST) {
-                    method = if method == Method::HEAD { Method::HEAD } else { Method::GET };
+                let mut note = format!("{status} redirect to {}", redact_url(next.as_str()));
+                if !self.same_origin(&next) {
+                    note.push_str("; another origin: no credentials sent there");
+                }
+                if url.scheme() == "https" && next.scheme() == "http" {
+                    note.push_str("; from https down to plain http");
+                }
+                // RFC 9110 §15.4: 303 turns any method but HEAD into GET; 301/302 after POST
+                // do too (what every client does). 307/308 keep the method and the body.
+                if (status == 303 && method != Method::HEAD) || (matches!(status, 301 | 302) && method == Method::POST) {
+                    if method != Method::GET {
+                        note.push_str(&format!("; {method} becomes GET without a body"));
+                    }
+                    method = Method::GET;
                     body = Body::Empty;
+                    req_headers.retain(|(k, _)| !is_body_header(k));
+                } else if !body.is_empty() {
+                    note.push_str(&format!("; the {}-byte request body is sent again (generated, replayable)", body.len()));
                 }
+                ex.notes.push(note);
+                trace.push(ex);
                 url = next;
                 continue;
             }
+            trace.push(ex);
             return Ok(resp);
         }
+    }
+
+    /// How to answer a 401 from the registry's origin.
+    fn auth_step(&self, resp: &Response, sent: Option<&str>, answered: bool) -> AuthStep {
+        let challenges: Vec<Challenge> = resp.header_all("www-authenticate").iter().flat_map(|v| headers::parse_challenges(v)).collect();
+        let user = self.opts.username.as_deref().unwrap_or("");
+        let sent_basic = sent.map(|a| a.starts_with("Basic ")).unwrap_or(false);
+        let no_creds = "the registry requires authentication and no credentials were given (--username with OCI_PASSWORD or --password-stdin)";
+        if answered {
+            return AuthStep::GiveUp(match sent {
+                Some(a) if a.starts_with("Basic ") => format!("401 again: the registry refused the credentials of user {user:?}"),
+                Some(_) if self.basic.is_none() => format!("401 again with an anonymous token: {no_creds}"),
+                Some(_) => format!("401 again with the token just issued for user {user:?}: the token service granted less than this request needs"),
+                None => no_creds.to_string(),
+            });
+        }
+        let bearer = challenges.iter().find_map(|c| match c {
+            Challenge::Bearer { realm, service, scope } => Some(AuthStep::Bearer { realm: realm.clone(), service: service.clone(), scope: scope.clone() }),
+            _ => None,
+        });
+        if let Some(b) = bearer {
+            return b;
+        }
+        if challenges.iter().any(|c| matches!(c, Challenge::Basic { .. })) {
+            return match (&self.basic, sent_basic) {
+                (None, _) => AuthStep::GiveUp(no_creds.to_string()),
+                (Some(_), true) => AuthStep::GiveUp(format!("401: the registry refused the credentials of user {user:?}")),
+                (Some(_), false) => AuthStep::Basic,
+            };
+        }
+        AuthStep::GiveUp(if challenges.is_empty() {
+            "401 without a WWW-Authenticate challenge the harness can answer (Basic or Bearer)".to_string()
+        } else {
+            "401 with a challenge the harness cannot answer".to_string()
+        })
+    }
+
+    /// The Authorization value for a request to the registry's origin, from what earlier
+    /// challenges taught: basic credentials, or a bearer token for the request's scopes
+    /// (fetched now if there is none yet: this saves a 401 per repository).
+    async fn authorization(&self, scopes: &[String], key: &str, trace: &TraceSink) -> Result<Option<String>, HttpError> {
+        let (challenge, cached) = {
+            let st = self.auth.lock().unwrap();
+            (st.challenge.clone(), st.tokens.get(key).filter(|t| t.expires > Instant::now()).map(|t| t.value.clone()))
+        };
+        match challenge {
+            None => Ok(None),
+            Some(Challenge::Basic { .. }) => Ok(self.basic.clone()),
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                if let Some(t) = cached {
+                    return Ok(Some(format!("Bearer {t}")));
+                }
+                let t = self.fetch_token(&realm, service.as_deref(), scopes, key, None, "", trace).await?;
+                Ok(Some(format!("Bearer {t}")))
+            }
+        }
+    }
+
+    /// Docker token flow: `GET realm?service=…&scope=…` (with basic credentials if any);
+    /// the token is cached under `key` and registered as a secret. `rejected` is a token the
+    /// registry just refused: never handed out again.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String], key: &str, rejected: Option<&str>, describe: &str, trace: &TraceSink) -> Result<String, HttpError> {
+        let _one = tokio::select! {
+            g = self.token_fetch.lock() => g,
+            _ = self.cancel.cancelled() => return Err(cancelled()),
+        };
+        // Another check may have fetched it while this one waited.
+        if let Some(t) = self.auth.lock().unwrap().tokens.get(key) {
+            if t.expires > Instant::now() && Some(t.value.as_str()) != rejected && scopes.iter().all(|s| t.scopes.contains(s)) {
+                return Ok(t.value.clone());
+            }
+        }
+        let prefix = if describe.is_empty() { String::new() } else { format!("{describe}: ") };
+        let fail = |m: String| herr(ErrorKind::Auth, format!("{prefix}authentication failed: {m}"));
+        let mut url = match Url::parse(realm).or_else(|_| self.base.join(realm)) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => return Err(fail(format!("the Bearer challenge's realm {:?} is not an http(s) URL", redact_url(realm)))),
+        };
+        if self.basic.is_some() && self.base.scheme() == "https" && url.scheme() == "http" {
+            return Err(fail(format!("the token service {} is plain http while the registry is https: credentials are not sent in the clear", redact_url(url.as_str()))));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            for s in scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let hint = if self.basic.is_some() {
+            format!(" (user {:?}: check the username and password)", self.opts.username.as_deref().unwrap_or(""))
+        } else {
+            " (no credentials were given: --username with OCI_PASSWORD or --password-stdin)".to_string()
+        };
+        let (resp, mut ex) = self.exchange(&Method::GET, &url, &[], Read::Buffer, &Body::Empty, self.basic.as_deref(), describe, trace).await?;
+        let token = if resp.status == 200 {
+            serde_json::from_slice::<serde_json::Value>(&resp.body).ok().and_then(|v| {
+                let t = v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).filter(|t| !t.is_empty())?.to_string();
+                // Docker token spec: expires_in defaults to 60 s.
+                let life = v.get("expires_in").and_then(|e| e.as_u64()).unwrap_or(60).clamp(1, 24 * 3600);
+                Some((t, life))
+            })
+        } else {
+            None
+        };
+        let Some((token, life)) = token else {
+            let m = if resp.status == 200 {
+                format!("the token service {} answered 200 without a token in a JSON body", redact_url(url.as_str()))
+            } else {
+                format!("the token service {} answered {} for{}{hint}", redact_url(url.as_str()), resp.status, scope_note(scopes))
+            };
+            ex.notes.push(m.clone());
+            trace.push(ex);
+            return Err(fail(m));
+        };
+        // Registered before the exchange is stored: a trace must never hold it.
+        register_secret(&token);
+        ex.notes.push(format!("bearer token issued{}, valid {life} s", scope_note(scopes)));
+        trace.push(ex);
+        // Renew a little early, so a token does not expire between the check and the use.
+        let life = Duration::from_secs(life);
+        let expires = Instant::now() + life - (life / 10).min(Duration::from_secs(10));
+        self.auth.lock().unwrap().tokens.insert(key.to_string(), Token { value: token.clone(), scopes: scopes.to_vec(), expires });
+        Ok(token)
     }
 
     async fn sleep(&self, d: Duration) -> Result<(), HttpError> {
         tokio::select! {
             _ = tokio::time::sleep(d) => Ok(()),
-            _ = self.cancel.cancelled() => Err(herr(ErrorKind::Cancelled, "run cancelled")),
+            _ = self.cancel.cancelled() => Err(cancelled()),
         }
     }
 
-    fn auth_header(&self, scopes: &[String]) -> Option<String> {
-        let key = scopes.join(" ");
-        if let Some(t) = self.tokens.lock().unwrap().get(&key) {
-            return Some(format!("Bearer {t}"));
-        }
-        if let (Some(u), Some(p)) = (&self.opts.username, &self.opts.password) {
-            let is_basic = matches!(&*self.challenge.lock().unwrap(), Some(headers::Challenge::Basic { .. }));
-            if is_basic {
-                use base64::Engine;
-                return Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
-            }
-        }
-        None
-    }
-
-    /// Returns true if a retry has a chance (credentials or a token were obtained).
-    async fn answer_challenge(&self, ch: headers::Challenge, scopes: &[String], trace: &TraceSink) -> Result<bool, HttpError> {
-        *self.challenge.lock().unwrap() = Some(ch.clone());
-        match ch {
-            headers::Challenge::Basic { .. } => Ok(self.opts.username.is_some()),
-            headers::Challenge::Bearer { realm, service, scope } => {
-                let mut url = Url::parse(&realm).or_else(|_| self.base.join(&realm)).map_err(|e| herr(ErrorKind::Protocol, format!("bearer realm {realm:?} is not a URL: {e}")))?;
-                {
-                    let mut q = url.query_pairs_mut();
-                    if let Some(s) = &service {
-                        q.append_pair("service", s);
-                    }
-                    if scopes.is_empty() {
-                        if let Some(s) = &scope {
-                            q.append_pair("scope", s);
-                        }
-                    }
-                    for s in scopes {
-                        q.append_pair("scope", s);
-                    }
-                }
-                let mut r = Request::get(url.to_string());
-                if let (Some(u), Some(p)) = (&self.opts.username, &self.opts.password) {
-                    use base64::Engine;
-                    r = r.header("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
-                }
-                let (resp, _) = self.exchange(&Method::GET, &url, &r, &Body::Empty, None, trace).await?;
-                if resp.status != 200 {
-                    return Ok(false);
-                }
-                let v: serde_json::Value = match serde_json::from_slice(&resp.body) {
-                    Ok(v) => v,
-                    Err(_) => return Ok(false),
-                };
-                let tok = v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str());
-                match tok {
-                    Some(t) if !t.is_empty() => {
-                        self.tokens.lock().unwrap().insert(scopes.join(" "), t.to_string());
-                        Ok(true)
-                    }
-                    _ => Ok(false),
-                }
-            }
-        }
-    }
-
-    /// One request/response, traced. Applies the timeouts and the body read mode.
+    /// One request/response. Applies the timeouts and the body read mode. On success the
+    /// exchange is returned for the caller to annotate and store; on error it is stored here.
+    #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &self,
         method: &Method,
         url: &Url,
-        req: &Request,
+        req_headers: &[(String, String)],
+        read: Read,
         body: &Body,
         auth: Option<&str>,
+        describe: &str,
         trace: &TraceSink,
-    ) -> Result<(Response, Vec<String>), HttpError> {
+    ) -> Result<(Response, Exchange), HttpError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
+        let progress = Progress::new();
+        let started = progress.started;
         let mut hm = HeaderMap::new();
-        for (k, v) in &req.headers {
+        for (k, v) in req_headers {
             if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
                 hm.append(k, v);
             }
@@ -454,6 +698,8 @@ impl Client {
         if has_body && !hm.contains_key(reqwest::header::CONTENT_LENGTH) {
             hm.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
+        let shown_url = redact_url(url.as_str());
+        let where_ = format!("{method} {shown_url}");
         let mut ex = Exchange {
             method: method.to_string(),
             url: url.to_string(),
@@ -465,74 +711,89 @@ impl Client {
             duration_ms: 0,
             notes: vec![],
         };
+        let give_up = |mut ex: Exchange, e: HttpError| {
+            ex.notes.push(e.message.clone());
+            ex.duration_ms = started.elapsed().as_millis() as u64;
+            trace.push(ex);
+            Err(e)
+        };
         let mut rb = self.http.request(method.clone(), url.clone()).headers(hm);
         if has_body {
-            rb = rb.body(body.to_reqwest());
+            rb = rb.body(body.to_reqwest(&progress));
         }
         let to = self.opts.request_timeout;
-        let sent = tokio::select! {
-            r = tokio::time::timeout(to, rb.send()) => r,
-            _ = self.cancel.cancelled() => {
-                ex.notes.push("cancelled".into());
-                trace.push(ex);
-                return Err(herr(ErrorKind::Cancelled, "run cancelled"));
+        let secs = to.as_secs_f64();
+        // Until the response headers: the timeout counts from the last progress (the last
+        // piece of the body handed over), so a long upload is not cut while it moves.
+        let fut = rb.send();
+        tokio::pin!(fut);
+        let sent = loop {
+            let last = progress.last();
+            let wake = started + Duration::from_millis(last) + to;
+            tokio::select! {
+                r = &mut fut => break r,
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    if progress.last() == last {
+                        let done = progress.sent.load(Ordering::Relaxed);
+                        let m = if has_body && done < body.len() {
+                            format!("{where_}: timed out after {secs} s: the registry stopped reading the request body ({done} of {} bytes sent)", body.len())
+                        } else {
+                            format!("{where_}: timed out after {secs} s waiting for the response")
+                        };
+                        return give_up(ex, herr(ErrorKind::Timeout, m));
+                    }
+                }
+                _ = self.cancel.cancelled() => return give_up(ex, cancelled()),
             }
         };
         let resp = match sent {
-            Err(_) => {
-                let m = format!("{} {}: timed out after {} s waiting for the response", method, url.path(), to.as_secs_f64());
-                ex.notes.push(m.clone());
-                ex.duration_ms = started.elapsed().as_millis() as u64;
-                trace.push(ex);
-                return Err(herr(ErrorKind::Timeout, m));
+            Ok(r) => r,
+            Err(e) => {
+                let (kind, m) = self.send_error(&e, url);
+                return give_up(ex, herr(kind, format!("{where_}: {m}")));
             }
-            Ok(Err(e)) => {
-                let kind = if e.is_connect() { ErrorKind::Connect } else if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Protocol };
-                let m = format!("{} {}: {}", method, crate::trace::redact_url(url.as_str()), error_chain(&e));
-                ex.notes.push(m.clone());
-                ex.duration_ms = started.elapsed().as_millis() as u64;
-                trace.push(ex);
-                return Err(herr(kind, m));
-            }
-            Ok(Ok(r)) => r,
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         ex.status = Some(status);
         ex.response_headers = headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
-        let read = if *method == Method::HEAD { Read::Discard } else { req.read };
-        // Error statuses are always buffered so their bodies can be judged and shown.
-        let read = match read {
-            Read::Hash(_) if status >= 300 => Read::Buffer,
-            Read::Discard if status >= 400 && *method != Method::HEAD => Read::Buffer,
-            r => r,
+        let read = if *method == Method::HEAD { Read::Discard } else { read };
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && headers.contains_key(reqwest::header::LOCATION);
+        // Error statuses are buffered so their bodies can be judged and shown; a redirect's
+        // body only previewed (it is not what was asked for).
+        let (read, keep_cap, stop_at_cap) = match read {
+            _ if redirect && *method != Method::HEAD => (Read::Buffer, BODY_PREVIEW, true),
+            Read::Hash(_) if status >= 300 => (Read::Buffer, self.opts.body_cap, false),
+            Read::Discard if status >= 400 && *method != Method::HEAD => (Read::Buffer, self.opts.body_cap, false),
+            Read::Buffer => (Read::Buffer, self.opts.body_cap, false),
+            Read::Hash(a) => (Read::Hash(a), BODY_PREVIEW, false),
+            Read::Discard => (Read::Discard, 0, false),
         };
         let mut hasher = match read {
             Read::Hash(a) => Some(Hasher::new(a)),
             _ => None,
         };
         let mut kept: Vec<u8> = Vec::new();
-        let keep_cap = match read {
-            Read::Buffer => self.opts.body_cap,
-            Read::Hash(_) => BODY_PREVIEW,
-            Read::Discard => 0,
-        };
         let mut result: Result<(), HttpError> = Ok(());
         if !matches!(read, Read::Discard) {
             let mut stream = resp.bytes_stream();
+            // Minimum rate, judged over windows of `request_timeout`.
+            let window = to.max(Duration::from_secs(1));
+            let (mut win_start, mut win_bytes) = (Instant::now(), 0u64);
+            let min_in_window = (self.opts.min_body_rate as f64 * window.as_secs_f64()) as u64;
             loop {
                 let next = tokio::select! {
                     n = tokio::time::timeout(to, stream.next()) => n,
-                    _ = self.cancel.cancelled() => { result = Err(herr(ErrorKind::Cancelled, "run cancelled")); break; }
+                    _ = self.cancel.cancelled() => { result = Err(cancelled()); break; }
                 };
                 match next {
                     Err(_) => {
-                        result = Err(herr(ErrorKind::Timeout, format!("{} {}: body stalled: no data for {} s", method, url.path(), to.as_secs_f64())));
+                        result = Err(herr(ErrorKind::Timeout, format!("{where_}: timed out after {secs} s without body data ({} bytes read)", hasher.as_ref().map(|h| h.len).unwrap_or(kept.len() as u64))));
                         break;
                     }
                     Ok(None) => break,
                     Ok(Some(Err(e))) => {
-                        result = Err(herr(ErrorKind::Protocol, format!("{} {}: reading the body failed: {}", method, url.path(), error_chain(&e))));
+                        result = Err(herr(ErrorKind::Protocol, format!("{where_}: reading the body failed: {}", redact_known(&error_chain(&e)).replace(url.as_str(), &shown_url))));
                         break;
                     }
                     Ok(Some(Ok(chunk))) => {
@@ -542,9 +803,26 @@ impl Client {
                         if kept.len() < keep_cap {
                             let n = chunk.len().min(keep_cap - kept.len());
                             kept.extend_from_slice(&chunk[..n]);
+                            if n < chunk.len() && matches!(read, Read::Buffer) && !stop_at_cap {
+                                result = Err(herr(ErrorKind::TooLarge, format!("{where_}: response body is larger than the {keep_cap} byte cap")));
+                                break;
+                            }
                         } else if matches!(read, Read::Buffer) {
-                            result = Err(herr(ErrorKind::TooLarge, format!("{} {}: response body is larger than the {} byte cap", method, url.path(), keep_cap)));
+                            if !stop_at_cap {
+                                result = Err(herr(ErrorKind::TooLarge, format!("{where_}: response body is larger than the {keep_cap} byte cap")));
+                            }
                             break;
+                        }
+                        win_bytes += chunk.len() as u64;
+                        if self.opts.min_body_rate > 0 && win_start.elapsed() >= window {
+                            if win_bytes < min_in_window {
+                                result = Err(herr(
+                                    ErrorKind::Timeout,
+                                    format!("{where_}: body too slow: {win_bytes} bytes in {:.0} s (the harness needs at least {} bytes/s)", win_start.elapsed().as_secs_f64(), self.opts.min_body_rate),
+                                ));
+                                break;
+                            }
+                            (win_start, win_bytes) = (Instant::now(), 0);
                         }
                     }
                 }
@@ -552,12 +830,10 @@ impl Client {
         }
         ex.response_body = preview(&kept);
         ex.duration_ms = started.elapsed().as_millis() as u64;
-        if let Err(e) = &result {
-            ex.notes.push(e.message.clone());
+        if let Err(e) = result {
+            return give_up(ex, e);
         }
-        let notes = ex.notes.clone();
-        trace.push(ex);
-        result?;
+        let describe = if describe.is_empty() { format!("{method} {}", redact_url(url.path())) } else { describe.to_string() };
         Ok((
             Response {
                 status,
@@ -568,11 +844,149 @@ impl Client {
                     (h.finish(), len)
                 }),
                 url: url.clone(),
-                request: req.describe(),
+                request: describe,
             },
-            notes,
+            ex,
         ))
     }
+
+    /// A failed send, classified, with a message that says what to do about TLS trouble.
+    fn send_error(&self, e: &reqwest::Error, url: &Url) -> (ErrorKind, String) {
+        let chain = redact_known(&error_chain(e)).replace(url.as_str(), &redact_url(url.as_str()));
+        let lower = chain.to_ascii_lowercase();
+        let host = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        if url.scheme() == "https" && (lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname")) {
+            let hint = if self.opts.insecure {
+                String::new()
+            } else if self.opts.ca_cert_pem.is_some() {
+                ": the certificate does not chain to the --ca-cert given, nor to a public root (or does not name this host)".to_string()
+            } else {
+                ": pass the registry's CA with --ca-cert FILE.pem, or skip verification with --insecure (OCI_TLS=insecure)".to_string()
+            };
+            return (ErrorKind::Connect, format!("TLS certificate verification of {host} failed ({chain}){hint}"));
+        }
+        if url.scheme() == "https" && (lower.contains("tls") || lower.contains("handshake") || lower.contains("corrupt message") || lower.contains("invalidcontenttype")) {
+            return (ErrorKind::Connect, format!("TLS handshake with {host} failed ({chain}); if the registry speaks plain http, use an http:// URL"));
+        }
+        let kind = if e.is_connect() {
+            ErrorKind::Connect
+        } else if e.is_timeout() {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Protocol
+        };
+        (kind, chain)
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn is_credential_header(k: &str) -> bool {
+    matches!(k.to_ascii_lowercase().as_str(), "authorization" | "proxy-authorization" | "cookie")
+}
+
+/// Headers that describe a request body: dropped with the body when a redirect turns the
+/// request into a GET.
+fn is_body_header(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    k.starts_with("content-") || k == "transfer-encoding" || k == "digest"
+}
+
+fn scope_note(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        String::new()
+    } else {
+        format!(" (scope {})", scopes.join(" "))
+    }
+}
+
+/// The token scopes a registry path needs: `repository:<name>:pull,push` for
+/// `/v2/<name>/(blobs|manifests|tags|referrers)/…`, plus `repository:<from>:pull` for a
+/// cross-repository mount (`?mount=…&from=<from>`), `registry:catalog:*` for `/v2/_catalog`,
+/// nothing for `/v2/` and anything else. `path` is relative to the registry's base path.
+pub fn derive_scopes(path: &str, query: Option<&str>) -> Vec<String> {
+    let Some(rest) = path.strip_prefix("/v2/") else { return vec![] };
+    if rest == "_catalog" {
+        return vec!["registry:catalog:*".into()];
+    }
+    let segs: Vec<&str> = rest.split('/').collect();
+    // The leftmost split whose remainder is an API route: names may contain `blobs` or
+    // `manifests` as components, the routes after the name have a fixed shape.
+    let name_len = (1..segs.len()).find(|&i| {
+        let r = &segs[i..];
+        match r[0] {
+            "manifests" | "referrers" => r.len() == 2 && !r[1].is_empty(),
+            "tags" => r.len() == 2 && r[1] == "list",
+            "blobs" => (r.len() == 2 && !r[1].is_empty()) || (r.len() >= 2 && r[1] == "uploads"),
+            _ => false,
+        }
+    });
+    let Some(n) = name_len else { return vec![] };
+    let name = segs[..n].join("/");
+    if segs[..n].iter().any(|s| s.is_empty()) {
+        return vec![];
+    }
+    let mut scopes = vec![format!("repository:{name}:pull,push")];
+    if let Some(q) = query {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        let mount = pairs.iter().any(|(k, _)| k == "mount");
+        if let Some((_, from)) = pairs.iter().find(|(k, v)| k == "from" && !v.is_empty()) {
+            if mount && segs[n] == "blobs" {
+                scopes.push(format!("repository:{from}:pull"));
+            }
+        }
+    }
+    merge_scopes(scopes.iter().map(String::as_str))
+}
+
+/// Merges scopes on the same resource (`repository:a:pull` + `repository:a:push` →
+/// `repository:a:pull,push`), keeping the resources' first-seen order; pull and push lead.
+pub fn merge_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<(String, Vec<String>)> = vec![];
+    for s in scopes.into_iter().flat_map(|s| s.split_whitespace()) {
+        // type:name:actions, where the name may hold colons (a registry host with a port)
+        let (resource, actions) = match s.rsplit_once(':') {
+            Some((r, a)) if r.contains(':') => (r.to_string(), a.split(',').filter(|a| !a.is_empty()).map(str::to_string).collect::<Vec<_>>()),
+            _ => (s.to_string(), vec![]),
+        };
+        match out.iter_mut().find(|(r, _)| *r == resource) {
+            Some((_, acts)) => {
+                for a in actions {
+                    if !acts.contains(&a) {
+                        acts.push(a);
+                    }
+                }
+            }
+            None => out.push((resource, actions.into_iter().fold(vec![], |mut v, a| {
+                if !v.contains(&a) {
+                    v.push(a);
+                }
+                v
+            }))),
+        }
+    }
+    out.into_iter()
+        .map(|(r, mut acts)| {
+            let rank = |a: &String| match a.as_str() {
+                "pull" => 0,
+                "push" => 1,
+                _ => 2,
+            };
+            acts.sort_by_key(rank);
+            if acts.is_empty() {
+                r
+            } else {
+                format!("{r}:{}", acts.join(","))
+            }
+        })
+        .collect()
+}
+
+/// The token cache key of a scope list.
+fn scope_key(scopes: &[String]) -> String {
+    scopes.join(" ")
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -587,4 +1001,42 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn scopes_from_paths() {
+        let d = |p: &str, q: Option<&str>| derive_scopes(p, q);
+        assert_eq!(d("/v2/", None), Vec::<String>::new());
+        assert_eq!(d("/v2/a/b/manifests/latest", None), vec!["repository:a/b:pull,push"]);
+        assert_eq!(d("/v2/a/blobs/sha256:00", None), vec!["repository:a:pull,push"]);
+        assert_eq!(d("/v2/a/blobs/uploads/", None), vec!["repository:a:pull,push"]);
+        assert_eq!(d("/v2/a/blobs/uploads/x/y", None), vec!["repository:a:pull,push"]);
+        assert_eq!(d("/v2/a/tags/list", Some("n=1")), vec!["repository:a:pull,push"]);
+        assert_eq!(d("/v2/a/referrers/sha256:00", Some("artifactType=x")), vec!["repository:a:pull,push"]);
+        // names with route words as components
+        assert_eq!(d("/v2/x/blobs/y/manifests/t", None), vec!["repository:x/blobs/y:pull,push"]);
+        assert_eq!(d("/v2/tags/tags/list", None), vec!["repository:tags:pull,push"]);
+        assert_eq!(d("/v2/a/blobs/uploads/", Some("mount=sha256:00&from=b/c")), vec!["repository:a:pull,push", "repository:b/c:pull"]);
+        assert_eq!(d("/v2/a/blobs/uploads/", Some("mount=sha256:00&from=a")), vec!["repository:a:pull,push"]);
+        assert_eq!(d("/v2/_catalog", None), vec!["registry:catalog:*"]);
+        assert_eq!(d("/token", None), Vec::<String>::new());
+        assert_eq!(d("/v2//manifests/x", None), Vec::<String>::new());
+    }
+    #[test]
+    fn scope_merging() {
+        assert_eq!(merge_scopes(["repository:a:push", "repository:a:pull repository:b:pull", "repository:a:delete"]), vec!["repository:a:pull,push,delete", "repository:b:pull"]);
+        assert_eq!(merge_scopes(["repository:127.0.0.1:5000/a:pull"]), vec!["repository:127.0.0.1:5000/a:pull"]);
+        assert_eq!(merge_scopes(["weird"]), vec!["weird"]);
+    }
+    #[test]
+    fn origins() {
+        let b = Url::parse("https://r.example:443/").unwrap();
+        assert!(same_origin(&Url::parse("https://r.example/v2/").unwrap(), &b));
+        assert!(!same_origin(&Url::parse("http://r.example/v2/").unwrap(), &b));
+        assert!(!same_origin(&Url::parse("https://r.example:8443/v2/").unwrap(), &b));
+        assert!(!same_origin(&Url::parse("https://cdn.example/v2/").unwrap(), &b));
+    }
 }

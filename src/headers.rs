@@ -27,6 +27,47 @@ pub fn parse_challenge(v: &str) -> Option<Challenge> {
     }
 }
 
+/// Every challenge of a `WWW-Authenticate` value, which may hold several
+/// (`Bearer realm="…",service="…", Basic realm="…"`; RFC 9110 §11.6.1). Unknown schemes are
+/// left out.
+pub fn parse_challenges(v: &str) -> Vec<Challenge> {
+    // Split at top-level commas (outside quotes); a piece that starts with a bare token
+    // followed by a space, or is a bare token, starts a new challenge.
+    let mut pieces = vec![];
+    let (mut cur, mut in_q, mut esc) = (String::new(), false, false);
+    for c in v.chars() {
+        match c {
+            _ if esc => esc = false,
+            '\\' if in_q => esc = true,
+            '"' => in_q = !in_q,
+            ',' if !in_q => {
+                pieces.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    pieces.push(cur);
+    let mut challenges: Vec<String> = vec![];
+    for p in pieces {
+        let t = p.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let first = t.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
+        let starts_new = !first.is_empty() && !t[first.len()..].trim_start().starts_with('=') && first.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+        match challenges.last_mut() {
+            Some(last) if !starts_new => {
+                last.push(',');
+                last.push_str(t);
+            }
+            _ => challenges.push(t.to_string()),
+        }
+    }
+    challenges.iter().filter_map(|c| parse_challenge(c)).collect()
+}
+
 /// `k=v, k="quoted, value"` lists.
 fn parse_params(s: &str) -> Vec<(String, String)> {
     let mut out = vec![];
@@ -215,6 +256,20 @@ mod tests {
         );
         assert_eq!(parse_challenge("Basic realm=\"r\""), Some(Challenge::Basic { realm: Some("r".into()) }));
         assert_eq!(parse_challenge("Negotiate"), None);
+    }
+    #[test]
+    fn several_challenges() {
+        let v = r#"Bearer realm="https://a/token",service="reg, x",scope="repository:x:pull", Basic realm="r", Negotiate"#;
+        assert_eq!(
+            parse_challenges(v),
+            vec![
+                Challenge::Bearer { realm: "https://a/token".into(), service: Some("reg, x".into()), scope: Some("repository:x:pull".into()) },
+                Challenge::Basic { realm: Some("r".into()) },
+            ]
+        );
+        assert_eq!(parse_challenges("Basic"), vec![Challenge::Basic { realm: None }]);
+        assert_eq!(parse_challenges(""), vec![]);
+        assert_eq!(parse_challenges(",,, =, \"\\"), vec![]);
     }
     #[test]
     fn ranges_and_dates() {

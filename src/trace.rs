@@ -36,6 +36,9 @@ impl TraceSink {
         e.url = self.redact(&redact_url(&e.url));
         for (k, v) in e.request_headers.iter_mut().chain(e.response_headers.iter_mut()) {
             *v = redact_header(k, v);
+            if URL_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
+                *v = redact_url(v);
+            }
             *v = self.redact(v);
         }
         e.request_body = self.redact(&e.request_body);
@@ -58,17 +61,63 @@ impl TraceSink {
     }
 }
 
+/// Replaces `secrets` and every secret registered with [`register_secret`] in `s`.
 pub fn redact_secrets(s: &str, secrets: &[String]) -> String {
+    let mut out = replace_all(s, secrets.iter().map(String::as_str));
+    if let Ok(known) = REGISTERED.read() {
+        out = replace_all(&out, known.iter().map(String::as_str));
+    }
+    out
+}
+
+/// Redacts only what was registered with [`register_secret`]: for text built where the
+/// run's configured secrets are not at hand (failure summaries, HTTP error messages).
+pub fn redact_known(s: &str) -> String {
+    redact_secrets(s, &[])
+}
+
+fn replace_all<'a>(s: &str, secrets: impl Iterator<Item = &'a str>) -> String {
     let mut out = s.to_string();
-    for sec in secrets.iter().filter(|s| s.len() >= 3) {
-        if out.contains(sec.as_str()) {
-            out = out.replace(sec.as_str(), "[REDACTED]");
+    for sec in secrets.filter(|s| s.len() >= MIN_SECRET) {
+        if out.contains(sec) {
+            out = out.replace(sec, "[REDACTED]");
         }
     }
     out
 }
 
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth"];
+/// Shorter strings are not redacted: replacing every "pw" in a report would mangle it and
+/// hide nothing.
+const MIN_SECRET: usize = 3;
+
+/// Secrets learnt while running: bearer tokens the registry issued, the `Basic` form of the
+/// credentials, the password. Process-wide, because every trace, message and report of the
+/// process must hide them, and redacting more than one run's secrets hides nothing wrongly.
+static REGISTERED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+/// Bound on the list (a registry issuing a fresh token per request must not grow it forever);
+/// the oldest go first, by then long out of use.
+const MAX_REGISTERED: usize = 4096;
+
+/// Adds a secret that every later redaction in this process hides.
+pub fn register_secret(s: &str) {
+    if s.len() < MIN_SECRET {
+        return;
+    }
+    if let Ok(mut v) = REGISTERED.write() {
+        if !v.iter().any(|x| x == s) {
+            if v.len() >= MAX_REGISTERED {
+                v.remove(0);
+            }
+            v.push(s.to_string());
+        }
+    }
+}
+
+const SECRET_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth", "x-registry-token", "x-auth-token", "x-api-key", "x-amz-security-token"];
+
+/// Headers whose value is a URL (signed redirect targets and upload locations).
+const URL_HEADERS: &[&str] = &["location", "content-location"];
 
 pub fn redact_header(name: &str, value: &str) -> String {
     let n = name.to_ascii_lowercase();
@@ -84,8 +133,13 @@ pub fn redact_header(name: &str, value: &str) -> String {
 }
 
 /// Drops userinfo and values of token-like query parameters (signed URLs, access tokens).
+/// Relative references (`/v2/x/blobs/uploads/1?sig=…`) are redacted the same way.
 pub fn redact_url(u: &str) -> String {
-    let Ok(mut url) = url::Url::parse(u) else { return u.to_string() };
+    let mut url = match url::Url::parse(u) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => return redact_relative(u),
+        Err(_) => return u.to_string(),
+    };
     if !url.username().is_empty() || url.password().is_some() {
         let _ = url.set_username("");
         let _ = url.set_password(None);
@@ -98,12 +152,40 @@ pub fn redact_url(u: &str) -> String {
             q.append_pair(k, if is_secret_param(k) { "[REDACTED]" } else { v });
         }
     }
-    url.to_string()
+    // readable in reports: the placeholder is not data
+    url.to_string().replace("%5BREDACTED%5D", "[REDACTED]")
+}
+
+/// A relative reference keeps its own form: only the query values are replaced.
+fn redact_relative(u: &str) -> String {
+    let Some((head, query)) = u.split_once('?') else { return u.to_string() };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|p| {
+            let key = p.split_once('=').map(|(k, _)| k).unwrap_or(p);
+            let decoded: String = url::form_urlencoded::parse(key.as_bytes()).map(|(k, _)| k.into_owned()).next().unwrap_or_default();
+            if is_secret_param(&decoded) {
+                format!("{key}=[REDACTED]")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    let mut out = format!("{head}?{}", parts.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }
 
 fn is_secret_param(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["token", "signature", "sig", "password", "secret", "credential", "x-amz-signature", "x-amz-credential", "x-goog-signature"]
+    ["token", "signature", "sig", "password", "secret", "credential", "key", "auth", "x-amz-signature", "x-amz-credential", "x-goog-signature"]
         .iter()
         .any(|s| k == *s || k.ends_with(&format!("_{s}")) || k.ends_with(&format!("-{s}")))
 }
@@ -154,5 +236,35 @@ mod tests {
         assert!(redact_url("http://h/x?token=abc&n=1").contains("n=1"));
         assert!(!redact_tokens_in_body(r#"{"token":"sekret","expires_in":60}"#).contains("sekret"));
         assert_eq!(redact_secrets("pw=hunter2", &["hunter2".into()]), "pw=[REDACTED]");
+    }
+    #[test]
+    fn redacts_relative_urls() {
+        let r = redact_url("/v2/a/blobs/uploads/1?X-Amz-Signature=abc&_state=s&X-Amz-Credential=def");
+        assert_eq!(r, "/v2/a/blobs/uploads/1?X-Amz-Signature=[REDACTED]&_state=s&X-Amz-Credential=[REDACTED]");
+        assert_eq!(redact_url("/v2/a/tags/list?n=1"), "/v2/a/tags/list?n=1");
+        assert_eq!(redact_url("/v2/"), "/v2/");
+    }
+    #[test]
+    fn registered_secrets_are_redacted_everywhere() {
+        register_secret("tok-registered-7Hq2");
+        assert_eq!(redact_known("a tok-registered-7Hq2 b"), "a [REDACTED] b");
+        assert_eq!(redact_secrets("tok-registered-7Hq2", &[]), "[REDACTED]");
+        register_secret("ab");
+        assert_eq!(redact_known("ab"), "ab");
+        let t = TraceSink::new(Arc::new(vec![]));
+        t.push(Exchange {
+            method: "GET".into(),
+            url: "http://h/v2/".into(),
+            request_headers: vec![],
+            request_body: String::new(),
+            status: Some(307),
+            response_headers: vec![("Location".into(), "http://cdn/x?sig=s1&n=1".into()), ("X-Echo".into(), "tok-registered-7Hq2".into())],
+            response_body: String::new(),
+            duration_ms: 0,
+            notes: vec![],
+        });
+        let e = &t.take()[0];
+        assert_eq!(e.response_headers[0].1, "http://cdn/x?sig=[REDACTED]&n=1");
+        assert_eq!(e.response_headers[1].1, "[REDACTED]");
     }
 }

@@ -150,7 +150,7 @@ pub const CHUNK_CAP: u64 = 64 << 20;
 
 /// Chunk size for an upload: `want`, raised to the registry's minimum (capped at CHUNK_CAP).
 pub fn chunk_size(min: Option<u64>, want: u64) -> u64 {
-    want.max(min.unwrap_or(0)).min(CHUNK_CAP).max(1)
+    want.max(min.unwrap_or(0)).clamp(1, CHUNK_CAP)
 }
 
 /// PATCH `blob[start..end)` to an upload location with `Content-Range: start-(end-1)`.

@@ -479,10 +479,8 @@ async fn errors(mut sc: Sc) {
         let mut json = 0;
         for q in reqs {
             let r = ck.send(q).await?;
-            if (400..500).contains(&r.status) {
-                if !error_codes(ck, &r)?.is_empty() {
-                    json += 1;
-                }
+            if (400..500).contains(&r.status) && !error_codes(ck, &r)?.is_empty() {
+                json += 1;
             }
         }
         ck.note(format!("{json} of 5 error responses had a JSON error body"));

@@ -178,7 +178,7 @@ async fn endless_body_many_jobs(name: &'static str) -> Vec<Problem> {
 
 async fn endless_body(name: &'static str) -> Vec<Problem> {
     // --jobs pinned to the default of a 2-CPU machine so the bound means the same everywhere.
-    let (mut out, s, reset, base) = endless_run(name, 4, 60.0, Expect::exit(1)).await;
+    let (mut out, s, reset, base) = endless_run(name, 4, 30.0, Expect::exit(1).within(60)).await;
 
     // The HTTP layer directly: a buffered read stops at the cap, a hashed read must end too.
     let c = harness::probe_client(&s.url());
