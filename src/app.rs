@@ -45,7 +45,12 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
-            return RunOutcome { exit_code: exit::BAD_CONFIG, counts: Counts::default(), report_files: vec![], http_requests: 0 };
+            return RunOutcome {
+                exit_code: exit::BAD_CONFIG,
+                counts: Counts::default(),
+                report_files: vec![],
+                http_requests: 0,
+            };
         }
     };
     let cfg = Arc::new(cfg);
@@ -54,7 +59,11 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         rx,
         ReportSettings {
             dir: cfg.report_dir.clone(),
-            console: ConsoleSettings { quiet: cfg.quiet, verbose: cfg.verbose, json: cfg.format == Format::Json },
+            console: ConsoleSettings {
+                quiet: cfg.quiet,
+                verbose: cfg.verbose,
+                json: cfg.format == Format::Json,
+            },
         },
     ));
     let plan = crate::plan::plan(&cfg);
@@ -76,7 +85,11 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     if embedded.is_some() {
         warnings.push(format!(
             "no registry given: testing the embedded reference registry{}",
-            if cfg.embedded_faults.is_empty() { String::new() } else { format!(" with faults {}", cfg.embedded_faults.join(",")) }
+            if cfg.embedded_faults.is_empty() {
+                String::new()
+            } else {
+                format!(" with faults {}", cfg.embedded_faults.join(","))
+            }
         ));
     }
     let secrets = Arc::new(cfg.secrets());
@@ -85,7 +98,10 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         version: env!("CARGO_PKG_VERSION").into(),
         spec_version: cfg.spec_version,
         seed: cfg.seed,
-        registry: base.as_ref().map(|u| u.to_string()).unwrap_or_else(|_| "embedded (failed to start)".into()),
+        registry: base
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| "embedded (failed to start)".into()),
         embedded: cfg.registry.is_none(),
         config: cfg.display_map(),
         started_at: now_rfc3339(),
@@ -95,7 +111,12 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     });
     let _ = tx.send(Event::RunStarted(info));
 
-    let finish = |tx: &crate::events::EventTx, code: i32, interrupted: Option<String>, fatal: Option<String>, requests: u64, cleanup: Vec<String>| {
+    let finish = |tx: &crate::events::EventTx,
+                  code: i32,
+                  interrupted: Option<String>,
+                  fatal: Option<String>,
+                  requests: u64,
+                  cleanup: Vec<String>| {
         let _ = tx.send(Event::RunFinished(Arc::new(RunSummary {
             counts: Counts::default(),
             duration_ms: started.elapsed().as_millis() as u64,
@@ -109,7 +130,14 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
 
     let fail_all = |tx: &crate::events::EventTx, outcome: Outcome, why: &str| {
         for m in &plan.checks {
-            let _ = tx.send(Event::CheckFinished(Arc::new(runner::result_of(m, cfg.spec_version, outcome, why.to_string(), 0, vec![]))));
+            let _ = tx.send(Event::CheckFinished(Arc::new(runner::result_of(
+                m,
+                cfg.spec_version,
+                outcome,
+                why.to_string(),
+                0,
+                vec![],
+            ))));
         }
     };
 
@@ -137,7 +165,14 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
             let why = format!("registry unreachable: {}", e.message);
             let _ = tx.send(Event::Note(why.clone()));
             fail_all(&tx, Outcome::NotRun, &why);
-            finish(&tx, exit::UNREACHABLE, None, Some(why), client.request_count(), vec![]);
+            finish(
+                &tx,
+                exit::UNREACHABLE,
+                None,
+                Some(why),
+                client.request_count(),
+                vec![],
+            );
             return wait_reports(reporter, exit::UNREACHABLE, client.request_count()).await;
         }
     }
@@ -209,7 +244,14 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         Some((_, c)) if *c != exit::CHECKS_FAILED => *c,
         _ => exit::OK, // decided from the collected results below
     };
-    finish(&tx, code, intr.map(|(w, _)| w), None, requests, cleanup_lines);
+    finish(
+        &tx,
+        code,
+        intr.map(|(w, _)| w),
+        None,
+        requests,
+        cleanup_lines,
+    );
     drop(tx);
     if let Some(mut r) = embedded {
         r.shutdown();
@@ -227,20 +269,33 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
 }
 
 pub fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectations>, String> {
-    let Some(p) = &cfg.expect else { return Ok(None) };
+    let Some(p) = &cfg.expect else {
+        return Ok(None);
+    };
     let e = crate::expect::Expectations::load(p)?;
     let checks: Vec<&str> = crate::plan::all_checks().iter().map(|m| m.id).collect();
-    let reqs: Vec<&str> = crate::suites::catalog::requirements().iter().map(|r| r.id.as_str()).collect();
+    let reqs: Vec<&str> = crate::suites::catalog::requirements()
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
     let unknown = e.unknown_ids(&checks, &reqs);
     if !unknown.is_empty() {
-        return Err(format!("{}: these ids match no check or requirement: {} (see `oci-conformance list`)", p.display(), unknown.join(", ")));
+        return Err(format!(
+            "{}: these ids match no check or requirement: {} (see `oci-conformance list`)",
+            p.display(),
+            unknown.join(", ")
+        ));
     }
     Ok(Some(e))
 }
 
 /// The embedded registry as a run needs it: its faults, and room for --large-blob-size.
 fn embedded_options(cfg: &Config) -> crate::registry::Options {
-    let mut o = crate::registry::Options { addr: "127.0.0.1:0".into(), faults: cfg.embedded_faults.clone(), ..Default::default() };
+    let mut o = crate::registry::Options {
+        addr: "127.0.0.1:0".into(),
+        faults: cfg.embedded_faults.clone(),
+        ..Default::default()
+    };
     if let Some(size) = cfg.large_blob_size {
         o.max_blob_size = Some(size.max(1 << 30));
     }
@@ -256,16 +311,39 @@ pub fn verdict(c: &Counts, strict: bool) -> i32 {
     }
 }
 
-async fn wait_reports(h: tokio::task::JoinHandle<Result<report::Written, String>>, code: i32, requests: u64) -> RunOutcome {
+async fn wait_reports(
+    h: tokio::task::JoinHandle<Result<report::Written, String>>,
+    code: i32,
+    requests: u64,
+) -> RunOutcome {
     match h.await {
-        Ok(Ok(w)) => RunOutcome { exit_code: code, counts: w.counts, report_files: w.files, http_requests: requests },
+        Ok(Ok(w)) => RunOutcome {
+            exit_code: code,
+            counts: w.counts,
+            report_files: w.files,
+            http_requests: requests,
+        },
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            RunOutcome { exit_code: if code == exit::OK { exit::BAD_CONFIG } else { code }, counts: Counts::default(), report_files: vec![], http_requests: requests }
+            RunOutcome {
+                exit_code: if code == exit::OK {
+                    exit::BAD_CONFIG
+                } else {
+                    code
+                },
+                counts: Counts::default(),
+                report_files: vec![],
+                http_requests: requests,
+            }
         }
         Err(e) => {
             eprintln!("error: reporter crashed: {e}");
-            RunOutcome { exit_code: exit::INTERNAL, counts: Counts::default(), report_files: vec![], http_requests: requests }
+            RunOutcome {
+                exit_code: exit::INTERNAL,
+                counts: Counts::default(),
+                report_files: vec![],
+                http_requests: requests,
+            }
         }
     }
 }
@@ -294,12 +372,18 @@ async fn wait_signal(enabled: bool) -> (String, i32) {
 }
 
 fn started_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// UTC time as RFC 3339, without a date crate.
 pub fn now_rfc3339() -> String {
-    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (s / 86400, s % 86400);
     // civil from days (Howard Hinnant)
     let z = days as i64 + 719468;
@@ -312,5 +396,10 @@ pub fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -24,7 +24,12 @@ pub struct Product {
     pub description: String,
 }
 
-const URL_FIELDS: [&str; 4] = ["website_url", "repo_url", "documentation_url", "product_logo_url"];
+const URL_FIELDS: [&str; 4] = [
+    "website_url",
+    "repo_url",
+    "documentation_url",
+    "product_logo_url",
+];
 
 impl Product {
     fn fields(&self) -> [(&'static str, &str); 9] {
@@ -45,7 +50,17 @@ impl Product {
     pub fn parse(text: &str, name: &str) -> Result<Product, String> {
         let mut p: Product = serde_yaml::from_str(text).map_err(|e| format!("{name}: {e} (fields: vendor, name, version, website_url, repo_url, documentation_url, product_logo_url, type, description)"))?;
         // Every scalar reads as a string (so `version: 1.10` stays "1.10"); trim, then check.
-        for f in [&mut p.vendor, &mut p.name, &mut p.version, &mut p.website_url, &mut p.repo_url, &mut p.documentation_url, &mut p.product_logo_url, &mut p.kind, &mut p.description] {
+        for f in [
+            &mut p.vendor,
+            &mut p.name,
+            &mut p.version,
+            &mut p.website_url,
+            &mut p.repo_url,
+            &mut p.documentation_url,
+            &mut p.product_logo_url,
+            &mut p.kind,
+            &mut p.description,
+        ] {
             *f = f.trim().to_string();
         }
         for (field, v) in p.fields() {
@@ -56,17 +71,23 @@ impl Product {
                 return Err(format!("{name}: field `{field}` must be one line"));
             }
             if URL_FIELDS.contains(&field) && !is_http_url(v) {
-                return Err(format!("{name}: field `{field}` must be an http:// or https:// URL, got {v:?}"));
+                return Err(format!(
+                    "{name}: field `{field}` must be an http:// or https:// URL, got {v:?}"
+                ));
             }
         }
         if slug(&p.name).is_empty() {
-            return Err(format!("{name}: field `name` {:?} has no letters or digits to name the submission folder", p.name));
+            return Err(format!(
+                "{name}: field `name` {:?} has no letters or digits to name the submission folder",
+                p.name
+            ));
         }
         Ok(p)
     }
 
     pub fn load(path: &Path) -> Result<Product, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Product::parse(&text, &path.display().to_string())
     }
 
@@ -103,7 +124,9 @@ pub fn spec_dir(spec_version: &str) -> Result<&'static str, String> {
 /// a public README is worth guarding.
 fn is_secret_flag(flag: &str) -> bool {
     let f = flag.trim_start_matches('-').to_ascii_lowercase();
-    ["password", "token", "secret"].iter().any(|k| f.contains(k))
+    ["password", "token", "secret"]
+        .iter()
+        .any(|k| f.contains(k))
 }
 
 /// The command line as it can be re-run: the program name without its build path, secrets out.
@@ -111,7 +134,11 @@ pub fn reproducible_command(cmd: &str) -> String {
     let mut out: Vec<String> = vec![];
     let mut hide_next = false;
     for (i, w) in cmd.split_whitespace().enumerate() {
-        if i == 0 && Path::new(w).file_name().is_some_and(|n| n == "oci-conformance") {
+        if i == 0
+            && Path::new(w)
+                .file_name()
+                .is_some_and(|n| n == "oci-conformance")
+        {
             out.push("oci-conformance".into());
             continue;
         }
@@ -160,7 +187,11 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
     let _ = writeln!(s, "## Results\n");
     // An expected failure is still a broken MUST: the vendor's expectations file does not
     // change what the registry does.
-    let verdict = if c.failed + c.expected_failure + c.not_run > 0 { "FAIL" } else { "PASS" };
+    let verdict = if c.failed + c.expected_failure + c.not_run > 0 {
+        "FAIL"
+    } else {
+        "PASS"
+    };
     let _ = writeln!(
         s,
         "OCI Distribution Specification {spec} conformance: **{verdict}** ({} passed, {} failed, {} warned, {} unsupported, {} skipped, {} expected failures, {} not run; {} checks).\n",
@@ -170,17 +201,38 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
     for (k, v) in count_pairs(&c).iter().skip(1) {
         let _ = writeln!(s, "| {} | {v} |", k.replace('_', " "));
     }
-    let _ = writeln!(s, "\nDetails per check: [report.html](report.html) and [junit.xml](junit.xml).\n");
+    let _ = writeln!(
+        s,
+        "\nDetails per check: [report.html](report.html) and [junit.xml](junit.xml).\n"
+    );
 
     let _ = writeln!(s, "## How to reproduce\n");
-    let tool = if r.tool.is_empty() { "oci-conformance" } else { r.tool.as_str() };
+    let tool = if r.tool.is_empty() {
+        "oci-conformance"
+    } else {
+        r.tool.as_str()
+    };
     let _ = writeln!(s, "1. Start {} {} (see the documentation above) and make it reachable from where the harness runs.", one_line(&p.name), one_line(&p.version));
-    let _ = writeln!(s, "2. Install the harness, {tool} {}, at exactly that version.", one_line(&r.version));
-    let _ = writeln!(s, "3. Run it with the same settings. The command as run was:\n");
-    let _ = writeln!(s, "   ```shell\n   {}\n   ```\n", one_line(&reproducible_command(&r.command)));
+    let _ = writeln!(
+        s,
+        "2. Install the harness, {tool} {}, at exactly that version.",
+        one_line(&r.version)
+    );
+    let _ = writeln!(
+        s,
+        "3. Run it with the same settings. The command as run was:\n"
+    );
+    let _ = writeln!(
+        s,
+        "   ```shell\n   {}\n   ```\n",
+        one_line(&reproducible_command(&r.command))
+    );
     let _ = writeln!(s, "   Pass credentials, if the registry needs them, through `OCI_USERNAME` / `OCI_PASSWORD` (or `--password-stdin`).");
     if let Some(seed) = r.seed {
-        let _ = writeln!(s, "   `--seed {seed}` regenerates the same content (blobs, manifests, tags) as this run.");
+        let _ = writeln!(
+            s,
+            "   `--seed {seed}` regenerates the same content (blobs, manifests, tags) as this run."
+        );
     }
     let _ = writeln!(s, "\n| Setting | Value |\n| --- | --- |");
     let _ = writeln!(s, "| harness | {} {} |", cell(tool), cell(&r.version));
@@ -195,7 +247,12 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
             continue;
         }
         // The harness redacts secrets already; a settings key that names one is hidden anyway.
-        let v = if is_secret_flag(k) && !matches!(config_value(v).as_str(), "(none)" | "[REDACTED]") { "***".to_string() } else { config_value(v) };
+        let v = if is_secret_flag(k) && !matches!(config_value(v).as_str(), "(none)" | "[REDACTED]")
+        {
+            "***".to_string()
+        } else {
+            config_value(v)
+        };
         let _ = writeln!(s, "| {} | {} |", cell(k), cell(&v));
     }
     let _ = writeln!(s, "\nThe run should end with the counts in the table above; `oci-conformance diff` compares a new results.json with the one behind this submission.");
@@ -206,20 +263,31 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
 pub fn run(product: &Path, out: &Path, report_dir: &Path) -> Result<PathBuf, String> {
     let p = Product::load(product)?;
     if !report_dir.is_dir() {
-        return Err(format!("report dir {} does not exist (run the harness first, or pass its --report-dir)", report_dir.display()));
+        return Err(format!(
+            "report dir {} does not exist (run the harness first, or pass its --report-dir)",
+            report_dir.display()
+        ));
     }
     let r = load_results(report_dir)?;
     if r.embedded {
         return Err(format!("{}: this run tested the harness's embedded reference registry, not {}; run with --registry pointing at the product", r.path.display(), p.name));
     }
     if let Some(why) = r.interrupted() {
-        return Err(format!("{}: the run stopped early ({why}); a submission needs a complete run", r.path.display()));
+        return Err(format!(
+            "{}: the run stopped early ({why}); a submission needs a complete run",
+            r.path.display()
+        ));
     }
     let spec = spec_dir(&r.spec_version).map_err(|e| format!("{}: {e}", r.path.display()))?;
     let mut copies = vec![];
     for f in ["junit.xml", "report.html"] {
         let src = report_dir.join(f);
-        let data = std::fs::read(&src).map_err(|e| format!("{}: {e} (the bundle needs the report dir's junit.xml and report.html)", src.display()))?;
+        let data = std::fs::read(&src).map_err(|e| {
+            format!(
+                "{}: {e} (the bundle needs the report dir's junit.xml and report.html)",
+                src.display()
+            )
+        })?;
         if data.is_empty() {
             return Err(format!("{} is empty", src.display()));
         }
@@ -227,11 +295,15 @@ pub fn run(product: &Path, out: &Path, report_dir: &Path) -> Result<PathBuf, Str
     }
     let dir = out.join("distribution-spec").join(spec).join(slug(&p.name));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut files: Vec<(&str, Vec<u8>)> = vec![("PRODUCT.yaml", p.to_yaml()?.into_bytes()), ("README.md", readme(&p, &r, spec).into_bytes())];
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
+        ("PRODUCT.yaml", p.to_yaml()?.into_bytes()),
+        ("README.md", readme(&p, &r, spec).into_bytes()),
+    ];
     files.extend(copies);
     for (name, data) in files {
         let dst = dir.join(name);
-        crate::report::write_atomic(&dst, &data).map_err(|e| format!("cannot write {}: {e}", dst.display()))?;
+        crate::report::write_atomic(&dst, &data)
+            .map_err(|e| format!("cannot write {}: {e}", dst.display()))?;
     }
     Ok(dir)
 }

@@ -1,6 +1,8 @@
 //! Subcommand bodies: kept out of main.rs so tests can call them in-process.
 
-use crate::config::{exit, BundleArgs, CompletionsArgs, Config, DiffArgs, ExpectArgs, ListArgs, ServeArgs};
+use crate::config::{
+    exit, BundleArgs, CompletionsArgs, Config, DiffArgs, ExpectArgs, ListArgs, ServeArgs,
+};
 use crate::model::SpecVersion;
 
 /// The harness run: prints the resolved config, runs, returns the exit status.
@@ -12,13 +14,24 @@ pub async fn run(cfg: Config) -> i32 {
     }
     if cfg.list {
         for m in crate::plan::plan(&cfg).checks {
-            println!("{:<50} {:<19} {:<6} §{}", m.id, m.bucket.as_str(), m.level_for(cfg.spec_version).as_str(), m.spec);
+            println!(
+                "{:<50} {:<19} {:<6} §{}",
+                m.id,
+                m.bucket.as_str(),
+                m.level_for(cfg.spec_version).as_str(),
+                m.spec
+            );
         }
         return exit::OK;
     }
     // The resolved configuration; the console reporter prints warnings and the target itself.
     if !cfg.quiet && cfg.format == crate::config::Format::Human {
-        println!("oci-conformance {} — seed {} (replay with --seed {})", env!("CARGO_PKG_VERSION"), cfg.seed, cfg.seed);
+        println!(
+            "oci-conformance {} — seed {} (replay with --seed {})",
+            env!("CARGO_PKG_VERSION"),
+            cfg.seed,
+            cfg.seed
+        );
         for (k, v) in cfg.display_map() {
             println!("  {k:<22} {v}");
         }
@@ -29,7 +42,12 @@ pub async fn run(cfg: Config) -> i32 {
 pub async fn serve(a: ServeArgs) -> i32 {
     if a.list_faults {
         for f in crate::registry::faults::ALL {
-            println!("{:<40} breaks {:<45} {}", f.name, f.breaks.join(","), f.description);
+            println!(
+                "{:<40} breaks {:<45} {}",
+                f.name,
+                f.breaks.join(","),
+                f.description
+            );
         }
         return exit::OK;
     }
@@ -40,12 +58,16 @@ pub async fn serve(a: ServeArgs) -> i32 {
         }
     };
     let auth = match (&a.basic_auth, &a.token_auth) {
-        (Some(b), _) => creds("--basic-auth", b).map(|(user, password)| Some(crate::registry::Auth::Basic { user, password })),
-        (None, Some(t)) => creds("--token-auth", t).map(|(user, password)| Some(crate::registry::Auth::Token { user, password })),
+        (Some(b), _) => creds("--basic-auth", b)
+            .map(|(user, password)| Some(crate::registry::Auth::Basic { user, password })),
+        (None, Some(t)) => creds("--token-auth", t)
+            .map(|(user, password)| Some(crate::registry::Auth::Token { user, password })),
         (None, None) => Ok(None),
     };
     let delay = match a.delay {
-        Some(d) if !(d.is_finite() && (0.0..1e7).contains(&d)) => Err(format!("--delay must be a number of seconds ≥ 0, got {d}")),
+        Some(d) if !(d.is_finite() && (0.0..1e7).contains(&d)) => {
+            Err(format!("--delay must be a number of seconds ≥ 0, got {d}"))
+        }
         d => Ok(d.map(std::time::Duration::from_secs_f64)),
     };
     let (auth, delay) = match (auth, delay) {
@@ -74,13 +96,29 @@ pub async fn serve(a: ServeArgs) -> i32 {
             return exit::BAD_CONFIG;
         }
     };
-    println!("embedded registry listening on {}{}", r.url(), if a.faults.is_empty() { String::new() } else { format!(" (faults: {})", a.faults.join(",")) });
+    println!(
+        "embedded registry listening on {}{}",
+        r.url(),
+        if a.faults.is_empty() {
+            String::new()
+        } else {
+            format!(" (faults: {})", a.faults.join(","))
+        }
+    );
     if let Some(pem) = &r.ca_pem {
-        let path = a.ca_out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("oci-conformance-ca-{}.pem", r.addr.port())));
+        let path = a.ca_out.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("oci-conformance-ca-{}.pem", r.addr.port()))
+        });
         match std::fs::write(&path, pem) {
-            Ok(()) => println!("TLS CA certificate: {} (pass it with --ca-cert)", path.display()),
+            Ok(()) => println!(
+                "TLS CA certificate: {} (pass it with --ca-cert)",
+                path.display()
+            ),
             Err(e) => {
-                eprintln!("error: cannot write the CA certificate to {}: {e}", path.display());
+                eprintln!(
+                    "error: cannot write the CA certificate to {}: {e}",
+                    path.display()
+                );
                 return exit::BAD_CONFIG;
             }
         }
@@ -90,7 +128,11 @@ pub async fn serve(a: ServeArgs) -> i32 {
     }
     let _ = tokio::signal::ctrl_c().await;
     if r.redirect_addr.is_some() {
-        println!("redirect target: {} requests, {} with an Authorization header", r.redirect_requests(), r.redirect_requests_with_auth());
+        println!(
+            "redirect target: {} requests, {} with an Authorization header",
+            r.redirect_requests(),
+            r.redirect_requests_with_auth()
+        );
     }
     r.shutdown();
     exit::OK
@@ -114,7 +156,14 @@ pub fn list(a: ListArgs) -> i32 {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         for m in checks {
-            println!("{:<50} {:<19} {:<6} §{:<32} {}", m.id, m.bucket.as_str(), m.level_for(v).as_str(), m.spec, m.name);
+            println!(
+                "{:<50} {:<19} {:<6} §{:<32} {}",
+                m.id,
+                m.bucket.as_str(),
+                m.level_for(v).as_str(),
+                m.spec,
+                m.name
+            );
         }
     }
     exit::OK
@@ -129,9 +178,13 @@ fn report_err(r: Result<i32, String>) -> i32 {
 }
 
 pub fn expect(a: ExpectArgs) -> i32 {
-    report_err(crate::expect::write_from_results(&a.from).and_then(|text| match &a.output {
-        Some(p) => std::fs::write(p, text).map(|_| exit::OK).map_err(|e| format!("cannot write {}: {e}", p.display())),
-        None => crate::diff::write_stdout(&text).map(|_| exit::OK),
+    report_err(crate::expect::write_from_results(&a.from).and_then(|text| {
+        match &a.output {
+            Some(p) => std::fs::write(p, text)
+                .map(|_| exit::OK)
+                .map_err(|e| format!("cannot write {}: {e}", p.display())),
+            None => crate::diff::write_stdout(&text).map(|_| exit::OK),
+        }
     }))
 }
 
@@ -140,10 +193,12 @@ pub fn diff(a: DiffArgs) -> i32 {
 }
 
 pub fn bundle(a: BundleArgs) -> i32 {
-    report_err(crate::bundle::run(&a.product, &a.out, &a.report_dir).map(|p| {
-        println!("bundle written to {}", p.display());
-        exit::OK
-    }))
+    report_err(
+        crate::bundle::run(&a.product, &a.out, &a.report_dir).map(|p| {
+            println!("bundle written to {}", p.display());
+            exit::OK
+        }),
+    )
 }
 
 pub fn completions(a: CompletionsArgs) -> i32 {

@@ -15,7 +15,9 @@
 use crate::content::Blob;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::headers::{self, Challenge};
-use crate::trace::{preview, redact_known, redact_url, register_secret, Exchange, TraceSink, BODY_PREVIEW};
+use crate::trace::{
+    preview, redact_known, redact_url, register_secret, Exchange, TraceSink, BODY_PREVIEW,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -80,7 +82,11 @@ pub enum Body {
     Empty,
     Bytes(Bytes),
     /// `blob[start..end]`, generated while it is sent.
-    Blob { blob: Blob, start: u64, end: u64 },
+    Blob {
+        blob: Blob,
+        start: u64,
+        end: u64,
+    },
 }
 
 impl Body {
@@ -98,17 +104,27 @@ impl Body {
         match self {
             Body::Empty => String::new(),
             Body::Bytes(b) => preview(b),
-            Body::Blob { start, end, .. } => format!("<{} bytes of blob data, offset {}>", end - start, start),
+            Body::Blob { start, end, .. } => {
+                format!("<{} bytes of blob data, offset {}>", end - start, start)
+            }
         }
     }
     /// A fresh body for one send; every piece handed to the connection counts as progress.
     fn to_reqwest(&self, progress: &Arc<Progress>) -> reqwest::Body {
         let pieces: Box<dyn Iterator<Item = Bytes> + Send> = match self {
             Body::Empty => return reqwest::Body::from(Bytes::new()),
-            Body::Bytes(b) if b.len() <= SEND_PIECE => return reqwest::Body::from(b.clone()),
+            Body::Bytes(b) if b.len() <= SEND_PIECE => {
+                // handed over whole: the socket buffers take it at once
+                progress.sent.store(b.len() as u64, Ordering::Relaxed);
+                return reqwest::Body::from(b.clone());
+            }
             Body::Bytes(b) => {
                 let b = b.clone();
-                Box::new((0..b.len()).step_by(SEND_PIECE).map(move |i| b.slice(i..(i + SEND_PIECE).min(b.len()))))
+                Box::new(
+                    (0..b.len())
+                        .step_by(SEND_PIECE)
+                        .map(move |i| b.slice(i..(i + SEND_PIECE).min(b.len()))),
+                )
             }
             Body::Blob { blob, start, end } => Box::new(blob.pieces(*start, *end, SEND_PIECE)),
         };
@@ -130,11 +146,16 @@ struct Progress {
 
 impl Progress {
     fn new() -> Arc<Progress> {
-        Arc::new(Progress { started: Instant::now(), last_ms: AtomicU64::new(0), sent: AtomicU64::new(0) })
+        Arc::new(Progress {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+        })
     }
     fn sent(&self, n: usize) {
         self.sent.fetch_add(n as u64, Ordering::Relaxed);
-        self.last_ms.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
     fn last(&self) -> u64 {
         self.last_ms.load(Ordering::Relaxed)
@@ -167,7 +188,14 @@ pub struct Request {
 
 impl Request {
     pub fn new(method: Method, target: impl Into<String>) -> Request {
-        Request { method, target: target.into(), headers: vec![], body: Body::Empty, read: Read::Buffer, scopes: vec![] }
+        Request {
+            method,
+            target: target.into(),
+            headers: vec![],
+            body: Body::Empty,
+            read: Read::Buffer,
+            scopes: vec![],
+        }
     }
     pub fn get(t: impl Into<String>) -> Request {
         Request::new(Method::GET, t)
@@ -237,7 +265,11 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     pub fn header_all(&self, name: &str) -> Vec<String> {
-        self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect()
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -246,15 +278,29 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| format!("response body is not JSON: {e}"))
     }
     pub fn content_length(&self) -> Option<u64> {
-        self.header("content-length").and_then(|v| v.trim().parse().ok())
+        self.header("content-length")
+            .and_then(|v| v.trim().parse().ok())
     }
     /// Short summary for failure messages: status, key headers, body preview. Secrets the
     /// client learnt (tokens, credentials) are redacted: registries may echo them.
     pub fn summary(&self) -> String {
         let mut s = format!("{}", self.status);
-        for h in ["content-type", "location", "docker-content-digest", "range", "content-length", "link", "www-authenticate", "retry-after"] {
+        for h in [
+            "content-type",
+            "location",
+            "docker-content-digest",
+            "range",
+            "content-length",
+            "link",
+            "www-authenticate",
+            "retry-after",
+        ] {
             if let Some(v) = self.header(h) {
-                let v = if h == "location" { redact_url(v) } else { v.to_string() };
+                let v = if h == "location" {
+                    redact_url(v)
+                } else {
+                    v.to_string()
+                };
                 s.push_str(&format!(", {h}: {v}"));
             }
         }
@@ -292,7 +338,10 @@ impl std::fmt::Display for HttpError {
 }
 
 fn herr(kind: ErrorKind, message: impl Into<String>) -> HttpError {
-    HttpError { kind, message: redact_known(&message.into()) }
+    HttpError {
+        kind,
+        message: redact_known(&message.into()),
+    }
 }
 
 fn cancelled() -> HttpError {
@@ -331,7 +380,11 @@ pub struct Client {
 /// What to do with a 401.
 enum AuthStep {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
     GiveUp(String),
 }
 
@@ -347,7 +400,8 @@ impl Client {
             b = b.danger_accept_invalid_certs(true);
         }
         if let Some(pem) = &opts.ca_cert_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
             if certs.is_empty() {
                 return Err("--ca-cert: no certificate in the file".into());
             }
@@ -355,7 +409,9 @@ impl Client {
                 b = b.add_root_certificate(c);
             }
         }
-        let http = b.build().map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         let basic = match (&opts.username, &opts.password) {
             (Some(u), Some(p)) => {
                 use base64::Engine;
@@ -386,12 +442,25 @@ impl Client {
 
     pub fn resolve(&self, target: &str) -> Result<Url, HttpError> {
         let u = if target.starts_with("http://") || target.starts_with("https://") {
-            Url::parse(target).map_err(|e| herr(ErrorKind::Protocol, format!("bad URL {:?}: {e}", redact_url(target))))?
+            Url::parse(target).map_err(|e| {
+                herr(
+                    ErrorKind::Protocol,
+                    format!("bad URL {:?}: {e}", redact_url(target)),
+                )
+            })?
         } else {
-            self.base.join(target).map_err(|e| herr(ErrorKind::Protocol, format!("bad location {:?}: {e}", redact_url(target))))?
+            self.base.join(target).map_err(|e| {
+                herr(
+                    ErrorKind::Protocol,
+                    format!("bad location {:?}: {e}", redact_url(target)),
+                )
+            })?
         };
         if !matches!(u.scheme(), "http" | "https") {
-            return Err(herr(ErrorKind::Protocol, format!("{:?} is not an http(s) URL", redact_url(target))));
+            return Err(herr(
+                ErrorKind::Protocol,
+                format!("{:?} is not an http(s) URL", redact_url(target)),
+            ));
         }
         Ok(u)
     }
@@ -424,13 +493,40 @@ impl Client {
                 return Err(cancelled());
             }
             let same = self.same_origin(&url);
-            let scopes = if same { self.scopes_for(req, &url) } else { vec![] };
+            let scopes = if same {
+                self.scopes_for(req, &url)
+            } else {
+                vec![]
+            };
             let key = scope_key(&scopes);
-            let auth = if same { self.authorization(&scopes, &key, trace).await? } else { None };
+            let auth = if same {
+                self.authorization(&scopes, &key, trace).await?
+            } else {
+                None
+            };
             // Credentials of any kind never leave the registry's origin.
-            let hs: Vec<(String, String)> = if same { req_headers.clone() } else { req_headers.iter().filter(|(k, _)| !is_credential_header(k)).cloned().collect() };
+            let hs: Vec<(String, String)> = if same {
+                req_headers.clone()
+            } else {
+                req_headers
+                    .iter()
+                    .filter(|(k, _)| !is_credential_header(k))
+                    .cloned()
+                    .collect()
+            };
             let read = req.read;
-            let (resp, mut ex) = self.exchange(&method, &url, &hs, read, &body, auth.as_deref(), &describe, trace).await?;
+            let (resp, mut ex) = self
+                .exchange(
+                    &method,
+                    &url,
+                    &hs,
+                    read,
+                    &body,
+                    auth.as_deref(),
+                    &describe,
+                    trace,
+                )
+                .await?;
             let status = resp.status;
 
             if status == 401 && same {
@@ -446,25 +542,62 @@ impl Client {
                         let user = self.opts.username.clone().unwrap_or_default();
                         ex.notes.push(format!("401 with a Basic challenge: retrying with the credentials of user {user:?}"));
                         trace.push(ex);
-                        self.auth.lock().unwrap().challenge = Some(Challenge::Basic { realm: None });
+                        self.auth.lock().unwrap().challenge =
+                            Some(Challenge::Basic { realm: None });
                         continue;
                     }
-                    AuthStep::Bearer { realm, service, scope } => {
+                    AuthStep::Bearer {
+                        realm,
+                        service,
+                        scope,
+                    } => {
                         auth_answered = true;
-                        let previous = self.auth.lock().unwrap().tokens.get(&key).map(|t| t.scopes.clone()).unwrap_or_default();
-                        let wanted = merge_scopes(scopes.iter().chain(previous.iter()).map(String::as_str).chain(scope.iter().flat_map(|s| s.split_whitespace())));
-                        ex.notes.push(format!("401 with a Bearer challenge: asking {} for a token{}", redact_url(&realm), scope_note(&wanted)));
+                        let previous = self
+                            .auth
+                            .lock()
+                            .unwrap()
+                            .tokens
+                            .get(&key)
+                            .map(|t| t.scopes.clone())
+                            .unwrap_or_default();
+                        let wanted = merge_scopes(
+                            scopes
+                                .iter()
+                                .chain(previous.iter())
+                                .map(String::as_str)
+                                .chain(scope.iter().flat_map(|s| s.split_whitespace())),
+                        );
+                        ex.notes.push(format!(
+                            "401 with a Bearer challenge: asking {} for a token{}",
+                            redact_url(&realm),
+                            scope_note(&wanted)
+                        ));
                         trace.push(ex);
-                        self.auth.lock().unwrap().challenge = Some(Challenge::Bearer { realm: realm.clone(), service: service.clone(), scope: None });
+                        self.auth.lock().unwrap().challenge = Some(Challenge::Bearer {
+                            realm: realm.clone(),
+                            service: service.clone(),
+                            scope: None,
+                        });
                         let rejected = auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
-                        self.fetch_token(&realm, service.as_deref(), &wanted, &key, rejected, &describe, trace).await?;
+                        self.fetch_token(
+                            &realm,
+                            service.as_deref(),
+                            &wanted,
+                            &key,
+                            rejected,
+                            &describe,
+                            trace,
+                        )
+                        .await?;
                         continue;
                     }
                 }
             }
 
             if matches!(status, 429 | 503) {
-                let wait = resp.header("retry-after").and_then(headers::parse_retry_after);
+                let wait = resp
+                    .header("retry-after")
+                    .and_then(headers::parse_retry_after);
                 match wait {
                     Some(w) if w <= self.opts.max_retry_wait && retries < self.opts.max_retries => {
                         retries += 1;
@@ -483,7 +616,8 @@ impl Client {
 
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
                 let Some(loc) = resp.header("location").map(str::to_string) else {
-                    ex.notes.push(format!("{status} without a Location: not followed"));
+                    ex.notes
+                        .push(format!("{status} without a Location: not followed"));
                     trace.push(ex);
                     return Ok(resp);
                 };
@@ -495,12 +629,26 @@ impl Client {
                 };
                 hops += 1;
                 if hops > self.opts.max_redirects {
-                    return fail(ex, format!("{describe}: more than {} redirects (the last to {})", self.opts.max_redirects, redact_url(&loc)));
+                    return fail(
+                        ex,
+                        format!(
+                            "{describe}: more than {} redirects (the last to {})",
+                            self.opts.max_redirects,
+                            redact_url(&loc)
+                        ),
+                    );
                 }
-                let next = match url.join(loc.trim()) {
-                    Ok(n) => n,
-                    Err(e) => return fail(ex, format!("{describe}: {status} redirect to an unparsable Location {:?}: {e}", redact_url(&loc))),
-                };
+                let next =
+                    match url.join(loc.trim()) {
+                        Ok(n) => n,
+                        Err(e) => return fail(
+                            ex,
+                            format!(
+                                "{describe}: {status} redirect to an unparsable Location {:?}: {e}",
+                                redact_url(&loc)
+                            ),
+                        ),
+                    };
                 if !matches!(next.scheme(), "http" | "https") {
                     return fail(ex, format!("{describe}: {status} redirect to a non-HTTP URL ({}:), which the harness does not follow", next.scheme()));
                 }
@@ -513,7 +661,9 @@ impl Client {
                 }
                 // RFC 9110 §15.4: 303 turns any method but HEAD into GET; 301/302 after POST
                 // do too (what every client does). 307/308 keep the method and the body.
-                if (status == 303 && method != Method::HEAD) || (matches!(status, 301 | 302) && method == Method::POST) {
+                if (status == 303 && method != Method::HEAD)
+                    || (matches!(status, 301 | 302) && method == Method::POST)
+                {
                     if method != Method::GET {
                         note.push_str(&format!("; {method} becomes GET without a body"));
                     }
@@ -521,7 +671,10 @@ impl Client {
                     body = Body::Empty;
                     req_headers.retain(|(k, _)| !is_body_header(k));
                 } else if !body.is_empty() {
-                    note.push_str(&format!("; the {}-byte request body is sent again (generated, replayable)", body.len()));
+                    note.push_str(&format!(
+                        "; the {}-byte request body is sent again (generated, replayable)",
+                        body.len()
+                    ));
                 }
                 ex.notes.push(note);
                 trace.push(ex);
@@ -535,7 +688,11 @@ impl Client {
 
     /// How to answer a 401 from the registry's origin.
     fn auth_step(&self, resp: &Response, sent: Option<&str>, answered: bool) -> AuthStep {
-        let challenges: Vec<Challenge> = resp.header_all("www-authenticate").iter().flat_map(|v| headers::parse_challenges(v)).collect();
+        let challenges: Vec<Challenge> = resp
+            .header_all("www-authenticate")
+            .iter()
+            .flat_map(|v| headers::parse_challenges(v))
+            .collect();
         let user = self.opts.username.as_deref().unwrap_or("");
         let sent_basic = sent.map(|a| a.starts_with("Basic ")).unwrap_or(false);
         let no_creds = "the registry requires authentication and no credentials were given (--username with OCI_PASSWORD or --password-stdin)";
@@ -548,21 +705,35 @@ impl Client {
             });
         }
         let bearer = challenges.iter().find_map(|c| match c {
-            Challenge::Bearer { realm, service, scope } => Some(AuthStep::Bearer { realm: realm.clone(), service: service.clone(), scope: scope.clone() }),
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => Some(AuthStep::Bearer {
+                realm: realm.clone(),
+                service: service.clone(),
+                scope: scope.clone(),
+            }),
             _ => None,
         });
         if let Some(b) = bearer {
             return b;
         }
-        if challenges.iter().any(|c| matches!(c, Challenge::Basic { .. })) {
+        if challenges
+            .iter()
+            .any(|c| matches!(c, Challenge::Basic { .. }))
+        {
             return match (&self.basic, sent_basic) {
                 (None, _) => AuthStep::GiveUp(no_creds.to_string()),
-                (Some(_), true) => AuthStep::GiveUp(format!("401: the registry refused the credentials of user {user:?}")),
+                (Some(_), true) => AuthStep::GiveUp(format!(
+                    "401: the registry refused the credentials of user {user:?}"
+                )),
                 (Some(_), false) => AuthStep::Basic,
             };
         }
         AuthStep::GiveUp(if challenges.is_empty() {
-            "401 without a WWW-Authenticate challenge the harness can answer (Basic or Bearer)".to_string()
+            "401 without a WWW-Authenticate challenge the harness can answer (Basic or Bearer)"
+                .to_string()
         } else {
             "401 with a challenge the harness cannot answer".to_string()
         })
@@ -571,10 +742,21 @@ impl Client {
     /// The Authorization value for a request to the registry's origin, from what earlier
     /// challenges taught: basic credentials, or a bearer token for the request's scopes
     /// (fetched now if there is none yet: this saves a 401 per repository).
-    async fn authorization(&self, scopes: &[String], key: &str, trace: &TraceSink) -> Result<Option<String>, HttpError> {
+    async fn authorization(
+        &self,
+        scopes: &[String],
+        key: &str,
+        trace: &TraceSink,
+    ) -> Result<Option<String>, HttpError> {
         let (challenge, cached) = {
             let st = self.auth.lock().unwrap();
-            (st.challenge.clone(), st.tokens.get(key).filter(|t| t.expires > Instant::now()).map(|t| t.value.clone()))
+            (
+                st.challenge.clone(),
+                st.tokens
+                    .get(key)
+                    .filter(|t| t.expires > Instant::now())
+                    .map(|t| t.value.clone()),
+            )
         };
         match challenge {
             None => Ok(None),
@@ -583,7 +765,9 @@ impl Client {
                 if let Some(t) = cached {
                     return Ok(Some(format!("Bearer {t}")));
                 }
-                let t = self.fetch_token(&realm, service.as_deref(), scopes, key, None, "", trace).await?;
+                let t = self
+                    .fetch_token(&realm, service.as_deref(), scopes, key, None, "", trace)
+                    .await?;
                 Ok(Some(format!("Bearer {t}")))
             }
         }
@@ -593,22 +777,48 @@ impl Client {
     /// the token is cached under `key` and registered as a secret. `rejected` is a token the
     /// registry just refused: never handed out again.
     #[allow(clippy::too_many_arguments)]
-    async fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String], key: &str, rejected: Option<&str>, describe: &str, trace: &TraceSink) -> Result<String, HttpError> {
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+        key: &str,
+        rejected: Option<&str>,
+        describe: &str,
+        trace: &TraceSink,
+    ) -> Result<String, HttpError> {
         let _one = tokio::select! {
             g = self.token_fetch.lock() => g,
             _ = self.cancel.cancelled() => return Err(cancelled()),
         };
         // Another check may have fetched it while this one waited.
         if let Some(t) = self.auth.lock().unwrap().tokens.get(key) {
-            if t.expires > Instant::now() && Some(t.value.as_str()) != rejected && scopes.iter().all(|s| t.scopes.contains(s)) {
+            if t.expires > Instant::now()
+                && Some(t.value.as_str()) != rejected
+                && scopes.iter().all(|s| t.scopes.contains(s))
+            {
                 return Ok(t.value.clone());
             }
         }
-        let prefix = if describe.is_empty() { String::new() } else { format!("{describe}: ") };
-        let fail = |m: String| herr(ErrorKind::Auth, format!("{prefix}authentication failed: {m}"));
+        let prefix = if describe.is_empty() {
+            String::new()
+        } else {
+            format!("{describe}: ")
+        };
+        let fail = |m: String| {
+            herr(
+                ErrorKind::Auth,
+                format!("{prefix}authentication failed: {m}"),
+            )
+        };
         let mut url = match Url::parse(realm).or_else(|_| self.base.join(realm)) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-            _ => return Err(fail(format!("the Bearer challenge's realm {:?} is not an http(s) URL", redact_url(realm)))),
+            _ => {
+                return Err(fail(format!(
+                    "the Bearer challenge's realm {:?} is not an http(s) URL",
+                    redact_url(realm)
+                )))
+            }
         };
         if self.basic.is_some() && self.base.scheme() == "https" && url.scheme() == "http" {
             return Err(fail(format!("the token service {} is plain http while the registry is https: credentials are not sent in the clear", redact_url(url.as_str()))));
@@ -623,26 +833,60 @@ impl Client {
             }
         }
         let hint = if self.basic.is_some() {
-            format!(" (user {:?}: check the username and password)", self.opts.username.as_deref().unwrap_or(""))
+            format!(
+                " (user {:?}: check the username and password)",
+                self.opts.username.as_deref().unwrap_or("")
+            )
         } else {
-            " (no credentials were given: --username with OCI_PASSWORD or --password-stdin)".to_string()
+            " (no credentials were given: --username with OCI_PASSWORD or --password-stdin)"
+                .to_string()
         };
-        let (resp, mut ex) = self.exchange(&Method::GET, &url, &[], Read::Buffer, &Body::Empty, self.basic.as_deref(), describe, trace).await?;
+        let (resp, mut ex) = self
+            .exchange(
+                &Method::GET,
+                &url,
+                &[],
+                Read::Buffer,
+                &Body::Empty,
+                self.basic.as_deref(),
+                describe,
+                trace,
+            )
+            .await?;
         let token = if resp.status == 200 {
-            serde_json::from_slice::<serde_json::Value>(&resp.body).ok().and_then(|v| {
-                let t = v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).filter(|t| !t.is_empty())?.to_string();
-                // Docker token spec: expires_in defaults to 60 s.
-                let life = v.get("expires_in").and_then(|e| e.as_u64()).unwrap_or(60).clamp(1, 24 * 3600);
-                Some((t, life))
-            })
+            serde_json::from_slice::<serde_json::Value>(&resp.body)
+                .ok()
+                .and_then(|v| {
+                    let t = v
+                        .get("token")
+                        .or_else(|| v.get("access_token"))
+                        .and_then(|t| t.as_str())
+                        .filter(|t| !t.is_empty())?
+                        .to_string();
+                    // Docker token spec: expires_in defaults to 60 s.
+                    let life = v
+                        .get("expires_in")
+                        .and_then(|e| e.as_u64())
+                        .unwrap_or(60)
+                        .clamp(1, 24 * 3600);
+                    Some((t, life))
+                })
         } else {
             None
         };
         let Some((token, life)) = token else {
             let m = if resp.status == 200 {
-                format!("the token service {} answered 200 without a token in a JSON body", redact_url(url.as_str()))
+                format!(
+                    "the token service {} answered 200 without a token in a JSON body",
+                    redact_url(url.as_str())
+                )
             } else {
-                format!("the token service {} answered {} for{}{hint}", redact_url(url.as_str()), resp.status, scope_note(scopes))
+                format!(
+                    "the token service {} answered {} for{}{hint}",
+                    redact_url(url.as_str()),
+                    resp.status,
+                    scope_note(scopes)
+                )
             };
             ex.notes.push(m.clone());
             trace.push(ex);
@@ -650,12 +894,22 @@ impl Client {
         };
         // Registered before the exchange is stored: a trace must never hold it.
         register_secret(&token);
-        ex.notes.push(format!("bearer token issued{}, valid {life} s", scope_note(scopes)));
+        ex.notes.push(format!(
+            "bearer token issued{}, valid {life} s",
+            scope_note(scopes)
+        ));
         trace.push(ex);
         // Renew a little early, so a token does not expire between the check and the use.
         let life = Duration::from_secs(life);
         let expires = Instant::now() + life - (life / 10).min(Duration::from_secs(10));
-        self.auth.lock().unwrap().tokens.insert(key.to_string(), Token { value: token.clone(), scopes: scopes.to_vec(), expires });
+        self.auth.lock().unwrap().tokens.insert(
+            key.to_string(),
+            Token {
+                value: token.clone(),
+                scopes: scopes.to_vec(),
+                expires,
+            },
+        );
         Ok(token)
     }
 
@@ -685,7 +939,10 @@ impl Client {
         let started = progress.started;
         let mut hm = HeaderMap::new();
         for (k, v) in req_headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
                 hm.append(k, v);
             }
         }
@@ -694,16 +951,28 @@ impl Client {
                 hm.insert(reqwest::header::AUTHORIZATION, v);
             }
         }
-        let has_body = !matches!(body, Body::Empty) || matches!(*method, Method::PUT | Method::POST | Method::PATCH);
+        let has_body = !matches!(body, Body::Empty)
+            || matches!(*method, Method::PUT | Method::POST | Method::PATCH);
         if has_body && !hm.contains_key(reqwest::header::CONTENT_LENGTH) {
-            hm.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            hm.insert(
+                reqwest::header::CONTENT_LENGTH,
+                HeaderValue::from(body.len()),
+            );
         }
         let shown_url = redact_url(url.as_str());
         let where_ = format!("{method} {shown_url}");
         let mut ex = Exchange {
             method: method.to_string(),
             url: url.to_string(),
-            request_headers: hm.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+            request_headers: hm
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
             request_body: body.preview(),
             status: None,
             response_headers: vec![],
@@ -756,15 +1025,30 @@ impl Client {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         ex.status = Some(status);
-        ex.response_headers = headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
-        let read = if *method == Method::HEAD { Read::Discard } else { read };
-        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && headers.contains_key(reqwest::header::LOCATION);
+        ex.response_headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let read = if *method == Method::HEAD {
+            Read::Discard
+        } else {
+            read
+        };
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308)
+            && headers.contains_key(reqwest::header::LOCATION);
         // Error statuses are buffered so their bodies can be judged and shown; a redirect's
         // body only previewed (it is not what was asked for).
         let (read, keep_cap, stop_at_cap) = match read {
             _ if redirect && *method != Method::HEAD => (Read::Buffer, BODY_PREVIEW, true),
             Read::Hash(_) if status >= 300 => (Read::Buffer, self.opts.body_cap, false),
-            Read::Discard if status >= 400 && *method != Method::HEAD => (Read::Buffer, self.opts.body_cap, false),
+            Read::Discard if status >= 400 && *method != Method::HEAD => {
+                (Read::Buffer, self.opts.body_cap, false)
+            }
             Read::Buffer => (Read::Buffer, self.opts.body_cap, false),
             Read::Hash(a) => (Read::Hash(a), BODY_PREVIEW, false),
             Read::Discard => (Read::Discard, 0, false),
@@ -793,7 +1077,13 @@ impl Client {
                     }
                     Ok(None) => break,
                     Ok(Some(Err(e))) => {
-                        result = Err(herr(ErrorKind::Protocol, format!("{where_}: reading the body failed: {}", redact_known(&error_chain(&e)).replace(url.as_str(), &shown_url))));
+                        result = Err(herr(
+                            ErrorKind::Protocol,
+                            format!(
+                                "{where_}: reading the body failed: {}",
+                                redact_known(&error_chain(&e)).replace(url.as_str(), &shown_url)
+                            ),
+                        ));
                         break;
                     }
                     Ok(Some(Ok(chunk))) => {
@@ -833,7 +1123,11 @@ impl Client {
         if let Err(e) = result {
             return give_up(ex, e);
         }
-        let describe = if describe.is_empty() { format!("{method} {}", redact_url(url.path())) } else { describe.to_string() };
+        let describe = if describe.is_empty() {
+            format!("{method} {}", redact_url(url.path()))
+        } else {
+            describe.to_string()
+        };
         Ok((
             Response {
                 status,
@@ -854,8 +1148,16 @@ impl Client {
     fn send_error(&self, e: &reqwest::Error, url: &Url) -> (ErrorKind, String) {
         let chain = redact_known(&error_chain(e)).replace(url.as_str(), &redact_url(url.as_str()));
         let lower = chain.to_ascii_lowercase();
-        let host = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
-        if url.scheme() == "https" && (lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname")) {
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        if url.scheme() == "https"
+            && (lower.contains("certificate")
+                || lower.contains("unknownissuer")
+                || lower.contains("notvalidforname"))
+        {
             let hint = if self.opts.insecure {
                 String::new()
             } else if self.opts.ca_cert_pem.is_some() {
@@ -863,9 +1165,17 @@ impl Client {
             } else {
                 ": pass the registry's CA with --ca-cert FILE.pem, or skip verification with --insecure (OCI_TLS=insecure)".to_string()
             };
-            return (ErrorKind::Connect, format!("TLS certificate verification of {host} failed ({chain}){hint}"));
+            return (
+                ErrorKind::Connect,
+                format!("TLS certificate verification of {host} failed ({chain}){hint}"),
+            );
         }
-        if url.scheme() == "https" && (lower.contains("tls") || lower.contains("handshake") || lower.contains("corrupt message") || lower.contains("invalidcontenttype")) {
+        if url.scheme() == "https"
+            && (lower.contains("tls")
+                || lower.contains("handshake")
+                || lower.contains("corrupt message")
+                || lower.contains("invalidcontenttype"))
+        {
             return (ErrorKind::Connect, format!("TLS handshake with {host} failed ({chain}); if the registry speaks plain http, use an http:// URL"));
         }
         let kind = if e.is_connect() {
@@ -880,11 +1190,16 @@ impl Client {
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn is_credential_header(k: &str) -> bool {
-    matches!(k.to_ascii_lowercase().as_str(), "authorization" | "proxy-authorization" | "cookie")
+    matches!(
+        k.to_ascii_lowercase().as_str(),
+        "authorization" | "proxy-authorization" | "cookie"
+    )
 }
 
 /// Headers that describe a request body: dropped with the body when a redirect turns the
@@ -907,7 +1222,9 @@ fn scope_note(scopes: &[String]) -> String {
 /// cross-repository mount (`?mount=…&from=<from>`), `registry:catalog:*` for `/v2/_catalog`,
 /// nothing for `/v2/` and anything else. `path` is relative to the registry's base path.
 pub fn derive_scopes(path: &str, query: Option<&str>) -> Vec<String> {
-    let Some(rest) = path.strip_prefix("/v2/") else { return vec![] };
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return vec![];
+    };
     if rest == "_catalog" {
         return vec!["registry:catalog:*".into()];
     }
@@ -930,7 +1247,9 @@ pub fn derive_scopes(path: &str, query: Option<&str>) -> Vec<String> {
     }
     let mut scopes = vec![format!("repository:{name}:pull,push")];
     if let Some(q) = query {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect();
         let mount = pairs.iter().any(|(k, _)| k == "mount");
         if let Some((_, from)) = pairs.iter().find(|(k, v)| k == "from" && !v.is_empty()) {
             if mount && segs[n] == "blobs" {
@@ -948,7 +1267,13 @@ pub fn merge_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Vec<String
     for s in scopes.into_iter().flat_map(|s| s.split_whitespace()) {
         // type:name:actions, where the name may hold colons (a registry host with a port)
         let (resource, actions) = match s.rsplit_once(':') {
-            Some((r, a)) if r.contains(':') => (r.to_string(), a.split(',').filter(|a| !a.is_empty()).map(str::to_string).collect::<Vec<_>>()),
+            Some((r, a)) if r.contains(':') => (
+                r.to_string(),
+                a.split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            ),
             _ => (s.to_string(), vec![]),
         };
         match out.iter_mut().find(|(r, _)| *r == resource) {
@@ -959,12 +1284,15 @@ pub fn merge_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Vec<String
                     }
                 }
             }
-            None => out.push((resource, actions.into_iter().fold(vec![], |mut v, a| {
-                if !v.contains(&a) {
-                    v.push(a);
-                }
-                v
-            }))),
+            None => out.push((
+                resource,
+                actions.into_iter().fold(vec![], |mut v, a| {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                    v
+                }),
+            )),
         }
     }
     out.into_iter()
@@ -1010,33 +1338,85 @@ mod tests {
     fn scopes_from_paths() {
         let d = |p: &str, q: Option<&str>| derive_scopes(p, q);
         assert_eq!(d("/v2/", None), Vec::<String>::new());
-        assert_eq!(d("/v2/a/b/manifests/latest", None), vec!["repository:a/b:pull,push"]);
-        assert_eq!(d("/v2/a/blobs/sha256:00", None), vec!["repository:a:pull,push"]);
-        assert_eq!(d("/v2/a/blobs/uploads/", None), vec!["repository:a:pull,push"]);
-        assert_eq!(d("/v2/a/blobs/uploads/x/y", None), vec!["repository:a:pull,push"]);
-        assert_eq!(d("/v2/a/tags/list", Some("n=1")), vec!["repository:a:pull,push"]);
-        assert_eq!(d("/v2/a/referrers/sha256:00", Some("artifactType=x")), vec!["repository:a:pull,push"]);
+        assert_eq!(
+            d("/v2/a/b/manifests/latest", None),
+            vec!["repository:a/b:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/a/blobs/sha256:00", None),
+            vec!["repository:a:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/a/blobs/uploads/", None),
+            vec!["repository:a:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/a/blobs/uploads/x/y", None),
+            vec!["repository:a:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/a/tags/list", Some("n=1")),
+            vec!["repository:a:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/a/referrers/sha256:00", Some("artifactType=x")),
+            vec!["repository:a:pull,push"]
+        );
         // names with route words as components
-        assert_eq!(d("/v2/x/blobs/y/manifests/t", None), vec!["repository:x/blobs/y:pull,push"]);
-        assert_eq!(d("/v2/tags/tags/list", None), vec!["repository:tags:pull,push"]);
-        assert_eq!(d("/v2/a/blobs/uploads/", Some("mount=sha256:00&from=b/c")), vec!["repository:a:pull,push", "repository:b/c:pull"]);
-        assert_eq!(d("/v2/a/blobs/uploads/", Some("mount=sha256:00&from=a")), vec!["repository:a:pull,push"]);
+        assert_eq!(
+            d("/v2/x/blobs/y/manifests/t", None),
+            vec!["repository:x/blobs/y:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/tags/tags/list", None),
+            vec!["repository:tags:pull,push"]
+        );
+        assert_eq!(
+            d("/v2/a/blobs/uploads/", Some("mount=sha256:00&from=b/c")),
+            vec!["repository:a:pull,push", "repository:b/c:pull"]
+        );
+        assert_eq!(
+            d("/v2/a/blobs/uploads/", Some("mount=sha256:00&from=a")),
+            vec!["repository:a:pull,push"]
+        );
         assert_eq!(d("/v2/_catalog", None), vec!["registry:catalog:*"]);
         assert_eq!(d("/token", None), Vec::<String>::new());
         assert_eq!(d("/v2//manifests/x", None), Vec::<String>::new());
     }
     #[test]
     fn scope_merging() {
-        assert_eq!(merge_scopes(["repository:a:push", "repository:a:pull repository:b:pull", "repository:a:delete"]), vec!["repository:a:pull,push,delete", "repository:b:pull"]);
-        assert_eq!(merge_scopes(["repository:127.0.0.1:5000/a:pull"]), vec!["repository:127.0.0.1:5000/a:pull"]);
+        assert_eq!(
+            merge_scopes([
+                "repository:a:push",
+                "repository:a:pull repository:b:pull",
+                "repository:a:delete"
+            ]),
+            vec!["repository:a:pull,push,delete", "repository:b:pull"]
+        );
+        assert_eq!(
+            merge_scopes(["repository:127.0.0.1:5000/a:pull"]),
+            vec!["repository:127.0.0.1:5000/a:pull"]
+        );
         assert_eq!(merge_scopes(["weird"]), vec!["weird"]);
     }
     #[test]
     fn origins() {
         let b = Url::parse("https://r.example:443/").unwrap();
-        assert!(same_origin(&Url::parse("https://r.example/v2/").unwrap(), &b));
-        assert!(!same_origin(&Url::parse("http://r.example/v2/").unwrap(), &b));
-        assert!(!same_origin(&Url::parse("https://r.example:8443/v2/").unwrap(), &b));
-        assert!(!same_origin(&Url::parse("https://cdn.example/v2/").unwrap(), &b));
+        assert!(same_origin(
+            &Url::parse("https://r.example/v2/").unwrap(),
+            &b
+        ));
+        assert!(!same_origin(
+            &Url::parse("http://r.example/v2/").unwrap(),
+            &b
+        ));
+        assert!(!same_origin(
+            &Url::parse("https://r.example:8443/v2/").unwrap(),
+            &b
+        ));
+        assert!(!same_origin(
+            &Url::parse("https://cdn.example/v2/").unwrap(),
+            &b
+        ));
     }
 }

@@ -288,7 +288,8 @@ pub struct RunArgs {
 impl Default for RunArgs {
     fn default() -> Self {
         use clap::FromArgMatches;
-        let m = <RunArgs as clap::Args>::augment_args(clap::Command::new("oci-conformance")).get_matches_from(["oci-conformance"]);
+        let m = <RunArgs as clap::Args>::augment_args(clap::Command::new("oci-conformance"))
+            .get_matches_from(["oci-conformance"]);
         RunArgs::from_arg_matches(&m).expect("the flag defaults parse")
     }
 }
@@ -381,9 +382,13 @@ fn secs(name: &str, v: f64) -> Result<Duration, String> {
 /// Sizes like `1GiB`, `512KiB`, `10MB`, `4096`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 1GiB, 512KiB, 4096)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1GiB, 512KiB, 4096)"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -394,7 +399,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "gib" => 1 << 30,
         "t" | "tb" => 1_000_000_000_000,
         "tib" => 1 << 40,
-        u => return Err(format!("{s:?}: unknown unit {u:?} (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")),
+        u => {
+            return Err(format!(
+                "{s:?}: unknown unit {u:?} (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
+            ))
+        }
     };
     let v = n * mult as f64;
     if !(v.is_finite() && v >= 0.0 && v <= (1u64 << 50) as f64) {
@@ -408,7 +417,8 @@ pub fn valid_repo_name(n: &str) -> bool {
     fn comp(c: &str) -> bool {
         // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
         let b = c.as_bytes();
-        if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric()
+        {
             return false;
         }
         let mut i = 0;
@@ -457,20 +467,34 @@ impl Config {
                     "https"
                 }
                 "disabled" => "http",
-                o => return Err(format!("OCI_TLS must be enabled, insecure or disabled, got {o:?}")),
+                o => {
+                    return Err(format!(
+                        "OCI_TLS must be enabled, insecure or disabled, got {o:?}"
+                    ))
+                }
             };
-            let r = if r.contains("://") { r } else { format!("{scheme}://{r}") };
+            let r = if r.contains("://") {
+                r
+            } else {
+                format!("{scheme}://{r}")
+            };
             (Some(r), "OCI_REGISTRY")
         } else {
             (None, "embedded")
         };
-        if env.get("OCI_TLS").map(|t| t.eq_ignore_ascii_case("insecure")).unwrap_or(false) {
+        if env
+            .get("OCI_TLS")
+            .map(|t| t.eq_ignore_ascii_case("insecure"))
+            .unwrap_or(false)
+        {
             insecure = true;
         }
         let registry = match reg {
             None => None,
             Some(r) => {
-                let u = Url::parse(r.trim()).map_err(|e| format!("{src}: {r:?} is not a URL ({e}); expected e.g. http://127.0.0.1:5000"))?;
+                let u = Url::parse(r.trim()).map_err(|e| {
+                    format!("{src}: {r:?} is not a URL ({e}); expected e.g. http://127.0.0.1:5000")
+                })?;
                 if !matches!(u.scheme(), "http" | "https") {
                     return Err(format!("{src}: {r:?} must start with http:// or https://"));
                 }
@@ -481,18 +505,30 @@ impl Config {
                     return Err(format!("{src}: {r:?} must not have a query or fragment"));
                 }
                 if !u.username().is_empty() || u.password().is_some() {
-                    return Err(format!("{src}: put credentials in OCI_USERNAME/OCI_PASSWORD, not in the URL"));
+                    return Err(format!(
+                        "{src}: put credentials in OCI_USERNAME/OCI_PASSWORD, not in the URL"
+                    ));
                 }
                 let mut u = u;
                 // the API lives at /v2/ below the given path; keep a trailing slash for joins
-                let p = u.path().trim_end_matches('/').trim_end_matches("/v2").to_string();
+                let p = u
+                    .path()
+                    .trim_end_matches('/')
+                    .trim_end_matches("/v2")
+                    .to_string();
                 u.set_path(&format!("{p}/"));
                 Some(u)
             }
         };
         sources.insert("registry".into(), src.into());
 
-        let pick = |flag: &Option<String>, flag_name: &str, envs: &[&str], default: &str, sources: &mut BTreeMap<String, String>, key: &str| -> String {
+        let pick = |flag: &Option<String>,
+                    flag_name: &str,
+                    envs: &[&str],
+                    default: &str,
+                    sources: &mut BTreeMap<String, String>,
+                    key: &str|
+         -> String {
             if let Some(v) = flag {
                 sources.insert(key.into(), flag_name.into());
                 return v.clone();
@@ -506,24 +542,49 @@ impl Config {
             sources.insert(key.into(), "default".into());
             default.to_string()
         };
-        let namespace = pick(&a.namespace, "--namespace", &["OCI_NAMESPACE", "OCI_REPO1"], "oci-conformance/repo1", &mut sources, "namespace");
-        let crossmount_namespace = pick(&a.crossmount_namespace, "--crossmount-namespace", &["OCI_CROSSMOUNT_NAMESPACE", "OCI_REPO2"], "oci-conformance/repo2", &mut sources, "crossmount_namespace");
-        for (n, what) in [(&namespace, "namespace"), (&crossmount_namespace, "crossmount namespace")] {
+        let namespace = pick(
+            &a.namespace,
+            "--namespace",
+            &["OCI_NAMESPACE", "OCI_REPO1"],
+            "oci-conformance/repo1",
+            &mut sources,
+            "namespace",
+        );
+        let crossmount_namespace = pick(
+            &a.crossmount_namespace,
+            "--crossmount-namespace",
+            &["OCI_CROSSMOUNT_NAMESPACE", "OCI_REPO2"],
+            "oci-conformance/repo2",
+            &mut sources,
+            "crossmount_namespace",
+        );
+        for (n, what) in [
+            (&namespace, "namespace"),
+            (&crossmount_namespace, "crossmount namespace"),
+        ] {
             if !valid_repo_name(n) {
                 return Err(format!("{what} {n:?} is not a valid repository name (spec §pulling-manifests: [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/...)*)"));
             }
         }
         if namespace == crossmount_namespace {
-            return Err(format!("namespace and crossmount namespace must differ (both are {namespace:?})"));
+            return Err(format!(
+                "namespace and crossmount namespace must differ (both are {namespace:?})"
+            ));
         }
         let report_dir = match &a.report_dir {
             Some(p) => p.clone(),
-            None => env.get("OCI_REPORT_DIR").or_else(|| env.get("OCI_RESULTS_DIR")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("oci-conformance-report")),
+            None => env
+                .get("OCI_REPORT_DIR")
+                .or_else(|| env.get("OCI_RESULTS_DIR"))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("oci-conformance-report")),
         };
         let seed = match a.seed {
             Some(s) => s,
             None => match env.get("OCI_SEED") {
-                Some(s) => s.parse().map_err(|_| format!("OCI_SEED must be an unsigned integer, got {s:?}"))?,
+                Some(s) => s
+                    .parse()
+                    .map_err(|_| format!("OCI_SEED must be an unsigned integer, got {s:?}"))?,
                 None => {
                     use rand::RngCore;
                     rand::thread_rng().next_u64() >> 16
@@ -533,7 +594,8 @@ impl Config {
         let spec_version = match a.spec_version.clone().or_else(|| env.get("OCI_VERSION")) {
             None => SpecVersion::V1_1,
             Some(v) if v == "stable" => SpecVersion::V1_1,
-            Some(v) => SpecVersion::parse(&v).ok_or_else(|| format!("spec version must be 1.0, 1.1 or main, got {v:?}"))?,
+            Some(v) => SpecVersion::parse(&v)
+                .ok_or_else(|| format!("spec version must be 1.0, 1.1 or main, got {v:?}"))?,
         };
         let mut buckets = BTreeSet::new();
         for b in &a.bucket {
@@ -544,8 +606,14 @@ impl Config {
             let legacy = [
                 ("OCI_TEST_PULL", vec![Bucket::Pull]),
                 ("OCI_TEST_PUSH", vec![Bucket::Push]),
-                ("OCI_TEST_CONTENT_DISCOVERY", vec![Bucket::ContentDiscovery, Bucket::Referrers]),
-                ("OCI_TEST_CONTENT_MANAGEMENT", vec![Bucket::ContentManagement]),
+                (
+                    "OCI_TEST_CONTENT_DISCOVERY",
+                    vec![Bucket::ContentDiscovery, Bucket::Referrers],
+                ),
+                (
+                    "OCI_TEST_CONTENT_MANAGEMENT",
+                    vec![Bucket::ContentManagement],
+                ),
             ];
             let any_legacy = legacy.iter().any(|(k, _)| env.get(k).is_some());
             if any_legacy {
@@ -570,7 +638,10 @@ impl Config {
                 if off("OCI_API_REFERRER") {
                     buckets.remove(&Bucket::Referrers);
                 }
-                if off("OCI_API_MANIFESTS_DELETE") && off("OCI_API_BLOBS_DELETE") && off("OCI_API_TAGS_DELETE") {
+                if off("OCI_API_MANIFESTS_DELETE")
+                    && off("OCI_API_BLOBS_DELETE")
+                    && off("OCI_API_TAGS_DELETE")
+                {
                     buckets.remove(&Bucket::ContentManagement);
                 }
                 sources.insert("buckets".into(), "default".into());
@@ -584,21 +655,32 @@ impl Config {
         let jobs = match a.jobs {
             Some(0) => return Err("--jobs must be at least 1".into()),
             Some(j) => j.min(256),
-            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 16) * 2,
+            None => {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+                    .clamp(2, 16)
+                    * 2
+            }
         };
         let username = a.username.clone().or_else(|| env.get("OCI_USERNAME"));
         let password = if a.password_stdin {
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line).map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
             Some(Secret(line.trim_end_matches(['\r', '\n']).to_string()))
         } else {
             env.get("OCI_PASSWORD").map(Secret)
         };
         if password.is_some() && username.is_none() {
-            return Err("a password was given without a username (--username or OCI_USERNAME)".into());
+            return Err(
+                "a password was given without a username (--username or OCI_USERNAME)".into(),
+            );
         }
         if insecure {
-            warnings.push("TLS certificate verification is OFF (--insecure / OCI_TLS=insecure)".into());
+            warnings
+                .push("TLS certificate verification is OFF (--insecure / OCI_TLS=insecure)".into());
         }
         if let Some(p) = &a.ca_cert {
             if !p.is_file() {
@@ -610,9 +692,15 @@ impl Config {
             "json" => Format::Json,
             f => return Err(format!("--format must be human or json, got {f:?}")),
         };
-        let verbose = a.verbose || env.get("OCI_DEBUG").and_then(|v| truthy(&v)).unwrap_or(false);
+        let verbose = a.verbose
+            || env
+                .get("OCI_DEBUG")
+                .and_then(|v| truthy(&v))
+                .unwrap_or(false);
         if registry.is_some() && !a.embedded_faults.is_empty() {
-            return Err("--embedded-fault only applies to the embedded registry (no --registry)".into());
+            return Err(
+                "--embedded-fault only applies to the embedded registry (no --registry)".into(),
+            );
         }
         Ok(Config {
             name_checks: a.name_checks || registry.is_none(),
@@ -652,20 +740,58 @@ impl Config {
     /// The resolved configuration for printing and reports; secrets never appear.
     pub fn display_map(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
-        m.insert("registry".into(), self.registry.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "embedded".into()));
+        m.insert(
+            "registry".into(),
+            self.registry
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "embedded".into()),
+        );
         m.insert("namespace".into(), self.namespace.clone());
-        m.insert("crossmount_namespace".into(), self.crossmount_namespace.clone());
+        m.insert(
+            "crossmount_namespace".into(),
+            self.crossmount_namespace.clone(),
+        );
         m.insert("report_dir".into(), self.report_dir.display().to_string());
         m.insert("seed".into(), self.seed.to_string());
         m.insert("spec_version".into(), self.spec_version.as_str().into());
-        m.insert("buckets".into(), self.buckets.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(","));
+        m.insert(
+            "buckets".into(),
+            self.buckets
+                .iter()
+                .map(|b| b.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         m.insert("jobs".into(), self.jobs.to_string());
         m.insert("strict".into(), self.strict.to_string());
         m.insert("cleanup".into(), self.cleanup.to_string());
-        m.insert("username".into(), self.username.clone().unwrap_or_else(|| "(anonymous)".into()));
-        m.insert("password".into(), if self.password.is_some() { "[REDACTED]".into() } else { "(none)".into() });
-        m.insert("tls".into(), if self.insecure { "insecure (verification off)".into() } else { "verify".into() });
-        m.insert("request_timeout_s".into(), self.request_timeout.as_secs_f64().to_string());
+        m.insert(
+            "username".into(),
+            self.username
+                .clone()
+                .unwrap_or_else(|| "(anonymous)".into()),
+        );
+        m.insert(
+            "password".into(),
+            if self.password.is_some() {
+                "[REDACTED]".into()
+            } else {
+                "(none)".into()
+            },
+        );
+        m.insert(
+            "tls".into(),
+            if self.insecure {
+                "insecure (verification off)".into()
+            } else {
+                "verify".into()
+            },
+        );
+        m.insert(
+            "request_timeout_s".into(),
+            self.request_timeout.as_secs_f64().to_string(),
+        );
         if !self.filters.is_empty() {
             m.insert("filter".into(), self.filters.join(","));
         }
@@ -683,7 +809,11 @@ impl Config {
 
     /// Every secret value, for redaction.
     pub fn secrets(&self) -> Vec<String> {
-        self.password.iter().map(|p| p.0.clone()).filter(|p| !p.is_empty()).collect()
+        self.password
+            .iter()
+            .map(|p| p.0.clone())
+            .filter(|p| !p.is_empty())
+            .collect()
     }
 
     /// True if a check id is selected by bucket, --filter and --skip.
@@ -702,35 +832,76 @@ impl Config {
 mod tests {
     use super::*;
     fn env(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
     #[test]
     fn flags_win_over_env() {
-        let a = RunArgs { registry: Some("http://127.0.0.1:5000".into()), ..Default::default() };
-        let c = Config::resolve(&a, &env(&[("OCI_ROOT_URL", "http://127.0.0.1:6000"), ("OCI_NAMESPACE", "a/b")]), String::new()).unwrap();
+        let a = RunArgs {
+            registry: Some("http://127.0.0.1:5000".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(
+            &a,
+            &env(&[
+                ("OCI_ROOT_URL", "http://127.0.0.1:6000"),
+                ("OCI_NAMESPACE", "a/b"),
+            ]),
+            String::new(),
+        )
+        .unwrap();
         assert_eq!(c.registry.unwrap().as_str(), "http://127.0.0.1:5000/");
         assert_eq!(c.namespace, "a/b");
     }
     #[test]
     fn new_generation_env() {
         let a = RunArgs::default();
-        let c = Config::resolve(&a, &env(&[("OCI_REGISTRY", "localhost:5000"), ("OCI_TLS", "disabled"), ("OCI_REPO1", "x/one"), ("OCI_REPO2", "x/two"), ("OCI_VERSION", "dev")]), String::new()).unwrap();
+        let c = Config::resolve(
+            &a,
+            &env(&[
+                ("OCI_REGISTRY", "localhost:5000"),
+                ("OCI_TLS", "disabled"),
+                ("OCI_REPO1", "x/one"),
+                ("OCI_REPO2", "x/two"),
+                ("OCI_VERSION", "dev"),
+            ]),
+            String::new(),
+        )
+        .unwrap();
         assert_eq!(c.registry.unwrap().as_str(), "http://localhost:5000/");
         assert_eq!(c.crossmount_namespace, "x/two");
         assert_eq!(c.spec_version, SpecVersion::Main);
     }
     #[test]
     fn legacy_bucket_selection() {
-        let c = Config::resolve(&RunArgs::default(), &env(&[("OCI_TEST_PULL", "1")]), String::new()).unwrap();
-        assert_eq!(c.buckets.iter().copied().collect::<Vec<_>>(), vec![Bucket::Pull]);
+        let c = Config::resolve(
+            &RunArgs::default(),
+            &env(&[("OCI_TEST_PULL", "1")]),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.buckets.iter().copied().collect::<Vec<_>>(),
+            vec![Bucket::Pull]
+        );
     }
     #[test]
     fn bad_input_is_an_error() {
         for r in ["not a url", "ftp://x", "http://u:p@h:1"] {
-            let a = RunArgs { registry: Some(r.into()), ..Default::default() };
-            assert!(Config::resolve(&a, &env(&[]), String::new()).is_err(), "{r}");
+            let a = RunArgs {
+                registry: Some(r.into()),
+                ..Default::default()
+            };
+            assert!(
+                Config::resolve(&a, &env(&[]), String::new()).is_err(),
+                "{r}"
+            );
         }
-        let a = RunArgs { namespace: Some("Bad/Name".into()), ..Default::default() };
+        let a = RunArgs {
+            namespace: Some("Bad/Name".into()),
+            ..Default::default()
+        };
         assert!(Config::resolve(&a, &env(&[]), String::new()).is_err());
     }
     #[test]

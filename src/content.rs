@@ -34,12 +34,16 @@ impl Generator {
         let mut h = Sha256::new();
         h.update(b"oci-conformance/v1");
         h.update(seed.to_be_bytes());
-        Generator { root: h.finalize().into() }
+        Generator {
+            root: h.finalize().into(),
+        }
     }
 
     /// A generator for a named part of the run; independent of every other label.
     pub fn scope(&self, label: &str) -> Generator {
-        Generator { root: self.key(label) }
+        Generator {
+            root: self.key(label),
+        }
     }
 
     fn key(&self, label: &str) -> [u8; 32] {
@@ -96,11 +100,22 @@ pub struct Blob {
 
 impl Blob {
     fn new(source: Source, len: u64, algorithm: Algorithm, media_type: &str) -> Blob {
-        Blob { source, len, algorithm, media_type: media_type.to_string(), digest: Arc::new(OnceLock::new()) }
+        Blob {
+            source,
+            len,
+            algorithm,
+            media_type: media_type.to_string(),
+            digest: Arc::new(OnceLock::new()),
+        }
     }
 
     pub fn literal(data: Bytes, media_type: &str) -> Blob {
-        Blob::new(Source::Literal(data.clone()), data.len() as u64, Algorithm::Sha256, media_type)
+        Blob::new(
+            Source::Literal(data.clone()),
+            data.len() as u64,
+            Algorithm::Sha256,
+            media_type,
+        )
     }
 
     /// The `{}` empty descriptor content of image-spec's artifacts guidance.
@@ -143,7 +158,10 @@ impl Blob {
     /// The bytes `start..end` (end exclusive) as one buffer; for ranges and small blobs.
     pub fn range(&self, start: u64, end: u64) -> Bytes {
         assert!(start <= end && end <= self.len, "range out of blob");
-        assert!(end - start <= MATERIALIZE_LIMIT, "range too large to materialize");
+        assert!(
+            end - start <= MATERIALIZE_LIMIT,
+            "range too large to materialize"
+        );
         if let Source::Literal(b) = &self.source {
             return b.slice(start as usize..end as usize);
         }
@@ -158,7 +176,12 @@ impl Blob {
     }
 
     /// Iterates the range `start..end` in pieces of at most `piece` bytes.
-    pub fn pieces(&self, start: u64, end: u64, piece: usize) -> impl Iterator<Item = Bytes> + Send + 'static {
+    pub fn pieces(
+        &self,
+        start: u64,
+        end: u64,
+        piece: usize,
+    ) -> impl Iterator<Item = Bytes> + Send + 'static {
         let me = self.clone();
         let piece = piece.max(1) as u64;
         let mut pos = start;
@@ -201,7 +224,13 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-        Descriptor { media_type: media_type.into(), digest, size, artifact_type: None, annotations: BTreeMap::new() }
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+        }
     }
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
@@ -232,7 +261,11 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn descriptor(&self) -> Descriptor {
-        Descriptor::new(&self.media_type, self.digest.clone(), self.bytes.len() as u64)
+        Descriptor::new(
+            &self.media_type,
+            self.digest.clone(),
+            self.bytes.len() as u64,
+        )
     }
     /// Raw bytes as a manifest (for unusual byte layouts); digest taken over them.
     pub fn raw(media_type: &str, bytes: Bytes) -> Manifest {
@@ -275,7 +308,12 @@ impl ManifestOpts {
     }
 }
 
-fn finish(media_type: &str, mut m: Map<String, Value>, opts: &ManifestOpts, fallback_type: Option<String>) -> Manifest {
+fn finish(
+    media_type: &str,
+    mut m: Map<String, Value>,
+    opts: &ManifestOpts,
+    fallback_type: Option<String>,
+) -> Manifest {
     if let Some(s) = &opts.subject {
         m.insert("subject".into(), s.to_json());
     }
@@ -286,7 +324,12 @@ fn finish(media_type: &str, mut m: Map<String, Value>, opts: &ManifestOpts, fall
         m.insert(k.clone(), v.clone());
     }
     let v = Value::Object(m);
-    let bytes = if opts.pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+    let bytes = if opts.pretty {
+        serde_json::to_vec_pretty(&v)
+    } else {
+        serde_json::to_vec(&v)
+    }
+    .unwrap();
     let bytes = Bytes::from(bytes);
     Manifest {
         media_type: media_type.into(),
@@ -307,7 +350,10 @@ pub fn image_manifest(config: &Descriptor, layers: &[Descriptor], opts: &Manifes
         m.insert("artifactType".into(), json!(a));
     }
     m.insert("config".into(), config.to_json());
-    m.insert("layers".into(), Value::Array(layers.iter().map(Descriptor::to_json).collect()));
+    m.insert(
+        "layers".into(),
+        Value::Array(layers.iter().map(Descriptor::to_json).collect()),
+    );
     finish(MT_MANIFEST, m, opts, Some(config.media_type.clone()))
 }
 
@@ -319,7 +365,10 @@ pub fn image_index(manifests: &[Descriptor], opts: &ManifestOpts) -> Manifest {
     if let Some(a) = &opts.artifact_type {
         m.insert("artifactType".into(), json!(a));
     }
-    m.insert("manifests".into(), Value::Array(manifests.iter().map(Descriptor::to_json).collect()));
+    m.insert(
+        "manifests".into(),
+        Value::Array(manifests.iter().map(Descriptor::to_json).collect()),
+    );
     finish(MT_INDEX, m, opts, None)
 }
 
@@ -338,8 +387,16 @@ mod tests {
         assert_ne!(a.blob("x", 100).digest(), c.blob("x", 100).digest());
         assert_ne!(a.blob("x", 100).digest(), a.blob("y", 100).digest());
         let cfg = a.config("c").descriptor();
-        let m1 = image_manifest(&cfg, &[a.blob("l", 10).descriptor()], &ManifestOpts::default());
-        let m2 = image_manifest(&b.config("c").descriptor(), &[b.blob("l", 10).descriptor()], &ManifestOpts::default());
+        let m1 = image_manifest(
+            &cfg,
+            &[a.blob("l", 10).descriptor()],
+            &ManifestOpts::default(),
+        );
+        let m2 = image_manifest(
+            &b.config("c").descriptor(),
+            &[b.blob("l", 10).descriptor()],
+            &ManifestOpts::default(),
+        );
         assert_eq!(m1.digest, m2.digest);
         assert_eq!(m1.digest, Digest::sha256(&m1.bytes));
     }
@@ -359,10 +416,15 @@ mod tests {
     #[test]
     fn empty_blob_and_sha512() {
         let g = Generator::new(1);
-        assert_eq!(g.blob("e", 0).digest().to_string(), Digest::sha256(b"").to_string());
+        assert_eq!(
+            g.blob("e", 0).digest().to_string(),
+            Digest::sha256(b"").to_string()
+        );
         let b = g.blob_with("s", 100, Algorithm::Sha512);
         assert_eq!(*b.digest(), Digest::of(Algorithm::Sha512, &b.bytes()));
-        assert_eq!(Blob::empty_config().digest().to_string(),
-            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        assert_eq!(
+            Blob::empty_config().digest().to_string(),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
     }
 }

@@ -66,7 +66,10 @@ impl RunResults {
     }
     /// Why the run stopped early, if results.json says it did.
     pub fn interrupted(&self) -> Option<String> {
-        self.summary.get("interrupted").and_then(Value::as_str).map(str::to_string)
+        self.summary
+            .get("interrupted")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 }
 
@@ -88,8 +91,10 @@ pub fn results_path(path: &Path) -> Result<PathBuf, String> {
 /// Reads and parses a results.json (or a report dir's).
 pub fn load_results(path: &Path) -> Result<RunResults, String> {
     let p = results_path(path)?;
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    let mut r: RunResults = serde_json::from_str(&text).map_err(|e| format!("{}: not an oci-conformance results.json: {e}", p.display()))?;
+    let text =
+        std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    let mut r: RunResults = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not an oci-conformance results.json: {e}", p.display()))?;
     r.path = p;
     Ok(r)
 }
@@ -115,7 +120,10 @@ impl Change {
 /// A regression: something that worked (or was not judged) now fails, or a pass became a warning.
 pub fn is_regression(old: Outcome, new: Outcome) -> bool {
     use Outcome::*;
-    matches!((old, new), (Passed | Warned | Unsupported | Skipped, Failed) | (Passed, Warned))
+    matches!(
+        (old, new),
+        (Passed | Warned | Unsupported | Skipped, Failed) | (Passed, Warned)
+    )
 }
 
 /// Better-or-worse only makes sense between verdicts (an expected failure is a failure);
@@ -171,7 +179,10 @@ pub struct Diff {
 
 impl Diff {
     pub fn regressions(&self) -> usize {
-        self.changed.iter().filter(|c| c.change == Change::Regressed).count()
+        self.changed
+            .iter()
+            .filter(|c| c.change == Change::Regressed)
+            .count()
     }
 }
 
@@ -192,14 +203,26 @@ pub fn compare(old: &RunResults, new: &RunResults) -> Diff {
         match (o.get(id), n.get(id)) {
             (Some(a), Some(b)) if a.outcome != b.outcome => changed.push(Changed {
                 id: id.to_string(),
-                name: if b.name.is_empty() { a.name.clone() } else { b.name.clone() },
+                name: if b.name.is_empty() {
+                    a.name.clone()
+                } else {
+                    b.name.clone()
+                },
                 old: a.outcome,
                 new: b.outcome,
                 change: classify(a.outcome, b.outcome),
             }),
             (Some(_), Some(_)) => {}
-            (None, Some(b)) => added.push(Listed { id: id.to_string(), name: b.name.clone(), outcome: b.outcome }),
-            (Some(a), None) => removed.push(Listed { id: id.to_string(), name: a.name.clone(), outcome: a.outcome }),
+            (None, Some(b)) => added.push(Listed {
+                id: id.to_string(),
+                name: b.name.clone(),
+                outcome: b.outcome,
+            }),
+            (Some(a), None) => removed.push(Listed {
+                id: id.to_string(),
+                name: a.name.clone(),
+                outcome: a.outcome,
+            }),
             (None, None) => {}
         }
     }
@@ -207,18 +230,33 @@ pub fn compare(old: &RunResults, new: &RunResults) -> Diff {
     changed.sort_by_key(|c| c.change);
     let mut notes = vec![];
     if old.spec_version != new.spec_version {
-        notes.push(format!("the runs tested different spec versions ({} → {}): some changes come from that", or_unknown(&old.spec_version), or_unknown(&new.spec_version)));
+        notes.push(format!(
+            "the runs tested different spec versions ({} → {}): some changes come from that",
+            or_unknown(&old.spec_version),
+            or_unknown(&new.spec_version)
+        ));
     }
     // the embedded registry listens on a new port each run: not a different registry
     if old.registry != new.registry && !(old.embedded && new.embedded) {
-        notes.push(format!("the runs tested different registries ({} → {})", or_unknown(&old.registry), or_unknown(&new.registry)));
+        notes.push(format!(
+            "the runs tested different registries ({} → {})",
+            or_unknown(&old.registry),
+            or_unknown(&new.registry)
+        ));
     }
     for (which, r) in [("old", old), ("new", new)] {
         if let Some(why) = r.interrupted() {
             notes.push(format!("the {which} run stopped early: {why}"));
         }
     }
-    Diff { changed, added, removed, old_counts: old.counts(), new_counts: new.counts(), notes }
+    Diff {
+        changed,
+        added,
+        removed,
+        old_counts: old.counts(),
+        new_counts: new.counts(),
+        notes,
+    }
 }
 
 fn or_unknown(s: &str) -> &str {
@@ -244,7 +282,12 @@ pub fn count_pairs(c: &Counts) -> [(&'static str, usize); 8] {
 }
 
 fn counts_json(c: &Counts) -> Value {
-    Value::Object(count_pairs(c).iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+    Value::Object(
+        count_pairs(c)
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect(),
+    )
 }
 
 fn run_json(r: &RunResults) -> Value {
@@ -296,7 +339,14 @@ pub fn render_table(old: &RunResults, new: &RunResults, d: &Diff) -> String {
     for n in &d.notes {
         let _ = writeln!(s, "note: {n}");
     }
-    let w = d.changed.iter().map(|c| c.id.len()).chain(d.added.iter().chain(&d.removed).map(|a| a.id.len())).max().unwrap_or(0).max(5);
+    let w = d
+        .changed
+        .iter()
+        .map(|c| c.id.len())
+        .chain(d.added.iter().chain(&d.removed).map(|a| a.id.len()))
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let _ = writeln!(s);
     if d.changed.is_empty() {
         let _ = writeln!(s, "No check changed outcome.");
@@ -309,7 +359,13 @@ pub fn render_table(old: &RunResults, new: &RunResults, d: &Diff) -> String {
                 Change::Improved => "improved",
                 Change::Changed => "",
             };
-            let _ = writeln!(s, "  {:<w$}  {:<16} →  {:<16}  {mark}", c.id, c.old.as_str(), c.new.as_str());
+            let _ = writeln!(
+                s,
+                "  {:<w$}  {:<16} →  {:<16}  {mark}",
+                c.id,
+                c.old.as_str(),
+                c.new.as_str()
+            );
         }
     }
     for (title, rows) in [("Added checks", &d.added), ("Removed checks", &d.removed)] {
@@ -322,9 +378,16 @@ pub fn render_table(old: &RunResults, new: &RunResults, d: &Diff) -> String {
         }
     }
     let _ = writeln!(s, "\nCounts:");
-    for ((k, a), (_, b)) in count_pairs(&d.old_counts).iter().zip(count_pairs(&d.new_counts).iter()) {
+    for ((k, a), (_, b)) in count_pairs(&d.old_counts)
+        .iter()
+        .zip(count_pairs(&d.new_counts).iter())
+    {
         let delta = *b as i64 - *a as i64;
-        let delta = if delta == 0 { String::new() } else { format!(" ({delta:+})") };
+        let delta = if delta == 0 {
+            String::new()
+        } else {
+            format!(" ({delta:+})")
+        };
         let _ = writeln!(s, "  {k:<17} {a:>5} → {b:<5}{delta}");
     }
     let r = d.regressions();
@@ -342,7 +405,9 @@ pub fn write_stdout(text: &str) -> Result<(), String> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write to standard output: {e}")),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to standard output: {e}"))
+        }
         _ => Ok(()),
     }
 }
@@ -351,7 +416,15 @@ pub fn write_stdout(text: &str) -> Result<(), String> {
 pub fn run(old: &Path, new: &Path, json: bool) -> Result<i32, String> {
     let (a, b) = (load_results(old)?, load_results(new)?);
     let d = compare(&a, &b);
-    let text = if json { render_json(&a, &b, &d) + "\n" } else { render_table(&a, &b, &d) };
+    let text = if json {
+        render_json(&a, &b, &d) + "\n"
+    } else {
+        render_table(&a, &b, &d)
+    };
     write_stdout(&text)?;
-    Ok(if d.regressions() > 0 { crate::config::exit::CHECKS_FAILED } else { crate::config::exit::OK })
+    Ok(if d.regressions() > 0 {
+        crate::config::exit::CHECKS_FAILED
+    } else {
+        crate::config::exit::OK
+    })
 }

@@ -40,10 +40,15 @@ impl Digest {
             "sha512" => Algorithm::Sha512,
             _ => return None,
         };
-        if hex.len() != algorithm.hex_len() || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hex.len() != algorithm.hex_len()
+            || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return None;
         }
-        Some(Digest { algorithm, hex: hex.to_string() })
+        Some(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
     }
     pub fn of(algorithm: Algorithm, data: &[u8]) -> Digest {
         let mut h = Hasher::new(algorithm);
@@ -108,11 +113,17 @@ mod tests {
     #[test]
     fn parse_and_display() {
         let d = Digest::sha256(b"");
-        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Digest::parse(&d.to_string()), Some(d.clone()));
         assert!(Digest::parse("sha256:abc").is_none());
         assert!(Digest::parse("md5:d41d8cd98f00b204e9800998ecf8427e").is_none());
-        assert!(Digest::parse("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855").is_none());
+        assert!(Digest::parse(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        )
+        .is_none());
         assert_eq!(d.referrers_tag(), format!("sha256-{}", d.hex));
     }
 }

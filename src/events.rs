@@ -98,7 +98,9 @@ pub struct RunSummary {
 #[derive(Debug, Clone)]
 pub enum Event {
     RunStarted(Arc<RunInfo>),
-    CheckStarted { id: &'static str },
+    CheckStarted {
+        id: &'static str,
+    },
     CheckFinished(Arc<CheckResult>),
     /// Something the user should see that is not a check result (setup failures, cleanup).
     Note(String),

@@ -5,8 +5,14 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
-    Basic { realm: Option<String> },
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Basic {
+        realm: Option<String>,
+    },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
@@ -17,11 +23,22 @@ pub fn parse_challenge(v: &str) -> Option<Challenge> {
         None => (v, ""),
     };
     let params = parse_params(rest);
-    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
     if scheme.eq_ignore_ascii_case("basic") {
-        Some(Challenge::Basic { realm: get("realm") })
+        Some(Challenge::Basic {
+            realm: get("realm"),
+        })
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Challenge::Bearer { realm: get("realm")?, service: get("service"), scope: get("scope") })
+        Some(Challenge::Bearer {
+            realm: get("realm")?,
+            service: get("service"),
+            scope: get("scope"),
+        })
     } else {
         None
     }
@@ -55,8 +72,15 @@ pub fn parse_challenges(v: &str) -> Vec<Challenge> {
         if t.is_empty() {
             continue;
         }
-        let first = t.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
-        let starts_new = !first.is_empty() && !t[first.len()..].trim_start().starts_with('=') && first.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+        let first = t
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .next()
+            .unwrap_or("");
+        let starts_new = !first.is_empty()
+            && !t[first.len()..].trim_start().starts_with('=')
+            && first
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
         match challenges.last_mut() {
             Some(last) if !starts_new => {
                 last.push(',');
@@ -65,7 +89,10 @@ pub fn parse_challenges(v: &str) -> Vec<Challenge> {
             _ => challenges.push(t.to_string()),
         }
     }
-    challenges.iter().filter_map(|c| parse_challenge(c)).collect()
+    challenges
+        .iter()
+        .filter_map(|c| parse_challenge(c))
+        .collect()
 }
 
 /// `k=v, k="quoted, value"` lists.
@@ -127,7 +154,9 @@ pub fn parse_link(v: &str) -> Result<Vec<Link>, String> {
         let Some(r) = rest.strip_prefix('<') else {
             return Err(format!("link value must start with '<': {v:?}"));
         };
-        let Some(end) = r.find('>') else { return Err(format!("unterminated '<' in {v:?}")) };
+        let Some(end) = r.find('>') else {
+            return Err(format!("unterminated '<' in {v:?}"));
+        };
         let target = r[..end].to_string();
         rest = &r[end + 1..];
         let mut rel = vec![];
@@ -148,7 +177,12 @@ pub fn parse_link(v: &str) -> Result<Vec<Link>, String> {
         for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             if let Some((k, val)) = p.split_once('=') {
                 if k.trim().eq_ignore_ascii_case("rel") {
-                    rel.extend(val.trim().trim_matches('"').split_whitespace().map(|s| s.to_ascii_lowercase()));
+                    rel.extend(
+                        val.trim()
+                            .trim_matches('"')
+                            .split_whitespace()
+                            .map(|s| s.to_ascii_lowercase()),
+                    );
                 }
             }
         }
@@ -160,13 +194,19 @@ pub fn parse_link(v: &str) -> Result<Vec<Link>, String> {
 
 /// The `rel="next"` target of a Link header value, if any.
 pub fn next_link(v: &str) -> Result<Option<String>, String> {
-    Ok(parse_link(v)?.into_iter().find(|l| l.rel.iter().any(|r| r == "next")).map(|l| l.target))
+    Ok(parse_link(v)?
+        .into_iter()
+        .find(|l| l.rel.iter().any(|r| r == "next"))
+        .map(|l| l.target))
 }
 
 /// `Range: 0-<end>` / `Content-Range: bytes 0-99/100` style: returns (start, end) inclusive.
 pub fn parse_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
-    let v = v.strip_prefix("bytes").map(|s| s.trim_start_matches([' ', '='])).unwrap_or(v);
+    let v = v
+        .strip_prefix("bytes")
+        .map(|s| s.trim_start_matches([' ', '=']))
+        .unwrap_or(v);
     let v = v.split('/').next()?;
     let (a, b) = v.trim().split_once('-')?;
     let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
@@ -191,42 +231,75 @@ fn httpdate_parse(v: &str) -> Option<std::time::SystemTime> {
         return None;
     }
     let day: u64 = parts[1].parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| *m == parts[2])? as u64 + 1;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])? as u64
+        + 1;
     let year: u64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    if hms.len() != 3 || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
+    let hms: Vec<u64> = parts[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if hms.len() != 3
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || hms[0] > 23
+        || hms[1] > 59
+        || hms[2] > 60
+    {
         return None;
     }
     // days from civil (Howard Hinnant)
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = (era * 146097 + doe).checked_sub(719468)?;
-    let secs = days.checked_mul(86400)?.checked_add(hms[0] * 3600 + hms[1] * 60 + hms[2])?;
+    let secs = days
+        .checked_mul(86400)?
+        .checked_add(hms[0] * 3600 + hms[1] * 60 + hms[2])?;
     std::time::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// Media type without parameters, lowercased: `application/json; charset=utf-8` → `application/json`.
 pub fn media_type(v: &str) -> String {
-    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    v.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// True if a Content-Type value carries parameters.
 pub fn has_params(v: &str) -> bool {
-    v.split_once(';').map(|(_, p)| !p.trim().is_empty()).unwrap_or(false)
+    v.split_once(';')
+        .map(|(_, p)| !p.trim().is_empty())
+        .unwrap_or(false)
 }
 
 /// Values of a list header across all its lines (`OCI-Tag: a, b` + `OCI-Tag: c`).
 pub fn list_values<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    lines.into_iter().flat_map(|l| l.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    lines
+        .into_iter()
+        .flat_map(|l| l.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// A `Warning` header value per the spec: `299 - "text"`, no warn-date.
 pub fn valid_warning(v: &str) -> bool {
     let v = v.trim();
-    let Some(rest) = v.strip_prefix("299 - \"") else { return false };
+    let Some(rest) = v.strip_prefix("299 - \"") else {
+        return false;
+    };
     // the quoted text must end the value: a trailing warn-date is forbidden
     let mut esc = false;
     for (i, c) in rest.char_indices() {
@@ -244,17 +317,38 @@ mod tests {
     use super::*;
     #[test]
     fn links() {
-        assert_eq!(next_link(r#"</v2/r/tags/list?n=2&last=b>; rel="next""#).unwrap().as_deref(), Some("/v2/r/tags/list?n=2&last=b"));
-        assert_eq!(next_link(r#"<a>; rel="prev", <b>; rel=next"#).unwrap().as_deref(), Some("b"));
+        assert_eq!(
+            next_link(r#"</v2/r/tags/list?n=2&last=b>; rel="next""#)
+                .unwrap()
+                .as_deref(),
+            Some("/v2/r/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_link(r#"<a>; rel="prev", <b>; rel=next"#)
+                .unwrap()
+                .as_deref(),
+            Some("b")
+        );
         assert!(parse_link("/v2/x; rel=next").is_err());
     }
     #[test]
     fn challenges() {
         assert_eq!(
-            parse_challenge(r#"Bearer realm="https://a/token",service="reg",scope="repository:x:pull,push""#),
-            Some(Challenge::Bearer { realm: "https://a/token".into(), service: Some("reg".into()), scope: Some("repository:x:pull,push".into()) })
+            parse_challenge(
+                r#"Bearer realm="https://a/token",service="reg",scope="repository:x:pull,push""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://a/token".into(),
+                service: Some("reg".into()),
+                scope: Some("repository:x:pull,push".into())
+            })
         );
-        assert_eq!(parse_challenge("Basic realm=\"r\""), Some(Challenge::Basic { realm: Some("r".into()) }));
+        assert_eq!(
+            parse_challenge("Basic realm=\"r\""),
+            Some(Challenge::Basic {
+                realm: Some("r".into())
+            })
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
     }
     #[test]
@@ -263,11 +357,20 @@ mod tests {
         assert_eq!(
             parse_challenges(v),
             vec![
-                Challenge::Bearer { realm: "https://a/token".into(), service: Some("reg, x".into()), scope: Some("repository:x:pull".into()) },
-                Challenge::Basic { realm: Some("r".into()) },
+                Challenge::Bearer {
+                    realm: "https://a/token".into(),
+                    service: Some("reg, x".into()),
+                    scope: Some("repository:x:pull".into())
+                },
+                Challenge::Basic {
+                    realm: Some("r".into())
+                },
             ]
         );
-        assert_eq!(parse_challenges("Basic"), vec![Challenge::Basic { realm: None }]);
+        assert_eq!(
+            parse_challenges("Basic"),
+            vec![Challenge::Basic { realm: None }]
+        );
         assert_eq!(parse_challenges(""), vec![]);
         assert_eq!(parse_challenges(",,, =, \"\\"), vec![]);
     }
@@ -280,7 +383,9 @@ mod tests {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         assert!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT").is_some());
         assert!(valid_warning(r#"299 - "deprecated""#));
-        assert!(!valid_warning(r#"299 - "x" "Sun, 06 Nov 1994 08:49:37 GMT""#));
+        assert!(!valid_warning(
+            r#"299 - "x" "Sun, 06 Nov 1994 08:49:37 GMT""#
+        ));
         assert!(!valid_warning(r#"199 - "x""#));
     }
 }

@@ -5,10 +5,10 @@
 
 pub mod app;
 pub mod bench;
+pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod bundle;
 pub mod content;
 pub mod diff;
 pub mod digest;
@@ -26,15 +26,20 @@ pub mod trace;
 pub mod suites;
 
 /// Shown by `--version`.
-pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (OCI distribution-spec 1.0, 1.1 (v1.1.1, default), main)");
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (OCI distribution-spec 1.0, 1.1 (v1.1.1, default), main)"
+);
 
 /// What a check module needs, in one import.
 pub mod prelude {
     pub use crate::client::{Body, Read, Request, Response};
     pub use crate::config::Config;
-    pub use crate::content::{self, image_index, image_manifest, Blob, Descriptor, Generator, Manifest, ManifestOpts};
+    pub use crate::content::{
+        self, image_index, image_manifest, Blob, Descriptor, Generator, Manifest, ManifestOpts,
+    };
     pub use crate::digest::{Algorithm, Digest};
     pub use crate::headers;
     pub use crate::model::{Bucket, CheckMeta, Level, Outcome, SpecVersion};
-    pub use crate::runner::{Ck, Fail, Res, Scenario, Sc, RANK_IMAGE, RANK_INDEX, RANK_REFERRER};
+    pub use crate::runner::{Ck, Fail, Res, Sc, Scenario, RANK_IMAGE, RANK_INDEX, RANK_REFERRER};
 }

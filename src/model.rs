@@ -153,8 +153,23 @@ pub struct CheckMeta {
 }
 
 impl CheckMeta {
-    pub const fn new(id: &'static str, bucket: Bucket, level: Level, spec: &'static str, name: &'static str) -> Self {
-        CheckMeta { id, bucket, name, spec, level, level_v1_1: None, since: SpecVersion::V1_0, requirements: &[] }
+    pub const fn new(
+        id: &'static str,
+        bucket: Bucket,
+        level: Level,
+        spec: &'static str,
+        name: &'static str,
+    ) -> Self {
+        CheckMeta {
+            id,
+            bucket,
+            name,
+            spec,
+            level,
+            level_v1_1: None,
+            since: SpecVersion::V1_0,
+            requirements: &[],
+        }
     }
     pub const fn since(mut self, v: SpecVersion) -> Self {
         self.since = v;
@@ -183,6 +198,9 @@ impl CheckMeta {
             SpecVersion::Main => "main",
             _ => "v1.1.1",
         };
-        format!("https://github.com/opencontainers/distribution-spec/blob/{tree}/spec.md#{}", self.spec)
+        format!(
+            "https://github.com/opencontainers/distribution-spec/blob/{tree}/spec.md#{}",
+            self.spec
+        )
     }
 }

@@ -6,7 +6,10 @@ use crate::runner::Scenario;
 
 /// Every check in report order (bucket order, then declaration order).
 pub fn all_checks() -> Vec<&'static CheckMeta> {
-    let mut v: Vec<&'static CheckMeta> = crate::suites::scenarios().into_iter().flat_map(|s| s.checks).collect();
+    let mut v: Vec<&'static CheckMeta> = crate::suites::scenarios()
+        .into_iter()
+        .flat_map(|s| s.checks)
+        .collect();
     let mut seen = std::collections::HashSet::new();
     v.retain(|m| seen.insert(m.id));
     v.sort_by_key(|m| m.bucket);
@@ -14,7 +17,10 @@ pub fn all_checks() -> Vec<&'static CheckMeta> {
 }
 
 pub fn scenario_bucket(name: &str) -> Option<Bucket> {
-    crate::suites::scenarios().into_iter().find(|s| s.name == name).map(|s| s.bucket)
+    crate::suites::scenarios()
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| s.bucket)
 }
 
 pub struct Plan {
@@ -23,7 +29,14 @@ pub struct Plan {
 }
 
 pub fn plan(cfg: &Config) -> Plan {
-    let checks: Vec<CheckMeta> = all_checks().into_iter().filter(|m| cfg.selects(m.id, m.bucket)).copied().collect();
-    let scenarios = crate::suites::scenarios().into_iter().filter(|s| s.checks.iter().any(|m| cfg.selects(m.id, m.bucket))).collect();
+    let checks: Vec<CheckMeta> = all_checks()
+        .into_iter()
+        .filter(|m| cfg.selects(m.id, m.bucket))
+        .copied()
+        .collect();
+    let scenarios = crate::suites::scenarios()
+        .into_iter()
+        .filter(|s| s.checks.iter().any(|m| cfg.selects(m.id, m.bucket)))
+        .collect();
     Plan { scenarios, checks }
 }

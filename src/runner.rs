@@ -22,6 +22,9 @@ pub struct Scenario {
     pub name: &'static str,
     pub bucket: Bucket,
     pub checks: Vec<&'static CheckMeta>,
+    /// Runs alone, after the concurrent scenarios: for checks that read repository-wide state
+    /// (the tag list) that other scenarios change, so verdicts do not depend on timing.
+    pub exclusive: bool,
     pub run: fn(Sc) -> ScenarioFuture,
 }
 
@@ -29,7 +32,10 @@ pub struct Scenario {
 #[derive(Debug, Clone)]
 pub enum Fail {
     /// The registry broke a requirement. `level` None means the check's own level.
-    Violation { level: Option<Level>, message: String },
+    Violation {
+        level: Option<Level>,
+        message: String,
+    },
     /// An optional feature the registry declined in an allowed way.
     Unsupported(String),
     /// The check could not run (precondition not met); not the registry's fault.
@@ -88,11 +94,18 @@ pub const RANK_REFERRER: u8 = 3;
 impl Cleanup {
     pub fn manifest(&self, repo: &str, digest: &str, rank: u8) {
         let mut s = self.inner.lock().unwrap();
-        let e = s.manifests.entry((repo.to_string(), digest.to_string())).or_insert(rank);
+        let e = s
+            .manifests
+            .entry((repo.to_string(), digest.to_string()))
+            .or_insert(rank);
         *e = (*e).max(rank);
     }
     pub fn tag(&self, repo: &str, tag: &str) {
-        self.inner.lock().unwrap().tags.push((repo.to_string(), tag.to_string()));
+        self.inner
+            .lock()
+            .unwrap()
+            .tags
+            .push((repo.to_string(), tag.to_string()));
     }
     pub fn blob(&self, repo: &str, digest: &str) {
         let mut s = self.inner.lock().unwrap();
@@ -110,7 +123,11 @@ impl Cleanup {
     pub async fn run(&self, client: &Client, trace: &TraceSink) -> Vec<String> {
         let (manifests, tags, blobs) = {
             let s = self.inner.lock().unwrap();
-            let mut m: Vec<_> = s.manifests.iter().map(|((r, d), k)| (*k, r.clone(), d.clone())).collect();
+            let mut m: Vec<_> = s
+                .manifests
+                .iter()
+                .map(|((r, d), k)| (*k, r.clone(), d.clone()))
+                .collect();
             m.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
             (m, s.tags.clone(), s.blobs.clone())
         };
@@ -173,7 +190,14 @@ impl Sc {
     pub fn new(ctx: Arc<RunCtx>, scenario: &'static str) -> Sc {
         let gen = ctx.gen.scope(scenario);
         let setup_trace = TraceSink::new(ctx.secrets.clone());
-        Sc { ctx, scenario, gen, outcomes: HashMap::new(), setup_failed: None, setup_trace }
+        Sc {
+            ctx,
+            scenario,
+            gen,
+            outcomes: HashMap::new(),
+            setup_failed: None,
+            setup_trace,
+        }
     }
 
     pub fn cfg(&self) -> &Config {
@@ -228,7 +252,9 @@ impl Sc {
             }
             Err(e) => {
                 let (outcome, msg) = match &e {
-                    Fail::Transport(h) if h.kind == ErrorKind::Cancelled => (Outcome::NotRun, "run cancelled".to_string()),
+                    Fail::Transport(h) if h.kind == ErrorKind::Cancelled => {
+                        (Outcome::NotRun, "run cancelled".to_string())
+                    }
                     Fail::Skip(m) | Fail::Unsupported(m) => (Outcome::Skipped, m.clone()),
                     Fail::Violation { message, .. } => (Outcome::Failed, message.clone()),
                     Fail::Transport(h) => (Outcome::Failed, h.message.clone()),
@@ -236,7 +262,8 @@ impl Sc {
                 let reason = format!("setup '{what}' of scenario {} failed: {msg}", self.scenario);
                 self.setup_failed = Some(reason.clone());
                 if outcome == Outcome::Failed {
-                    let id: &'static str = Box::leak(format!("{}.setup", self.scenario).into_boxed_str());
+                    let id: &'static str =
+                        Box::leak(format!("{}.setup", self.scenario).into_boxed_str());
                     let bucket = self.first_bucket();
                     let r = CheckResult {
                         id: id.to_string(),
@@ -267,34 +294,71 @@ impl Sc {
 
     /// Runs one check. Skipped without running when setup failed or the spec version under
     /// test does not have the requirement; not reported at all when filtered out.
-    pub async fn check(&mut self, meta: &'static CheckMeta, body: impl AsyncFnOnce(&mut Ck) -> Res) -> Outcome {
+    pub async fn check(
+        &mut self,
+        meta: &'static CheckMeta,
+        body: impl AsyncFnOnce(&mut Ck) -> Res,
+    ) -> Outcome {
         if !self.ctx.selected.contains(meta.id) {
             return Outcome::Skipped;
         }
         let v = self.ctx.cfg.spec_version;
         if !meta.applies_to(v) {
-            return self.skip(meta, &format!("not part of spec {} (since {})", v.as_str(), meta.since.as_str()));
+            return self.skip(
+                meta,
+                &format!(
+                    "not part of spec {} (since {})",
+                    v.as_str(),
+                    meta.since.as_str()
+                ),
+            );
         }
         if let Some(r) = self.setup_failed.clone() {
             return self.skip(meta, &r);
         }
         if self.ctx.client.cancel.is_cancelled() {
-            return self.finish(meta, Outcome::NotRun, "run cancelled before this check started".into(), 0, vec![]);
+            return self.finish(
+                meta,
+                Outcome::NotRun,
+                "run cancelled before this check started".into(),
+                0,
+                vec![],
+            );
         }
         let _ = self.ctx.events.send(Event::CheckStarted { id: meta.id });
         let started = Instant::now();
-        let mut ck = Ck { meta, level: meta.level_for(v), trace: TraceSink::new(self.ctx.secrets.clone()), client: self.ctx.client.clone(), notes: vec![] };
+        let mut ck = Ck {
+            meta,
+            level: meta.level_for(v),
+            trace: TraceSink::new(self.ctx.secrets.clone()),
+            client: self.ctx.client.clone(),
+            notes: vec![],
+        };
         let res = body(&mut ck).await;
         let (outcome, message) = classify(&ck, res);
         let trace = ck.trace.take();
-        self.finish(meta, outcome, message, started.elapsed().as_millis() as u64, trace)
+        self.finish(
+            meta,
+            outcome,
+            message,
+            started.elapsed().as_millis() as u64,
+            trace,
+        )
     }
 
     /// Runs `meta` only if `dep` passed; otherwise reports it skipped with the reason.
-    pub async fn check_after(&mut self, dep: &'static CheckMeta, meta: &'static CheckMeta, body: impl AsyncFnOnce(&mut Ck) -> Res) -> Outcome {
+    pub async fn check_after(
+        &mut self,
+        dep: &'static CheckMeta,
+        meta: &'static CheckMeta,
+        body: impl AsyncFnOnce(&mut Ck) -> Res,
+    ) -> Outcome {
         match self.outcome(dep.id) {
             Some(Outcome::Passed) | Some(Outcome::Warned) => self.check(meta, body).await,
-            Some(o) => self.skip(meta, &format!("depends on {} which was {}", dep.id, o.as_str())),
+            Some(o) => self.skip(
+                meta,
+                &format!("depends on {} which was {}", dep.id, o.as_str()),
+            ),
             None => self.skip(meta, &format!("depends on {} which did not run", dep.id)),
         }
     }
@@ -306,7 +370,14 @@ impl Sc {
         self.finish(meta, Outcome::Skipped, reason.to_string(), 0, vec![])
     }
 
-    fn finish(&mut self, meta: &'static CheckMeta, outcome: Outcome, message: String, ms: u64, trace: Vec<Exchange>) -> Outcome {
+    fn finish(
+        &mut self,
+        meta: &'static CheckMeta,
+        outcome: Outcome,
+        message: String,
+        ms: u64,
+        trace: Vec<Exchange>,
+    ) -> Outcome {
         if self.outcomes.contains_key(meta.id) {
             return self.outcomes[meta.id];
         }
@@ -315,7 +386,12 @@ impl Sc {
             return outcome;
         }
         let mut r = result_of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace);
-        if let Some(e) = self.ctx.expectations.as_ref().and_then(|x| x.lookup(&r.id, &r.requirements)) {
+        if let Some(e) = self
+            .ctx
+            .expectations
+            .as_ref()
+            .and_then(|x| x.lookup(&r.id, &r.requirements))
+        {
             r.expectation = Some(e.reason.clone());
             match r.outcome {
                 Outcome::Failed => {
@@ -323,7 +399,9 @@ impl Sc {
                     r.message = format!("expected failure ({}): {}", e.reason, r.message);
                 }
                 Outcome::Passed => {
-                    self.ctx.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.ctx
+                        .stale
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     r.message = format!("stale expectation: listed as a known failure ({}) but passed; remove it from the expectations file", e.reason);
                 }
                 _ => {}
@@ -339,11 +417,18 @@ impl Sc {
         for m in checks {
             if self.ctx.selected.contains(m.id) && !self.outcomes.contains_key(m.id) {
                 let (o, msg) = if self.ctx.client.cancel.is_cancelled() {
-                    (Outcome::NotRun, "run cancelled before this check ran".to_string())
+                    (
+                        Outcome::NotRun,
+                        "run cancelled before this check ran".to_string(),
+                    )
                 } else if let Some(r) = &self.setup_failed {
                     (Outcome::Skipped, r.clone())
                 } else {
-                    (Outcome::Skipped, why.unwrap_or("the scenario ended before this check ran").to_string())
+                    (
+                        Outcome::Skipped,
+                        why.unwrap_or("the scenario ended before this check ran")
+                            .to_string(),
+                    )
                 };
                 self.finish(m, o, msg, 0, vec![]);
             }
@@ -351,7 +436,14 @@ impl Sc {
     }
 }
 
-pub fn result_of(meta: &CheckMeta, v: crate::model::SpecVersion, outcome: Outcome, message: String, ms: u64, trace: Vec<Exchange>) -> CheckResult {
+pub fn result_of(
+    meta: &CheckMeta,
+    v: crate::model::SpecVersion,
+    outcome: Outcome,
+    message: String,
+    ms: u64,
+    trace: Vec<Exchange>,
+) -> CheckResult {
     CheckResult {
         id: meta.id.to_string(),
         bucket: meta.bucket,
@@ -373,7 +465,10 @@ pub fn requirement_ids(meta: &CheckMeta) -> Vec<String> {
     if !meta.requirements.is_empty() {
         return meta.requirements.iter().map(|s| s.to_string()).collect();
     }
-    crate::suites::catalog::requirements_for(meta.id).into_iter().map(|r| r.id.clone()).collect()
+    crate::suites::catalog::requirements_for(meta.id)
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect()
 }
 
 fn classify(ck: &Ck, res: Res) -> (Outcome, String) {
@@ -382,13 +477,26 @@ fn classify(ck: &Ck, res: Res) -> (Outcome, String) {
         Ok(()) => (Outcome::Passed, notes),
         Err(Fail::Violation { level, message }) => {
             let l = level.unwrap_or(ck.level);
-            let o = if l == Level::Must { Outcome::Failed } else { Outcome::Warned };
+            let o = if l == Level::Must {
+                Outcome::Failed
+            } else {
+                Outcome::Warned
+            };
             (o, format!("{} {}", l.as_str(), message))
         }
         Err(Fail::Unsupported(m)) => (Outcome::Unsupported, m),
         Err(Fail::Skip(m)) => (Outcome::Skipped, m),
-        Err(Fail::Transport(e)) if e.kind == ErrorKind::Cancelled => (Outcome::NotRun, "run cancelled during this check".into()),
-        Err(Fail::Transport(e)) => (Outcome::Failed, format!("request failed: {}", e.message)),
+        Err(Fail::Transport(e)) if e.kind == ErrorKind::Cancelled => {
+            (Outcome::NotRun, "run cancelled during this check".into())
+        }
+        // The registry broke the exchange itself: the check's requirement was not met.
+        Err(Fail::Transport(e)) => (
+            Outcome::Failed,
+            format!(
+                "§{} ({}): request failed: {}",
+                ck.meta.spec, ck.meta.name, e.message
+            ),
+        ),
     }
 }
 
@@ -412,11 +520,17 @@ impl Ck {
 
     /// A violation at the check's level. `rule` quotes the spec; `detail` says what came back.
     pub fn fail(&self, rule: &str, detail: impl std::fmt::Display) -> Fail {
-        Fail::Violation { level: None, message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail) }
+        Fail::Violation {
+            level: None,
+            message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail),
+        }
     }
     /// A violation at an explicit level (a MUST inside a SHOULD check, or the reverse).
     pub fn fail_at(&self, level: Level, rule: &str, detail: impl std::fmt::Display) -> Fail {
-        Fail::Violation { level: Some(level), message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail) }
+        Fail::Violation {
+            level: Some(level),
+            message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail),
+        }
     }
 
     pub fn expect_status(&self, resp: &Response, allowed: &[u16], rule: &str) -> Res {
@@ -424,13 +538,27 @@ impl Ck {
             return Ok(());
         }
         let want: Vec<String> = allowed.iter().map(u16::to_string).collect();
-        Err(self.fail(rule, format!("{} answered {}; expected {}", resp.request, resp.summary(), want.join(" or "))))
+        Err(self.fail(
+            rule,
+            format!(
+                "{} answered {}; expected {}",
+                resp.request,
+                resp.summary(),
+                want.join(" or ")
+            ),
+        ))
     }
 
     pub fn expect_header<'r>(&self, resp: &'r Response, name: &str, rule: &str) -> Res<&'r str> {
         match resp.header(name) {
             Some(v) => Ok(v),
-            None => Err(self.fail(rule, format!("{} answered {} without a {} header", resp.request, resp.status, name))),
+            None => Err(self.fail(
+                rule,
+                format!(
+                    "{} answered {} without a {} header",
+                    resp.request, resp.status, name
+                ),
+            )),
         }
     }
 
@@ -443,8 +571,18 @@ impl Ck {
     }
 }
 
-/// Runs every scenario (bounded by --jobs) and closes each; returns when all are done.
+/// Runs every scenario (bounded by --jobs), then the exclusive ones one at a time; every
+/// declared check gets an outcome. Returns when all are done.
 pub async fn run_scenarios(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usize) {
+    let (alone, together): (Vec<Scenario>, Vec<Scenario>) =
+        scenarios.into_iter().partition(|s| s.exclusive);
+    run_batch(ctx.clone(), together, jobs).await;
+    for s in alone {
+        run_batch(ctx.clone(), vec![s], 1).await;
+    }
+}
+
+async fn run_batch(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usize) {
     let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for s in scenarios {
@@ -458,7 +596,11 @@ pub async fn run_scenarios(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usi
             let handle = tokio::spawn((s.run)(Sc::new(ctx.clone(), s.name)));
             let why = match handle.await {
                 Ok(()) => None,
-                Err(e) => Some(format!("harness error in scenario {}: {}", s.name, panic_text(e))),
+                Err(e) => Some(format!(
+                    "harness error in scenario {}: {}",
+                    s.name,
+                    panic_text(e)
+                )),
             };
             (s.name, checks, why)
         });
@@ -475,7 +617,12 @@ pub async fn run_scenarios(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usi
 
 /// Scenarios report their own checks; any declared check left without an outcome (panic,
 /// early return) is reported here.
-fn close_missing(ctx: &Arc<RunCtx>, name: &'static str, checks: &[&'static CheckMeta], why: Option<&str>) {
+fn close_missing(
+    ctx: &Arc<RunCtx>,
+    name: &'static str,
+    checks: &[&'static CheckMeta],
+    why: Option<&str>,
+) {
     let mut sc = Sc::new(ctx.clone(), name);
     {
         let reported = ctx.reported.lock().unwrap();
@@ -485,7 +632,10 @@ fn close_missing(ctx: &Arc<RunCtx>, name: &'static str, checks: &[&'static Check
             }
         }
     }
-    sc.close(checks, why.or(Some("the scenario ended before this check ran")));
+    sc.close(
+        checks,
+        why.or(Some("the scenario ended before this check ran")),
+    );
 }
 
 fn panic_text(e: tokio::task::JoinError) -> String {

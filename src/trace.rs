@@ -30,11 +30,18 @@ pub struct TraceSink {
 
 impl TraceSink {
     pub fn new(secrets: Arc<Vec<String>>) -> TraceSink {
-        TraceSink { inner: Arc::default(), secrets }
+        TraceSink {
+            inner: Arc::default(),
+            secrets,
+        }
     }
     pub fn push(&self, mut e: Exchange) {
         e.url = self.redact(&redact_url(&e.url));
-        for (k, v) in e.request_headers.iter_mut().chain(e.response_headers.iter_mut()) {
+        for (k, v) in e
+            .request_headers
+            .iter_mut()
+            .chain(e.response_headers.iter_mut())
+        {
             *v = redact_header(k, v);
             if URL_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
                 *v = redact_url(v);
@@ -113,8 +120,17 @@ pub fn register_secret(s: &str) {
     }
 }
 
-const SECRET_HEADERS: &[&str] =
-    &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth", "x-registry-token", "x-auth-token", "x-api-key", "x-amz-security-token"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-registry-auth",
+    "x-registry-token",
+    "x-auth-token",
+    "x-api-key",
+    "x-amz-security-token",
+];
 
 /// Headers whose value is a URL (signed redirect targets and upload locations).
 const URL_HEADERS: &[&str] = &["location", "content-location"];
@@ -144,7 +160,10 @@ pub fn redact_url(u: &str) -> String {
         let _ = url.set_username("");
         let _ = url.set_password(None);
     }
-    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     if pairs.iter().any(|(k, _)| is_secret_param(k)) {
         let mut q = url.query_pairs_mut();
         q.clear();
@@ -158,7 +177,9 @@ pub fn redact_url(u: &str) -> String {
 
 /// A relative reference keeps its own form: only the query values are replaced.
 fn redact_relative(u: &str) -> String {
-    let Some((head, query)) = u.split_once('?') else { return u.to_string() };
+    let Some((head, query)) = u.split_once('?') else {
+        return u.to_string();
+    };
     let (query, fragment) = match query.split_once('#') {
         Some((q, f)) => (q, Some(f)),
         None => (query, None),
@@ -167,7 +188,10 @@ fn redact_relative(u: &str) -> String {
         .split('&')
         .map(|p| {
             let key = p.split_once('=').map(|(k, _)| k).unwrap_or(p);
-            let decoded: String = url::form_urlencoded::parse(key.as_bytes()).map(|(k, _)| k.into_owned()).next().unwrap_or_default();
+            let decoded: String = url::form_urlencoded::parse(key.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .next()
+                .unwrap_or_default();
             if is_secret_param(&decoded) {
                 format!("{key}=[REDACTED]")
             } else {
@@ -185,9 +209,21 @@ fn redact_relative(u: &str) -> String {
 
 fn is_secret_param(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["token", "signature", "sig", "password", "secret", "credential", "key", "auth", "x-amz-signature", "x-amz-credential", "x-goog-signature"]
-        .iter()
-        .any(|s| k == *s || k.ends_with(&format!("_{s}")) || k.ends_with(&format!("-{s}")))
+    [
+        "token",
+        "signature",
+        "sig",
+        "password",
+        "secret",
+        "credential",
+        "key",
+        "auth",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-goog-signature",
+    ]
+    .iter()
+    .any(|s| k == *s || k.ends_with(&format!("_{s}")) || k.ends_with(&format!("-{s}")))
 }
 
 /// Token endpoint answers carry `token` / `access_token` / `refresh_token`: blank their values.
@@ -217,10 +253,16 @@ pub fn redact_tokens_in_body(body: &str) -> String {
 /// A printable preview of a body: UTF-8 text up to BODY_PREVIEW bytes, else a hex summary.
 pub fn preview(data: &[u8]) -> String {
     let cut = &data[..data.len().min(BODY_PREVIEW)];
-    let more = if data.len() > cut.len() { format!("… ({} bytes in all)", data.len()) } else { String::new() };
+    let more = if data.len() > cut.len() {
+        format!("… ({} bytes in all)", data.len())
+    } else {
+        String::new()
+    };
     match std::str::from_utf8(cut) {
         Ok(s) => format!("{s}{more}"),
-        Err(e) if e.valid_up_to() + 4 > cut.len() => format!("{}{more}", String::from_utf8_lossy(cut)),
+        Err(e) if e.valid_up_to() + 4 > cut.len() => {
+            format!("{}{more}", String::from_utf8_lossy(cut))
+        }
         Err(_) => format!("<{} bytes of binary data>", data.len()),
     }
 }
@@ -230,17 +272,30 @@ mod tests {
     use super::*;
     #[test]
     fn redacts() {
-        assert_eq!(redact_header("Authorization", "Bearer abc.def"), "Bearer [REDACTED]");
-        assert_eq!(redact_header("authorization", "Basic dXNlcjpwYXNz"), "Basic [REDACTED]");
+        assert_eq!(
+            redact_header("Authorization", "Bearer abc.def"),
+            "Bearer [REDACTED]"
+        );
+        assert_eq!(
+            redact_header("authorization", "Basic dXNlcjpwYXNz"),
+            "Basic [REDACTED]"
+        );
         assert!(!redact_url("http://u:p@h/x?token=abc&n=1").contains("abc"));
         assert!(redact_url("http://h/x?token=abc&n=1").contains("n=1"));
         assert!(!redact_tokens_in_body(r#"{"token":"sekret","expires_in":60}"#).contains("sekret"));
-        assert_eq!(redact_secrets("pw=hunter2", &["hunter2".into()]), "pw=[REDACTED]");
+        assert_eq!(
+            redact_secrets("pw=hunter2", &["hunter2".into()]),
+            "pw=[REDACTED]"
+        );
     }
     #[test]
     fn redacts_relative_urls() {
-        let r = redact_url("/v2/a/blobs/uploads/1?X-Amz-Signature=abc&_state=s&X-Amz-Credential=def");
-        assert_eq!(r, "/v2/a/blobs/uploads/1?X-Amz-Signature=[REDACTED]&_state=s&X-Amz-Credential=[REDACTED]");
+        let r =
+            redact_url("/v2/a/blobs/uploads/1?X-Amz-Signature=abc&_state=s&X-Amz-Credential=def");
+        assert_eq!(
+            r,
+            "/v2/a/blobs/uploads/1?X-Amz-Signature=[REDACTED]&_state=s&X-Amz-Credential=[REDACTED]"
+        );
         assert_eq!(redact_url("/v2/a/tags/list?n=1"), "/v2/a/tags/list?n=1");
         assert_eq!(redact_url("/v2/"), "/v2/");
     }
@@ -258,7 +313,10 @@ mod tests {
             request_headers: vec![],
             request_body: String::new(),
             status: Some(307),
-            response_headers: vec![("Location".into(), "http://cdn/x?sig=s1&n=1".into()), ("X-Echo".into(), "tok-registered-7Hq2".into())],
+            response_headers: vec![
+                ("Location".into(), "http://cdn/x?sig=s1&n=1".into()),
+                ("X-Echo".into(), "tok-registered-7Hq2".into()),
+            ],
             response_body: String::new(),
             duration_ms: 0,
             notes: vec![],

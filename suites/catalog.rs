@@ -108,12 +108,19 @@ impl Requirement {
     }
     /// Covered = testable and named by at least one check (that exists, when `known` is given).
     pub fn is_covered(&self, known: Option<&HashSet<&str>>) -> bool {
-        self.testable && self.checks.iter().any(|c| known.is_none_or(|k| k.contains(c.as_str())))
+        self.testable
+            && self
+                .checks
+                .iter()
+                .any(|c| known.is_none_or(|k| k.contains(c.as_str())))
     }
     pub fn spec_url(&self, v: SpecVersion) -> String {
         match self.source.as_deref() {
             Some(src) if src.starts_with("image-spec/") => {
-                format!("https://github.com/opencontainers/image-spec/blob/main/{}", &src["image-spec/".len()..])
+                format!(
+                    "https://github.com/opencontainers/image-spec/blob/main/{}",
+                    &src["image-spec/".len()..]
+                )
             }
             _ => {
                 let tree = match v {
@@ -121,7 +128,10 @@ impl Requirement {
                     SpecVersion::V1_1 => "v1.1.1",
                     SpecVersion::V1_0 => "v1.0.1",
                 };
-                format!("https://github.com/opencontainers/distribution-spec/blob/{tree}/spec.md#{}", self.section)
+                format!(
+                    "https://github.com/opencontainers/distribution-spec/blob/{tree}/spec.md#{}",
+                    self.section
+                )
             }
         }
     }
@@ -160,7 +170,8 @@ fn loaded() -> &'static Loaded {
     static L: OnceLock<Loaded> = OnceLock::new();
     L.get_or_init(|| {
         // Compiled-in data, not registry or user input; tests/catalog.rs keeps it parseable.
-        let catalog = parse(TEXT).unwrap_or_else(|e| panic!("embedded requirement catalog is invalid: {e}"));
+        let catalog =
+            parse(TEXT).unwrap_or_else(|e| panic!("embedded requirement catalog is invalid: {e}"));
         let mut by_id = HashMap::new();
         let mut by_check: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, r) in catalog.requirements.iter().enumerate() {
@@ -172,7 +183,11 @@ fn loaded() -> &'static Loaded {
                 }
             }
         }
-        Loaded { catalog, by_id, by_check }
+        Loaded {
+            catalog,
+            by_id,
+            by_check,
+        }
     })
 }
 
@@ -192,13 +207,18 @@ pub fn requirement(id: &str) -> Option<&'static Requirement> {
 
 /// Check ids that test requirement `req_id` (empty for an unknown id).
 pub fn checks_for(req_id: &str) -> &'static [String] {
-    requirement(req_id).map(|r| r.checks.as_slice()).unwrap_or(&[])
+    requirement(req_id)
+        .map(|r| r.checks.as_slice())
+        .unwrap_or(&[])
 }
 
 /// Requirements that name `check_id`, in file order.
 pub fn requirements_for(check_id: &str) -> Vec<&'static Requirement> {
     let l = loaded();
-    l.by_check.get(check_id).map(|ix| ix.iter().map(|&i| &l.catalog.requirements[i]).collect()).unwrap_or_default()
+    l.by_check
+        .get(check_id)
+        .map(|ix| ix.iter().map(|&i| &l.catalog.requirements[i]).collect())
+        .unwrap_or_default()
 }
 
 /// Every check id the catalog names, sorted.
@@ -277,7 +297,8 @@ fn is_kebab(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn has_keyword(quote: &str, level: ReqLevel) -> bool {
@@ -295,10 +316,15 @@ pub fn validate(cat: &Catalog) -> Vec<String> {
             errs.push(format!("{id}: duplicate id"));
         }
         if !is_well_formed_id(id) {
-            errs.push(format!("{id}: id is not `<group>.<topic>.<what>` in kebab-case"));
+            errs.push(format!(
+                "{id}: id is not `<group>.<topic>.<what>` in kebab-case"
+            ));
         }
         if !is_kebab(&r.section) {
-            errs.push(format!("{id}: section `{}` is not a markdown anchor", r.section));
+            errs.push(format!(
+                "{id}: section `{}` is not a markdown anchor",
+                r.section
+            ));
         }
         if r.quote.trim().is_empty() {
             errs.push(format!("{id}: empty quote"));
@@ -307,7 +333,9 @@ pub fn validate(cat: &Catalog) -> Vec<String> {
             errs.push(format!("{id}: no versions"));
         }
         if !r.versions.windows(2).all(|w| w[0] < w[1]) {
-            errs.push(format!("{id}: versions must be listed once each, oldest first"));
+            errs.push(format!(
+                "{id}: versions must be listed once each, oldest first"
+            ));
         }
         let has_11_or_10 = r.applies_to(SpecVersion::V1_1) || r.applies_to(SpecVersion::V1_0);
         if let Some(l) = r.level_v1_1 {
@@ -315,7 +343,9 @@ pub fn validate(cat: &Catalog) -> Vec<String> {
                 errs.push(format!("{id}: level_v1_1 equals level; drop it"));
             }
             if !has_11_or_10 {
-                errs.push(format!("{id}: level_v1_1 given but neither 1.0 nor 1.1 is in versions"));
+                errs.push(format!(
+                    "{id}: level_v1_1 given but neither 1.0 nor 1.1 is in versions"
+                ));
             }
         }
         if let Some(q) = &r.quote_v1_1 {
@@ -332,11 +362,16 @@ pub fn validate(cat: &Catalog) -> Vec<String> {
             }
             if let Some(l) = r.level_v1_1 {
                 if !has_keyword(r.quote_for(SpecVersion::V1_1), l) {
-                    errs.push(format!("{id}: v1.1 quote has no keyword for level_v1_1 {}", l.as_str()));
+                    errs.push(format!(
+                        "{id}: v1.1 quote has no keyword for level_v1_1 {}",
+                        l.as_str()
+                    ));
                 }
             }
         } else if r.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
-            errs.push(format!("{id}: derived requirement needs a note saying where its level comes from"));
+            errs.push(format!(
+                "{id}: derived requirement needs a note saying where its level comes from"
+            ));
         }
         let mut checks = HashSet::new();
         for c in &r.checks {
@@ -349,12 +384,16 @@ pub fn validate(cat: &Catalog) -> Vec<String> {
         }
         if r.testable {
             if r.reason.is_some() {
-                errs.push(format!("{id}: testable requirement has a `reason` (only for testable = false)"));
+                errs.push(format!(
+                    "{id}: testable requirement has a `reason` (only for testable = false)"
+                ));
             }
             match (&r.planned, &r.planned_what) {
                 (Some(p), Some(w)) => {
                     if !r.checks.is_empty() {
-                        errs.push(format!("{id}: has checks and a planned check; drop `planned` once covered"));
+                        errs.push(format!(
+                            "{id}: has checks and a planned check; drop `planned` once covered"
+                        ));
                     }
                     if !is_well_formed_id(p) {
                         errs.push(format!("{id}: planned check id `{p}` is malformed"));
@@ -381,7 +420,10 @@ pub fn validate(cat: &Catalog) -> Vec<String> {
     }
     for c in &cat.client_only {
         if c.quote.trim().is_empty() || c.why.trim().is_empty() || !is_kebab(&c.section) {
-            errs.push(format!("client_only entry `{}`: needs section, quote and why", c.quote));
+            errs.push(format!(
+                "client_only entry `{}`: needs section, quote and why",
+                c.quote
+            ));
         }
     }
     errs

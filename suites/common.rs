@@ -25,14 +25,20 @@ pub fn with_query(location: &str, key: &str, value: &str) -> String {
 /// zero-length blob may be shared with other runs and content).
 pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
     let existed = sc.send(head_blob(repo, blob.digest())).await?.status == 200;
-    let r = sc.send(Request::post(format!("/v2/{repo}/blobs/uploads/"))).await?;
+    let r = sc
+        .send(Request::post(format!("/v2/{repo}/blobs/uploads/")))
+        .await?;
     if r.status != 202 {
         return Err(setup_fail(&r, "202 Accepted to start an upload"));
     }
     let loc = location(&r).ok_or_else(|| setup_fail(&r, "a Location header"))?;
     let put = Request::put(with_query(&loc, "digest", &blob.digest().to_string()))
         .header("Content-Type", "application/octet-stream")
-        .body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len });
+        .body(Body::Blob {
+            blob: blob.clone(),
+            start: 0,
+            end: blob.len,
+        });
     let r = sc.send(put).await?;
     if r.status != 201 {
         return Err(setup_fail(&r, "201 Created for the blob PUT"));
@@ -44,9 +50,19 @@ pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
 }
 
 /// Pushes a manifest by `reference` (tag or digest); records it for cleanup.
-pub async fn push_manifest(sc: &Sc, repo: &str, m: &Manifest, reference: &str, rank: u8) -> Res<Response> {
+pub async fn push_manifest(
+    sc: &Sc,
+    repo: &str,
+    m: &Manifest,
+    reference: &str,
+    rank: u8,
+) -> Res<Response> {
     let r = sc
-        .send(Request::put(manifest_path(repo, reference)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone()))
+        .send(
+            Request::put(manifest_path(repo, reference))
+                .header("Content-Type", m.media_type.clone())
+                .bytes(m.bytes.clone()),
+        )
         .await?;
     if r.status != 201 {
         return Err(setup_fail(&r, "201 Created for the manifest PUT"));
@@ -101,7 +117,9 @@ pub fn head_manifest(repo: &str, reference: &str) -> Request {
 
 /// PUT a manifest by tag or digest with its media type as Content-Type.
 pub fn put_manifest(repo: &str, reference: &str, m: &Manifest) -> Request {
-    Request::put(manifest_path(repo, reference)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())
+    Request::put(manifest_path(repo, reference))
+        .header("Content-Type", m.media_type.clone())
+        .bytes(m.bytes.clone())
 }
 
 /// GET a blob, hashing the body with the digest's algorithm (never buffered).
@@ -129,7 +147,14 @@ pub fn location(r: &Response) -> Option<String> {
 pub fn expect_location(ck: &Ck, r: &Response, rule: &str) -> Res<String> {
     match location(r) {
         Some(l) => Ok(l),
-        None => Err(ck.fail(rule, format!("{} answered {} without a usable Location header", r.request, r.summary()))),
+        None => Err(ck.fail(
+            rule,
+            format!(
+                "{} answered {} without a usable Location header",
+                r.request,
+                r.summary()
+            ),
+        )),
     }
 }
 
@@ -157,13 +182,26 @@ pub fn chunk_size(min: Option<u64>, want: u64) -> u64 {
 pub fn patch_chunk(loc: &str, blob: &Blob, start: u64, end: u64) -> Request {
     Request::patch(loc)
         .header("Content-Type", "application/octet-stream")
-        .header("Content-Range", format!("{}-{}", start, end.saturating_sub(1)))
-        .body(Body::Blob { blob: blob.clone(), start, end })
+        .header(
+            "Content-Range",
+            format!("{}-{}", start, end.saturating_sub(1)),
+        )
+        .body(Body::Blob {
+            blob: blob.clone(),
+            start,
+            end,
+        })
 }
 
 /// PATCH the whole blob without Content-Range (a streamed upload).
 pub fn patch_stream(loc: &str, blob: &Blob) -> Request {
-    Request::patch(loc).header("Content-Type", "application/octet-stream").body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len })
+    Request::patch(loc)
+        .header("Content-Type", "application/octet-stream")
+        .body(Body::Blob {
+            blob: blob.clone(),
+            start: 0,
+            end: blob.len,
+        })
 }
 
 /// The closing PUT `<location>?digest=<digest>`: with `chunk` Some((start, end)) it carries
@@ -174,8 +212,15 @@ pub fn put_close(loc: &str, digest: &str, blob: &Blob, chunk: Option<(u64, u64)>
         None => r,
         Some((start, end)) => r
             .header("Content-Type", "application/octet-stream")
-            .header("Content-Range", format!("{}-{}", start, end.saturating_sub(1)))
-            .body(Body::Blob { blob: blob.clone(), start, end }),
+            .header(
+                "Content-Range",
+                format!("{}-{}", start, end.saturating_sub(1)),
+            )
+            .body(Body::Blob {
+                blob: blob.clone(),
+                start,
+                end,
+            }),
     }
 }
 
@@ -183,7 +228,11 @@ pub fn put_close(loc: &str, digest: &str, blob: &Blob, chunk: Option<(u64, u64)>
 pub fn put_whole(loc: &str, digest: &str, blob: &Blob) -> Request {
     Request::put(with_query(loc, "digest", digest))
         .header("Content-Type", "application/octet-stream")
-        .body(Body::Blob { blob: blob.clone(), start: 0, end: blob.len })
+        .body(Body::Blob {
+            blob: blob.clone(),
+            start: 0,
+            end: blob.len,
+        })
 }
 
 /// Best-effort DELETE of an upload session the check no longer needs; failures are ignored
@@ -209,7 +258,15 @@ pub fn expect_blob_body(ck: &Ck, r: &Response, blob: &Blob, rule: &str) -> Res {
     ck.expect_status(r, &[200], rule)?;
     match &r.hashed {
         Some((d, n)) if d == blob.digest() && *n == blob.len => Ok(()),
-        Some((d, n)) => Err(ck.fail(rule, format!("{} answered 200 with {n} bytes hashing to {d}; expected {} bytes with digest {}", r.request, blob.len, blob.digest()))),
+        Some((d, n)) => Err(ck.fail(
+            rule,
+            format!(
+                "{} answered 200 with {n} bytes hashing to {d}; expected {} bytes with digest {}",
+                r.request,
+                blob.len,
+                blob.digest()
+            ),
+        )),
         None => {
             let d = Digest::of(blob.algorithm, &r.body);
             if d == *blob.digest() && r.body.len() as u64 == blob.len {
@@ -227,7 +284,12 @@ pub fn expect_manifest_body(ck: &Ck, r: &Response, m: &Manifest, rule: &str) -> 
     if r.body == m.bytes {
         return Ok(());
     }
-    let at = r.body.iter().zip(m.bytes.iter()).position(|(a, b)| a != b).unwrap_or(r.body.len().min(m.bytes.len()));
+    let at = r
+        .body
+        .iter()
+        .zip(m.bytes.iter())
+        .position(|(a, b)| a != b)
+        .unwrap_or(r.body.len().min(m.bytes.len()));
     Err(ck.fail(
         rule,
         format!(
@@ -257,19 +319,31 @@ pub enum DigestHeader {
 /// Reads `Docker-Content-Digest` and compares it with `expect(algorithm)`, the digest of the
 /// content in the algorithm the header uses (the spec lets it differ from the requested one).
 pub fn digest_header(r: &Response, expect: impl Fn(Algorithm) -> Digest) -> DigestHeader {
-    let Some(v) = r.header("docker-content-digest") else { return DigestHeader::Absent };
+    let Some(v) = r.header("docker-content-digest") else {
+        return DigestHeader::Absent;
+    };
     let v = v.trim().to_string();
     if let Some(d) = Digest::parse(&v) {
-        return if d == expect(d.algorithm) { DigestHeader::Matches(v) } else { DigestHeader::Differs(v) };
+        return if d == expect(d.algorithm) {
+            DigestHeader::Matches(v)
+        } else {
+            DigestHeader::Differs(v)
+        };
     }
     // OCI digest grammar: algorithm-component ([+._-] component)* ":" [a-zA-Z0-9=_-]+
     let ok = match v.split_once(':') {
         Some((alg, enc)) => {
             !alg.is_empty()
                 && !matches!(alg, "sha256" | "sha512")
-                && alg.split(['+', '.', '_', '-']).all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+                && alg.split(['+', '.', '_', '-']).all(|c| {
+                    !c.is_empty()
+                        && c.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                })
                 && !enc.is_empty()
-                && enc.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+                && enc
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
         }
         None => false,
     };
@@ -296,10 +370,24 @@ pub fn merge_fails(ck: &Ck, fails: Vec<Fail>) -> Res {
             other => return Err(other),
         }
     }
-    let Some(top) = parts.iter().map(|p| p.0).min() else { return Ok(()) };
+    let Some(top) = parts.iter().map(|p| p.0).min() else {
+        return Ok(());
+    };
     // The report prefixes the top level once; lesser findings say their own.
-    let msgs: Vec<String> = parts.into_iter().map(|(l, m)| if l == top { m } else { format!("({}) {m}", l.as_str()) }).collect();
-    Err(Fail::Violation { level: Some(top), message: msgs.join(" | ") })
+    let msgs: Vec<String> = parts
+        .into_iter()
+        .map(|(l, m)| {
+            if l == top {
+                m
+            } else {
+                format!("({}) {m}", l.as_str())
+            }
+        })
+        .collect();
+    Err(Fail::Violation {
+        level: Some(top),
+        message: msgs.join(" | "),
+    })
 }
 
 /// The level of a requirement that is MUST in main and SHOULD in earlier releases.
@@ -316,7 +404,11 @@ pub fn must_since_main(v: SpecVersion) -> Level {
 pub fn error_codes_loose(r: &Response) -> Option<Vec<String>> {
     let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
     let errs = v.get("errors")?.as_array()?;
-    Some(errs.iter().filter_map(|e| e.get("code").and_then(|c| c.as_str()).map(str::to_string)).collect())
+    Some(
+        errs.iter()
+            .filter_map(|e| e.get("code").and_then(|c| c.as_str()).map(str::to_string))
+            .collect(),
+    )
 }
 
 /// Records `ck.note` about a JSON error code: `want` present, or which codes came instead.
@@ -324,8 +416,19 @@ pub fn error_codes_loose(r: &Response) -> Option<Vec<String>> {
 pub fn expect_error_code(ck: &Ck, r: &Response, want: &[&str], rule: &str) -> Res<Option<String>> {
     match error_codes_loose(r) {
         None => Ok(None),
-        Some(codes) if codes.iter().any(|c| want.contains(&c.as_str())) => Ok(codes.into_iter().find(|c| want.contains(&c.as_str()))),
-        Some(codes) => Err(ck.fail(rule, format!("{} answered {} with error codes {:?}; expected {}", r.request, r.summary(), codes, want.join(" or ")))),
+        Some(codes) if codes.iter().any(|c| want.contains(&c.as_str())) => {
+            Ok(codes.into_iter().find(|c| want.contains(&c.as_str())))
+        }
+        Some(codes) => Err(ck.fail(
+            rule,
+            format!(
+                "{} answered {} with error codes {:?}; expected {}",
+                r.request,
+                r.summary(),
+                codes,
+                want.join(" or ")
+            ),
+        )),
     }
 }
 
@@ -340,14 +443,24 @@ pub struct Image {
 impl Image {
     pub fn new(gen: &Generator, label: &str, layer_sizes: &[u64], opts: &ManifestOpts) -> Image {
         let config = gen.config(&format!("{label}/config"));
-        let layers: Vec<Blob> = layer_sizes.iter().enumerate().map(|(i, n)| gen.blob(&format!("{label}/layer{i}"), *n)).collect();
+        let layers: Vec<Blob> = layer_sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| gen.blob(&format!("{label}/layer{i}"), *n))
+            .collect();
         let descs: Vec<Descriptor> = layers.iter().map(Blob::descriptor).collect();
         let manifest = image_manifest(&config.descriptor(), &descs, opts);
-        Image { config, layers, manifest }
+        Image {
+            config,
+            layers,
+            manifest,
+        }
     }
     /// Config first, then the layers.
     pub fn blobs(&self) -> Vec<&Blob> {
-        std::iter::once(&self.config).chain(self.layers.iter()).collect()
+        std::iter::once(&self.config)
+            .chain(self.layers.iter())
+            .collect()
     }
 }
 
@@ -381,7 +494,11 @@ pub async fn start_upload(t: &impl Tx, repo: &str, query: &str) -> Res<(String, 
     let r = send(t, Request::post(format!("{}{}", uploads_path(repo), query))).await?;
     match location(&r) {
         Some(l) if r.status == 202 => Ok((l, r)),
-        _ => Err(Fail::Skip(format!("could not start an upload: {} answered {} (see push.upload.post-202)", r.request, r.summary()))),
+        _ => Err(Fail::Skip(format!(
+            "could not start an upload: {} answered {} (see push.upload.post-202)",
+            r.request,
+            r.summary()
+        ))),
     }
 }
 
@@ -389,7 +506,13 @@ pub async fn start_upload(t: &impl Tx, repo: &str, query: &str) -> Res<(String, 
 /// success); other outcomes pass through.
 pub fn at_level(f: Fail, l: Level) -> Fail {
     match f {
-        Fail::Violation { level: None, message } => Fail::Violation { level: Some(l), message },
+        Fail::Violation {
+            level: None,
+            message,
+        } => Fail::Violation {
+            level: Some(l),
+            message,
+        },
         f => f,
     }
 }
@@ -397,13 +520,21 @@ pub fn at_level(f: Fail, l: Level) -> Fail {
 /// A step that belongs to another check: its violation becomes a skip of this one.
 pub fn precondition<T>(r: Res<T>, whose: &str) -> Res<T> {
     r.map_err(|f| match f {
-        Fail::Violation { message, .. } => Fail::Skip(format!("precondition failed (judged by {whose}): {message}")),
+        Fail::Violation { message, .. } => Fail::Skip(format!(
+            "precondition failed (judged by {whose}): {message}"
+        )),
         f => f,
     })
 }
 
 /// Records a pushed manifest (and its tag, when `reference` is one) for cleanup.
-pub fn record_manifest(cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifest, reference: &str, rank: u8) {
+pub fn record_manifest(
+    cleanup: &crate::runner::Cleanup,
+    repo: &str,
+    m: &Manifest,
+    reference: &str,
+    rank: u8,
+) {
     cleanup.manifest(repo, &m.digest.to_string(), rank);
     if Digest::parse(reference).is_none() {
         cleanup.tag(repo, reference);
@@ -412,7 +543,10 @@ pub fn record_manifest(cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifes
 
 /// After a failed setup: reports each listed check skipped with the setup's reason.
 pub fn skip_all(sc: &mut Sc, checks: &[&'static CheckMeta]) {
-    let why = sc.failed_setup().unwrap_or("scenario setup failed").to_string();
+    let why = sc
+        .failed_setup()
+        .unwrap_or("scenario setup failed")
+        .to_string();
     for m in checks {
         sc.skip(m, &why);
     }
@@ -420,7 +554,10 @@ pub fn skip_all(sc: &mut Sc, checks: &[&'static CheckMeta]) {
 
 /// A setup failure naming what was expected and what came back.
 pub fn setup_fail(r: &Response, wanted: &str) -> Fail {
-    Fail::Violation { level: Some(Level::Must), message: format!("{} answered {}; expected {wanted}", r.request, r.summary()) }
+    Fail::Violation {
+        level: Some(Level::Must),
+        message: format!("{} answered {}; expected {wanted}", r.request, r.summary()),
+    }
 }
 
 /// The spec's error codes (§error-codes).
@@ -452,7 +589,9 @@ pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
     if r.body.is_empty() {
         return Ok(vec![]);
     }
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else { return Ok(vec![]) };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+        return Ok(vec![]);
+    };
     // A bare scalar ("404", "null") is plain text that happens to parse; only objects and
     // arrays are JSON bodies in the sense of the rule.
     if !(v.is_object() || v.is_array()) {
@@ -481,7 +620,11 @@ pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
 /// `sc.setup(what, …)` for setup code that needs the scenario handle (`push_blob(sc, …)`):
 /// the body gets a second handle on the same run and scope, and its exchanges are moved into
 /// the scenario's setup trace so a failed setup still shows them.
-pub async fn setup_with<T>(sc: &mut Sc, what: &str, f: impl AsyncFnOnce(&Sc) -> Res<T>) -> Option<T> {
+pub async fn setup_with<T>(
+    sc: &mut Sc,
+    what: &str,
+    f: impl AsyncFnOnce(&Sc) -> Res<T>,
+) -> Option<T> {
     let h = Sc::new(sc.ctx.clone(), sc.scenario);
     let sink = sc.setup_trace().clone();
     let body = async {
@@ -497,12 +640,20 @@ pub async fn setup_with<T>(sc: &mut Sc, what: &str, f: impl AsyncFnOnce(&Sc) -> 
 /// Pushes a blob (POST + monolithic PUT) from inside a check, traced there; a refusal is a
 /// violation of `rule`. Records the blob for cleanup unless it was there before (shared
 /// blobs such as the empty config must outlive the run).
-pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, blob: &Blob, rule: &str) -> Res {
+pub async fn push_blob_in_check(
+    ck: &mut Ck,
+    cleanup: &crate::runner::Cleanup,
+    repo: &str,
+    blob: &Blob,
+    rule: &str,
+) -> Res {
     let existed = ck.send(head_blob(repo, blob.digest())).await?.status == 200;
     let r = ck.send(Request::post(uploads_path(repo))).await?;
     ck.expect_status(&r, &[202], rule)?;
     let loc = expect_location(ck, &r, rule)?;
-    let r = ck.send(put_whole(&loc, &blob.digest().to_string(), blob)).await?;
+    let r = ck
+        .send(put_whole(&loc, &blob.digest().to_string(), blob))
+        .await?;
     ck.expect_status(&r, &[201], rule)?;
     if !existed {
         cleanup.blob(repo, &blob.digest().to_string());
@@ -512,7 +663,15 @@ pub async fn push_blob_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, r
 
 /// Pushes a manifest by `reference` from inside a check; anything but 201 violates `rule`.
 /// Records it (and the tag) for cleanup.
-pub async fn push_manifest_in_check(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &str, m: &Manifest, reference: &str, rank: u8, rule: &str) -> Res<Response> {
+pub async fn push_manifest_in_check(
+    ck: &mut Ck,
+    cleanup: &crate::runner::Cleanup,
+    repo: &str,
+    m: &Manifest,
+    reference: &str,
+    rank: u8,
+    rule: &str,
+) -> Res<Response> {
     let r = ck.send(put_manifest(repo, reference, m)).await?;
     ck.expect_status(&r, &[201], rule)?;
     record_manifest(cleanup, repo, m, reference, rank);
@@ -529,7 +688,10 @@ pub struct Retry {
 
 impl Retry {
     pub fn new(wait: std::time::Duration) -> Retry {
-        Retry { deadline: std::time::Instant::now() + wait, pause: std::time::Duration::from_millis(100) }
+        Retry {
+            deadline: std::time::Instant::now() + wait,
+            pause: std::time::Duration::from_millis(100),
+        }
     }
     pub async fn again(&mut self, ck: &Ck) -> Res<bool> {
         let now = std::time::Instant::now();
@@ -555,11 +717,30 @@ pub fn next_link_url(ck: &Ck, r: &Response, rule: &str) -> Res<Option<String>> {
         let target = match headers::next_link(&v) {
             Ok(Some(t)) => t,
             Ok(None) => continue,
-            Err(e) => return Err(ck.fail(rule, format!("{} answered with an unparsable Link header: {e}", r.request))),
+            Err(e) => {
+                return Err(ck.fail(
+                    rule,
+                    format!("{} answered with an unparsable Link header: {e}", r.request),
+                ))
+            }
         };
-        let u = r.url.join(target.trim()).map_err(|e| ck.fail(rule, format!("{} answered Link: {v}, whose target is not a URI reference: {e}", r.request)))?;
+        let u = r.url.join(target.trim()).map_err(|e| {
+            ck.fail(
+                rule,
+                format!(
+                    "{} answered Link: {v}, whose target is not a URI reference: {e}",
+                    r.request
+                ),
+            )
+        })?;
         if !matches!(u.scheme(), "http" | "https") {
-            return Err(ck.fail(rule, format!("{} answered Link: {v}, whose target is not an HTTP URL", r.request)));
+            return Err(ck.fail(
+                rule,
+                format!(
+                    "{} answered Link: {v}, whose target is not an HTTP URL",
+                    r.request
+                ),
+            ));
         }
         return Ok(Some(u.to_string()));
     }

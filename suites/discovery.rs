@@ -15,46 +15,169 @@ use std::collections::HashSet;
 
 const D: Bucket = Bucket::ContentDiscovery;
 
-pub const TAGS_LIST: CheckMeta = CheckMeta::new("discovery.tags.list", D, Level::Must, "listing-tags", "GET tags/list answers 200 with a JSON {name, tags} body");
-pub const TAGS_NAME: CheckMeta = CheckMeta::new("discovery.tags.name", D, Level::Must, "listing-tags", "The tag list's name is the full repository name");
-pub const TAGS_CONTAINS: CheckMeta = CheckMeta::new("discovery.tags.contains-pushed", D, Level::Must, "listing-tags", "Every tag pushed is listed");
-pub const TAGS_ORDER: CheckMeta = CheckMeta::new("discovery.tags.order", D, Level::Must, "listing-tags", "Tags are listed in lexical or ASCIIbetical order");
-pub const TAGS_N: CheckMeta = CheckMeta::new("discovery.tags.n", D, Level::Must, "listing-tags", "?n=k returns k tags (fewer only with a Link header or when fewer exist)");
-pub const TAGS_N_ZERO: CheckMeta = CheckMeta::new("discovery.tags.n-zero", D, Level::Must, "listing-tags", "?n=0 returns an empty list and no Link header");
-pub const TAGS_LAST: CheckMeta = CheckMeta::new("discovery.tags.last", D, Level::Must, "listing-tags", "?last=t returns only the tags after t, in order");
-pub const TAGS_LINK: CheckMeta = CheckMeta::new("discovery.tags.link-header", D, Level::Must, "listing-tags", "A Link header on tags/list follows RFC 5988 with rel=\"next\"");
-pub const TAGS_WALK: CheckMeta = CheckMeta::new("discovery.tags.pagination-walk", D, Level::Must, "listing-tags", "Paging through tags/list yields every tag exactly once, in order");
-pub const TAGS_UNKNOWN_REPO: CheckMeta = CheckMeta::new("discovery.tags.unknown-repo-404", D, Level::Must, "listing-tags", "tags/list of an unknown repository answers 404");
-pub const TAGS_RETAG: CheckMeta = CheckMeta::new("discovery.tags.retag", D, Level::Must, "pulling-manifests", "A tag pushed again with another manifest resolves to the new one");
-pub const NAMES_MULTI: CheckMeta = CheckMeta::new("discovery.names.multi-component", D, Level::Must, "pulling-manifests", "A repository name with several path components works for push, pull and list");
-pub const NAMES_LONG: CheckMeta = CheckMeta::new("discovery.names.long-name", D, Level::Must, "pulling-manifests", "A long valid repository name works for push, pull and list");
-pub const NAMES_TAG_128: CheckMeta = CheckMeta::new("discovery.names.tag-128", D, Level::Must, "pulling-manifests", "A 128-character tag is accepted and resolves");
-pub const NAMES_INVALID_TAG: CheckMeta = CheckMeta::new("discovery.names.invalid-tag", D, Level::Should, "pulling-manifests", "Invalid tags (129 characters, leading '.') are refused and not stored");
-pub const NAMES_INVALID_NAME: CheckMeta = CheckMeta::new("discovery.names.invalid-name", D, Level::Should, "error-codes", "A push to an invalid repository name is refused with NAME_INVALID");
+pub const TAGS_LIST: CheckMeta = CheckMeta::new(
+    "discovery.tags.list",
+    D,
+    Level::Must,
+    "listing-tags",
+    "GET tags/list answers 200 with a JSON {name, tags} body",
+);
+pub const TAGS_NAME: CheckMeta = CheckMeta::new(
+    "discovery.tags.name",
+    D,
+    Level::Must,
+    "listing-tags",
+    "The tag list's name is the full repository name",
+);
+pub const TAGS_CONTAINS: CheckMeta = CheckMeta::new(
+    "discovery.tags.contains-pushed",
+    D,
+    Level::Must,
+    "listing-tags",
+    "Every tag pushed is listed",
+);
+pub const TAGS_ORDER: CheckMeta = CheckMeta::new(
+    "discovery.tags.order",
+    D,
+    Level::Must,
+    "listing-tags",
+    "Tags are listed in lexical or ASCIIbetical order",
+);
+pub const TAGS_N: CheckMeta = CheckMeta::new(
+    "discovery.tags.n",
+    D,
+    Level::Must,
+    "listing-tags",
+    "?n=k returns k tags (fewer only with a Link header or when fewer exist)",
+);
+pub const TAGS_N_ZERO: CheckMeta = CheckMeta::new(
+    "discovery.tags.n-zero",
+    D,
+    Level::Must,
+    "listing-tags",
+    "?n=0 returns an empty list and no Link header",
+);
+pub const TAGS_LAST: CheckMeta = CheckMeta::new(
+    "discovery.tags.last",
+    D,
+    Level::Must,
+    "listing-tags",
+    "?last=t returns only the tags after t, in order",
+);
+pub const TAGS_LINK: CheckMeta = CheckMeta::new(
+    "discovery.tags.link-header",
+    D,
+    Level::Must,
+    "listing-tags",
+    "A Link header on tags/list follows RFC 5988 with rel=\"next\"",
+);
+pub const TAGS_WALK: CheckMeta = CheckMeta::new(
+    "discovery.tags.pagination-walk",
+    D,
+    Level::Must,
+    "listing-tags",
+    "Paging through tags/list yields every tag exactly once, in order",
+);
+pub const TAGS_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
+    "discovery.tags.unknown-repo-404",
+    D,
+    Level::Must,
+    "listing-tags",
+    "tags/list of an unknown repository answers 404",
+);
+pub const TAGS_RETAG: CheckMeta = CheckMeta::new(
+    "discovery.tags.retag",
+    D,
+    Level::Must,
+    "pulling-manifests",
+    "A tag pushed again with another manifest resolves to the new one",
+);
+pub const NAMES_MULTI: CheckMeta = CheckMeta::new(
+    "discovery.names.multi-component",
+    D,
+    Level::Must,
+    "pulling-manifests",
+    "A repository name with several path components works for push, pull and list",
+);
+pub const NAMES_LONG: CheckMeta = CheckMeta::new(
+    "discovery.names.long-name",
+    D,
+    Level::Must,
+    "pulling-manifests",
+    "A long valid repository name works for push, pull and list",
+);
+pub const NAMES_TAG_128: CheckMeta = CheckMeta::new(
+    "discovery.names.tag-128",
+    D,
+    Level::Must,
+    "pulling-manifests",
+    "A 128-character tag is accepted and resolves",
+);
+pub const NAMES_INVALID_TAG: CheckMeta = CheckMeta::new(
+    "discovery.names.invalid-tag",
+    D,
+    Level::Should,
+    "pulling-manifests",
+    "Invalid tags (129 characters, leading '.') are refused and not stored",
+);
+pub const NAMES_INVALID_NAME: CheckMeta = CheckMeta::new(
+    "discovery.names.invalid-name",
+    D,
+    Level::Should,
+    "error-codes",
+    "A push to an invalid repository name is refused with NAME_INVALID",
+);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "discovery.tags",
             bucket: D,
-            checks: vec![&TAGS_LIST, &TAGS_NAME, &TAGS_CONTAINS, &TAGS_ORDER, &TAGS_N, &TAGS_N_ZERO, &TAGS_LAST, &TAGS_LINK, &TAGS_WALK, &TAGS_RETAG],
+            checks: vec![
+                &TAGS_LIST,
+                &TAGS_NAME,
+                &TAGS_CONTAINS,
+                &TAGS_ORDER,
+                &TAGS_N,
+                &TAGS_N_ZERO,
+                &TAGS_LAST,
+                &TAGS_LINK,
+                &TAGS_WALK,
+                &TAGS_RETAG,
+            ],
+            // the tag list is repository-wide: read it while no other scenario changes it
+            exclusive: true,
             run: |sc| Box::pin(tags(sc)),
         },
-        Scenario { name: "discovery.unknown", bucket: D, checks: vec![&TAGS_UNKNOWN_REPO, &NAMES_INVALID_NAME], run: |sc| Box::pin(unknown(sc)) },
+        Scenario {
+            name: "discovery.unknown",
+            bucket: D,
+            checks: vec![&TAGS_UNKNOWN_REPO, &NAMES_INVALID_NAME],
+            exclusive: false,
+            run: |sc| Box::pin(unknown(sc)),
+        },
         Scenario {
             name: "discovery.names",
             bucket: D,
-            checks: vec![&NAMES_TAG_128, &NAMES_INVALID_TAG, &NAMES_MULTI, &NAMES_LONG],
+            checks: vec![
+                &NAMES_TAG_128,
+                &NAMES_INVALID_TAG,
+                &NAMES_MULTI,
+                &NAMES_LONG,
+            ],
+            exclusive: false,
             run: |sc| Box::pin(names(sc)),
         },
     ]
 }
 
-const R_FOUND: &str = "Assuming a repository is found, this request MUST return a 200 OK response code";
+const R_FOUND: &str =
+    "Assuming a repository is found, this request MUST return a 200 OK response code";
 const R_FORMAT: &str = "Upon success, the response MUST be a json body in the following format: {\"name\": \"<name>\", \"tags\": [\"<tag1>\", …]}";
 const R_ORDER: &str = "If the list is not empty, the tags MUST be in lexical (i.e. case-insensitive alphanumeric order) or \"ASCIIbetical\" (Go's sort.Strings) order";
 const R_N: &str = "The response to such a request MAY return fewer than <int> results, but only when the total number of tags attached to the repository is less than <int> or a Link header is provided. Otherwise, the response MUST include <int> results";
-const R_N_ZERO: &str = "When n is zero, this endpoint MUST return an empty list, and MUST NOT include a Link header";
+const R_N_ZERO: &str =
+    "When n is zero, this endpoint MUST return an empty list, and MUST NOT include a Link header";
 const R_LAST: &str = "A request of this sort will return up to <int> tags, beginning non-inclusively with <tagname>. The tags MUST be in lexical or \"ASCIIbetical\" order";
 const R_LINK: &str = "If included, the Link header MUST be set according to RFC 5988 with the Relation Type rel=\"next\"";
 const R_PUSH: &str = "Upon a successful upload, the registry MUST return response code 201 Created";
@@ -97,11 +220,24 @@ fn tags_url(repo: &str, n: Option<usize>, last: Option<&str>) -> String {
 async fn get_tags(ck: &mut Ck, target: String) -> Res<TagPage> {
     let r = ck.send(Request::get(target)).await?;
     if r.status != 200 {
-        return Err(ck.fail_at(Level::Must, R_FOUND, format!("{} answered {}; expected 200", r.request, r.summary())));
+        return Err(ck.fail_at(
+            Level::Must,
+            R_FOUND,
+            format!("{} answered {}; expected 200", r.request, r.summary()),
+        ));
     }
-    let bad = |why: &str| ck.fail_at(Level::Must, R_FORMAT, format!("{} answered {}: {why}", r.request, r.summary()));
-    let v: Value = serde_json::from_slice(&r.body).map_err(|e| bad(&format!("the body is not JSON ({e})")))?;
-    let Some(obj) = v.as_object() else { return Err(bad("the body is not a JSON object")) };
+    let bad = |why: &str| {
+        ck.fail_at(
+            Level::Must,
+            R_FORMAT,
+            format!("{} answered {}: {why}", r.request, r.summary()),
+        )
+    };
+    let v: Value =
+        serde_json::from_slice(&r.body).map_err(|e| bad(&format!("the body is not JSON ({e})")))?;
+    let Some(obj) = v.as_object() else {
+        return Err(bad("the body is not a JSON object"));
+    };
     let name = match obj.get("name") {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(bad("\"name\" is missing or not a string")),
@@ -122,7 +258,13 @@ async fn get_tags(ck: &mut Ck, target: String) -> Res<TagPage> {
     };
     // A malformed Link is judged by the Link checks; here it only ends the walk.
     let next = next_link_url(ck, &r, R_LINK).unwrap_or(None);
-    Ok(TagPage { name, tags, tags_null, next, resp: r })
+    Ok(TagPage {
+        name,
+        tags,
+        tags_null,
+        next,
+        resp: r,
+    })
 }
 
 /// Every tag of `repo`, following `rel="next"` links when the registry paginates.
@@ -135,11 +277,24 @@ async fn all_tags(ck: &mut Ck, repo: &str) -> Res<Vec<String>> {
         out.extend(p.tags);
         match p.next {
             Some(n) if seen.insert(n.clone()) => url = n,
-            Some(n) => return Err(ck.fail_at(Level::Must, R_LINK, format!("the Link header points back to an already fetched page ({})", crate::trace::redact_url(&n)))),
+            Some(n) => {
+                return Err(ck.fail_at(
+                    Level::Must,
+                    R_LINK,
+                    format!(
+                        "the Link header points back to an already fetched page ({})",
+                        crate::trace::redact_url(&n)
+                    ),
+                ))
+            }
             None => return Ok(out),
         }
     }
-    Err(ck.fail_at(Level::Must, R_LINK, format!("tags/list of {repo} still had a next link after {MAX_PAGES} pages")))
+    Err(ck.fail_at(
+        Level::Must,
+        R_LINK,
+        format!("tags/list of {repo} still had a next link after {MAX_PAGES} pages"),
+    ))
 }
 
 fn ci(s: &str) -> String {
@@ -158,11 +313,19 @@ fn after(a: &str, b: &str) -> bool {
 /// accepting either never passes a list that misorders them.
 fn order_problem(tags: &[String]) -> Option<String> {
     let bytes = tags.windows(2).position(|w| w[0] >= w[1]);
-    let lexical = tags.windows(2).position(|w| ci(&w[0]) > ci(&w[1]) || w[0] == w[1]);
+    let lexical = tags
+        .windows(2)
+        .position(|w| ci(&w[0]) > ci(&w[1]) || w[0] == w[1]);
     match (bytes, lexical) {
         (Some(i), Some(j)) => {
             let k = i.max(j);
-            Some(format!("{:?} is listed before {:?} (position {} of {})", tags[k], tags[k + 1], k + 1, tags.len()))
+            Some(format!(
+                "{:?} is listed before {:?} (position {} of {})",
+                tags[k],
+                tags[k + 1],
+                k + 1,
+                tags.len()
+            ))
         }
         _ => None,
     }
@@ -172,7 +335,12 @@ fn show(tags: &[String]) -> String {
     if tags.len() <= 12 {
         format!("{tags:?}")
     } else {
-        format!("{:?} … {:?} ({} tags)", &tags[..6], &tags[tags.len() - 3..], tags.len())
+        format!(
+            "{:?} … {:?} ({} tags)",
+            &tags[..6],
+            &tags[tags.len() - 3..],
+            tags.len()
+        )
     }
 }
 
@@ -194,13 +362,19 @@ async fn tags(mut sc: Sc) {
         push_blob(sc, &repo, &config2).await?;
         let descs: Vec<Descriptor> = first.layers.iter().map(Blob::descriptor).collect();
         let second = image_manifest(&config2.descriptor(), &descs, &ManifestOpts::default());
-        let mut ours: Vec<String> = (0..OUR_TAGS - 1).map(|i| sc.tag(&format!("dtag{i}"))).collect();
+        let mut ours: Vec<String> = (0..OUR_TAGS - 1)
+            .map(|i| sc.tag(&format!("dtag{i}")))
+            .collect();
         // One tag sorts after every tag already there, so the end of the list is covered too.
         let existing = match sc.send(Request::get(tags_url(&repo, None, None))).await {
-            Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("tags").cloned()),
+            Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .and_then(|v| v.get("tags").cloned()),
             _ => None,
         };
-        let existing: Vec<String> = existing.and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
+        let existing: Vec<String> = existing
+            .and_then(|t| serde_json::from_value(t).ok())
+            .unwrap_or_default();
         ours.push(tag_after_all(&existing, &sc.tag("last")));
         ours.sort();
         push_image(sc, &repo, &first, &ours[0]).await?;
@@ -216,7 +390,14 @@ async fn tags(mut sc: Sc) {
     sc.check(&TAGS_LIST, async |ck| {
         let p = get_tags(ck, tags_url(&repo, None, None)).await?;
         if p.tags_null {
-            return Err(ck.fail(R_FORMAT, format!("{} answered {} without a \"tags\" array although the repository has tags", p.resp.request, p.resp.summary())));
+            return Err(ck.fail(
+                R_FORMAT,
+                format!(
+                    "{} answered {} without a \"tags\" array although the repository has tags",
+                    p.resp.request,
+                    p.resp.summary()
+                ),
+            ));
         }
         Ok(())
     })
@@ -245,7 +426,10 @@ async fn tags(mut sc: Sc) {
     sc.check(&TAGS_ORDER, async |ck| {
         let all = all_tags(ck, &repo).await?;
         if let Some(p) = order_problem(&all) {
-            return Err(ck.fail(R_ORDER, format!("GET /v2/{repo}/tags/list: {p}; listed: {}", show(&all))));
+            return Err(ck.fail(
+                R_ORDER,
+                format!("GET /v2/{repo}/tags/list: {p}; listed: {}", show(&all)),
+            ));
         }
         Ok(())
     })
@@ -273,8 +457,21 @@ async fn tags(mut sc: Sc) {
 
     sc.check(&TAGS_N_ZERO, async |ck| {
         let p = get_tags(ck, tags_url(&repo, Some(0), None)).await?;
-        ck.expect(p.tags.is_empty(), R_N_ZERO, || format!("{} returned {} tags: {}", p.resp.request, p.tags.len(), show(&p.tags)))?;
-        ck.expect(!p.has_link(), R_N_ZERO, || format!("{} answered with Link: {}", p.resp.request, p.resp.header_all("link").join(", ")))?;
+        ck.expect(p.tags.is_empty(), R_N_ZERO, || {
+            format!(
+                "{} returned {} tags: {}",
+                p.resp.request,
+                p.tags.len(),
+                show(&p.tags)
+            )
+        })?;
+        ck.expect(!p.has_link(), R_N_ZERO, || {
+            format!(
+                "{} answered with Link: {}",
+                p.resp.request,
+                p.resp.header_all("link").join(", ")
+            )
+        })?;
         if p.tags_null {
             ck.note("\"tags\" is null rather than []");
         }
@@ -398,8 +595,18 @@ async fn tags(mut sc: Sc) {
         let r = ck.send(get_manifest(&repo, t)).await?;
         ck.expect_status(&r, &[200], R_PULL)?;
         ck.expect(r.body == st.second.bytes, R_PULL, || {
-            let was = if Digest::sha256(&r.body) == st.second.digest { "the new manifest" } else { "another manifest (the one the tag pointed to before?)" };
-            format!("after pushing {} to tag {t:?}, {} returned {} bytes with digest {}: {was}", st.second.digest, r.request, r.body.len(), Digest::sha256(&r.body))
+            let was = if Digest::sha256(&r.body) == st.second.digest {
+                "the new manifest"
+            } else {
+                "another manifest (the one the tag pointed to before?)"
+            };
+            format!(
+                "after pushing {} to tag {t:?}, {} returned {} bytes with digest {}: {was}",
+                st.second.digest,
+                r.request,
+                r.body.len(),
+                Digest::sha256(&r.body)
+            )
         })
     })
     .await;
@@ -435,19 +642,38 @@ async fn unknown(mut sc: Sc) {
         // Uppercase is outside the <name> grammar. Only an upload session is asked for, so a
         // registry that wrongly accepts creates nothing lasting (the session is cancelled).
         let repo = format!("{ns}/NotValid-{token}");
-        let r = ck.send(Request::post(format!("/v2/{repo}/blobs/uploads/"))).await?;
+        let r = ck
+            .send(Request::post(format!("/v2/{repo}/blobs/uploads/")))
+            .await?;
         if (200..300).contains(&r.status) {
             if let Some(loc) = r.header("location") {
                 let _ = ck.send(Request::delete(loc.to_string())).await;
             }
-            return Err(ck.fail(R_NAME, format!("{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)", r.request, r.summary())));
+            return Err(ck.fail(
+                R_NAME,
+                format!(
+                    "{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)",
+                    r.request,
+                    r.summary()
+                ),
+            ));
         }
         if !(400..500).contains(&r.status) {
-            return Err(ck.fail(R_NAME, format!("{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)", r.request, r.summary())));
+            return Err(ck.fail(
+                R_NAME,
+                format!(
+                    "{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)",
+                    r.request,
+                    r.summary()
+                ),
+            ));
         }
         let codes = error_codes(ck, &r)?;
         if !codes.is_empty() && !codes.iter().any(|c| c == "NAME_INVALID") {
-            return Err(ck.fail("NAME_INVALID: invalid repository name", format!("{} answered {} with codes {codes:?}", r.request, r.status)));
+            return Err(ck.fail(
+                "NAME_INVALID: invalid repository name",
+                format!("{} answered {} with codes {codes:?}", r.request, r.status),
+            ));
         }
         if codes.is_empty() {
             ck.note(format!("refused with {} and a non-JSON body", r.status));
@@ -461,7 +687,15 @@ async fn unknown(mut sc: Sc) {
 /// has more leading `z`s than any of them has (case-insensitively), and every character of
 /// an existing tag is at most its lowercase. Falls back to `unique` if that would be too long.
 fn tag_after_all(tags: &[String], unique: &str) -> String {
-    let most = tags.iter().map(|t| t.chars().take_while(|c| c.eq_ignore_ascii_case(&'z')).count()).max().unwrap_or(0);
+    let most = tags
+        .iter()
+        .map(|t| {
+            t.chars()
+                .take_while(|c| c.eq_ignore_ascii_case(&'z'))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
     let t = format!("{}-{unique}", "z".repeat(most + 1));
     if t.len() <= 128 {
         t
@@ -500,27 +734,55 @@ async fn names(mut sc: Sc) {
         push_manifest_in_check(ck, &ctx.cleanup, &ns, &m, &t128, RANK_IMAGE, R_TAG).await?;
         let r = ck.send(get_manifest(&ns, &t128)).await?;
         ck.expect_status(&r, &[200], R_PULL)?;
-        ck.expect(r.body == m.bytes, R_PULL, || format!("{} returned {} bytes with digest {}; pushed {}", r.request, r.body.len(), Digest::sha256(&r.body), m.digest))
+        ck.expect(r.body == m.bytes, R_PULL, || {
+            format!(
+                "{} returned {} bytes with digest {}; pushed {}",
+                r.request,
+                r.body.len(),
+                Digest::sha256(&r.body),
+                m.digest
+            )
+        })
     })
     .await;
 
-    let invalid = [(tag_of_len(sc.tag("t129"), 129), "129 characters long"), (format!(".{}", sc.tag("dot")), "starting with '.'")];
+    let invalid = [
+        (tag_of_len(sc.tag("t129"), 129), "129 characters long"),
+        (format!(".{}", sc.tag("dot")), "starting with '.'"),
+    ];
     sc.check(&NAMES_INVALID_TAG, async |ck| {
         let mut problems = vec![];
         let mut refusals = vec![];
         for (tag, what) in &invalid {
-            let r = ck.send(Request::put(manifest_path(&ns, tag)).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())).await?;
+            let r = ck
+                .send(
+                    Request::put(manifest_path(&ns, tag))
+                        .header("Content-Type", m.media_type.clone())
+                        .bytes(m.bytes.clone()),
+                )
+                .await?;
             if (200..300).contains(&r.status) {
                 ctx.cleanup.tag(&ns, tag);
-                problems.push(format!("{} (a tag {what}) answered {}; expected a 4xx refusal", r.request, r.summary()));
+                problems.push(format!(
+                    "{} (a tag {what}) answered {}; expected a 4xx refusal",
+                    r.request,
+                    r.summary()
+                ));
             } else if !(400..500).contains(&r.status) {
-                problems.push(format!("{} (a tag {what}) answered {}; expected a 4xx refusal", r.request, r.summary()));
+                problems.push(format!(
+                    "{} (a tag {what}) answered {}; expected a 4xx refusal",
+                    r.request,
+                    r.summary()
+                ));
             } else {
                 refusals.push(format!("{what}: {}", r.status));
             }
             let g = ck.send(get_manifest(&ns, tag)).await?;
             if g.status == 200 {
-                problems.push(format!("{} (a tag {what}) answered 200: the invalid tag was stored", g.request));
+                problems.push(format!(
+                    "{} (a tag {what}) answered 200: the invalid tag was stored",
+                    g.request
+                ));
             }
         }
         if !problems.is_empty() {
@@ -540,12 +802,19 @@ async fn names(mut sc: Sc) {
     }
     let multi = format!("{ns}/{}/sub/leaf", sc.tag("mc"));
     let mtag = sc.tag("mctag");
-    sc.check(&NAMES_MULTI, async |ck| name_roundtrip(ck, &ctx.cleanup, &gen, &multi, &mtag).await).await;
+    sc.check(&NAMES_MULTI, async |ck| {
+        name_roundtrip(ck, &ctx.cleanup, &gen, &multi, &mtag).await
+    })
+    .await;
 
     // The longest name clients accept: 255 characters minus "<host:port>/".
     let authority = {
         let b = &sc.client().base;
-        format!("{}{}", b.host_str().unwrap_or(""), b.port().map(|p| format!(":{p}")).unwrap_or_default())
+        format!(
+            "{}{}",
+            b.host_str().unwrap_or(""),
+            b.port().map(|p| format!(":{p}")).unwrap_or_default()
+        )
     };
     let limit = 255usize.saturating_sub(authority.len() + 1);
     let base = format!("{ns}/{}-", sc.tag("ln"));
@@ -565,7 +834,13 @@ async fn names(mut sc: Sc) {
 
 /// Push (blobs, manifest by tag), pull by tag, and list tags in `repo`; any failure is a
 /// violation of the <name> grammar rule (a valid name that does not work).
-async fn name_roundtrip(ck: &mut Ck, cleanup: &Cleanup, gen: &Generator, repo: &str, tag: &str) -> Res {
+async fn name_roundtrip(
+    ck: &mut Ck,
+    cleanup: &Cleanup,
+    gen: &Generator,
+    repo: &str,
+    tag: &str,
+) -> Res {
     let img = Image::new(gen, "name", &[97], &ManifestOpts::default());
     for b in img.blobs() {
         push_blob_in_check(ck, cleanup, repo, b, R_NAME).await?;
@@ -574,10 +849,37 @@ async fn name_roundtrip(ck: &mut Ck, cleanup: &Cleanup, gen: &Generator, repo: &
     push_manifest_in_check(ck, cleanup, repo, m, tag, RANK_IMAGE, R_NAME).await?;
     let r = ck.send(get_manifest(repo, tag)).await?;
     ck.expect_status(&r, &[200], R_PULL)?;
-    ck.expect(r.body == m.bytes, R_PULL, || format!("{} returned {} bytes with digest {}; pushed {}", r.request, r.body.len(), Digest::sha256(&r.body), m.digest))?;
+    ck.expect(r.body == m.bytes, R_PULL, || {
+        format!(
+            "{} returned {} bytes with digest {}; pushed {}",
+            r.request,
+            r.body.len(),
+            Digest::sha256(&r.body),
+            m.digest
+        )
+    })?;
     let p = get_tags(ck, tags_url(repo, None, None)).await?;
-    ck.expect(p.name == repo, "<name> is the namespace of the repository", || format!("{} answered \"name\": {:?}; expected {repo:?}", p.resp.request, p.name))?;
-    ck.expect(p.tags.iter().any(|t| t == tag), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || format!("{} does not list {tag:?}: {}", p.resp.request, show(&p.tags)))
+    ck.expect(
+        p.name == repo,
+        "<name> is the namespace of the repository",
+        || {
+            format!(
+                "{} answered \"name\": {:?}; expected {repo:?}",
+                p.resp.request, p.name
+            )
+        },
+    )?;
+    ck.expect(
+        p.tags.iter().any(|t| t == tag),
+        "<tag1>, <tag2>, and <tag3> are each tags on the repository",
+        || {
+            format!(
+                "{} does not list {tag:?}: {}",
+                p.resp.request,
+                show(&p.tags)
+            )
+        },
+    )
 }
 
 #[cfg(test)]
@@ -596,7 +898,10 @@ mod tests {
         assert!(order_problem(&v(&["a", "B", "c"])).is_none());
         assert!(order_problem(&v(&["b", "a"])).is_some());
         assert!(order_problem(&v(&["a", "a"])).is_some(), "duplicates");
-        assert!(order_problem(&v(&["B", "a", "C", "b"])).is_some(), "ASCII then lexical");
+        assert!(
+            order_problem(&v(&["B", "a", "C", "b"])).is_some(),
+            "ASCII then lexical"
+        );
     }
 
     #[test]
@@ -605,7 +910,10 @@ mod tests {
         let t = tag_after_all(&tags, "last-abc-123");
         assert!(t.starts_with("zzzz-"), "{t}");
         for x in &tags {
-            assert!(t.as_str() > x.as_str() && t.to_ascii_lowercase() > x.to_ascii_lowercase(), "{t} vs {x}");
+            assert!(
+                t.as_str() > x.as_str() && t.to_ascii_lowercase() > x.to_ascii_lowercase(),
+                "{t} vs {x}"
+            );
         }
         let long = vec!["z".repeat(128)];
         assert_eq!(tag_after_all(&long, "u"), "u");
@@ -615,7 +923,9 @@ mod tests {
     fn padded_tags_have_the_length_asked() {
         let t = tag_of_len("t128-abc-def".into(), 128);
         assert_eq!(t.len(), 128);
-        assert!(t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert!(t
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
         assert_eq!(tag_of_len("x".into(), 129).len(), 129);
     }
 }

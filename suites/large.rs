@@ -4,27 +4,61 @@
 use super::common::*;
 use crate::prelude::*;
 
-pub const PUSH_MONOLITHIC: CheckMeta = CheckMeta::new("push.large.monolithic", Bucket::Push, Level::Must, "post-then-put", "a large blob pushed with POST + one streamed PUT is stored");
-pub const PUSH_CHUNKED: CheckMeta = CheckMeta::new("push.large.chunked", Bucket::Push, Level::Must, "pushing-a-blob-in-chunks", "a large blob pushed in chunks is stored");
-pub const PULL: CheckMeta = CheckMeta::new("pull.large.get", Bucket::Pull, Level::Must, "pulling-blobs", "a large blob is pulled back byte-exact");
+pub const PUSH_MONOLITHIC: CheckMeta = CheckMeta::new(
+    "push.large.monolithic",
+    Bucket::Push,
+    Level::Must,
+    "post-then-put",
+    "a large blob pushed with POST + one streamed PUT is stored",
+);
+pub const PUSH_CHUNKED: CheckMeta = CheckMeta::new(
+    "push.large.chunked",
+    Bucket::Push,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "a large blob pushed in chunks is stored",
+);
+pub const PULL: CheckMeta = CheckMeta::new(
+    "pull.large.get",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-blobs",
+    "a large blob is pulled back byte-exact",
+);
 
 const CLOSE_RULE: &str = "Upon successful completion of the request, the response MUST have code 201 Created and MUST have the following header: Location: <blob-location>";
 const PULL_RULE: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be 200 OK.";
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario { name: "large.blob", bucket: Bucket::Push, checks: vec![&PUSH_MONOLITHIC, &PULL, &PUSH_CHUNKED], run: |sc| Box::pin(large(sc)) }]
+    vec![Scenario {
+        name: "large.blob",
+        bucket: Bucket::Push,
+        checks: vec![&PUSH_MONOLITHIC, &PULL, &PUSH_CHUNKED],
+        exclusive: false,
+        run: |sc| Box::pin(large(sc)),
+    }]
 }
 
 async fn large(mut sc: Sc) {
-    let Some(size) = sc.cfg().large_blob_size else { return };
+    let Some(size) = sc.cfg().large_blob_size else {
+        return;
+    };
     let ns = sc.ns().to_string();
     let mono = sc.gen.blob("large-mono", size);
     let chunked = sc.gen.blob("large-chunked", size);
     let cleanup = &sc.ctx.clone().cleanup;
     sc.check(&PUSH_MONOLITHIC, async |ck| {
         let r = send(ck, Request::post(uploads_path(&ns))).await?;
-        ck.expect_status(&r, &[202], "Upon success, the response MUST have a code of 202 Accepted")?;
-        let loc = expect_location(ck, &r, "…and MUST include the following header: Location: <blob-push-location>")?;
+        ck.expect_status(
+            &r,
+            &[202],
+            "Upon success, the response MUST have a code of 202 Accepted",
+        )?;
+        let loc = expect_location(
+            ck,
+            &r,
+            "…and MUST include the following header: Location: <blob-push-location>",
+        )?;
         let r = send(ck, put_whole(&loc, &mono.digest().to_string(), &mono)).await?;
         ck.expect_status(&r, &[201], CLOSE_RULE)?;
         cleanup.blob(&ns, &mono.digest().to_string());
@@ -37,24 +71,52 @@ async fn large(mut sc: Sc) {
     })
     .await;
     sc.check(&PUSH_CHUNKED, async |ck| {
-        let r = send(ck, Request::post(uploads_path(&ns)).header("Content-Length", "0")).await?;
-        ck.expect_status(&r, &[202], "Upon success, the response MUST have a code of 202 Accepted")?;
-        let mut loc = expect_location(ck, &r, "…and MUST include the following header: Location: <blob-push-location>")?;
+        let r = send(
+            ck,
+            Request::post(uploads_path(&ns)).header("Content-Length", "0"),
+        )
+        .await?;
+        ck.expect_status(
+            &r,
+            &[202],
+            "Upon success, the response MUST have a code of 202 Accepted",
+        )?;
+        let mut loc = expect_location(
+            ck,
+            &r,
+            "…and MUST include the following header: Location: <blob-push-location>",
+        )?;
         let step = chunk_size(chunk_min_length(&r).ok().flatten(), 32 << 20);
         let mut pos = 0;
         while pos < chunked.len {
             let end = (pos + step).min(chunked.len);
             let r = send(ck, patch_chunk(&loc, &chunked, pos, end)).await?;
-            ck.expect_status(&r, &[202], "The response for each successful chunk upload MUST be 202 Accepted")?;
-            loc = expect_location(ck, &r, "…and MUST have the following headers: Location: <blob-push-location>")?;
+            ck.expect_status(
+                &r,
+                &[202],
+                "The response for each successful chunk upload MUST be 202 Accepted",
+            )?;
+            loc = expect_location(
+                ck,
+                &r,
+                "…and MUST have the following headers: Location: <blob-push-location>",
+            )?;
             pos = end;
             // keep the trace short: one entry per chunk is plenty for a report
             if ck.trace.len() > 8 {
                 ck.trace.take();
             }
         }
-        let r = send(ck, put_close(&loc, &chunked.digest().to_string(), &chunked, None)).await?;
-        ck.expect_status(&r, &[201], "The response to a successful closing of the session MUST be 201 Created")?;
+        let r = send(
+            ck,
+            put_close(&loc, &chunked.digest().to_string(), &chunked, None),
+        )
+        .await?;
+        ck.expect_status(
+            &r,
+            &[201],
+            "The response to a successful closing of the session MUST be 201 Created",
+        )?;
         cleanup.blob(&ns, &chunked.digest().to_string());
         let r = send(ck, get_blob(&ns, chunked.digest())).await?;
         expect_blob_body(ck, &r, &chunked, PULL_RULE)

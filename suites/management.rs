@@ -9,25 +9,90 @@ use crate::prelude::*;
 
 const M: Bucket = Bucket::ContentManagement;
 
-pub const TAG_DELETE: CheckMeta = CheckMeta::new("management.tag.delete", M, Level::Must, "deleting-tags", "DELETE of a tag answers 202 (400/405 when tag deletion is disabled)");
-pub const TAG_DELETED_404: CheckMeta = CheckMeta::new("management.tag.deleted-404", M, Level::Must, "deleting-tags", "A deleted tag answers 404; its manifest stays reachable by digest");
-pub const MANIFEST_DELETE: CheckMeta = CheckMeta::new("management.manifest.delete", M, Level::Must, "deleting-manifests", "DELETE of a manifest by digest answers 202 (400/405 when deletion is disabled)");
-pub const MANIFEST_DELETED_404: CheckMeta = CheckMeta::new("management.manifest.deleted-404", M, Level::Must, "deleting-manifests", "A deleted manifest answers 404 by digest and by the tags that pointed to it");
-pub const MANIFEST_DELETE_UNKNOWN_REPO: CheckMeta = CheckMeta::new("management.manifest.delete-unknown-repo-404", M, Level::Must, "deleting-manifests", "DELETE of a manifest in a repository that does not exist answers 404");
-pub const BLOB_DELETE: CheckMeta = CheckMeta::new("management.blob.delete", M, Level::Must, "deleting-blobs", "DELETE of a blob answers 202 (400/405 when blob deletion is disabled)");
-pub const BLOB_DELETED_404: CheckMeta = CheckMeta::new("management.blob.deleted-404", M, Level::Must, "deleting-blobs", "A deleted blob answers 404 to GET and HEAD");
-pub const BLOB_DELETE_UNKNOWN: CheckMeta = CheckMeta::new("management.blob.delete-unknown-404", M, Level::Must, "deleting-blobs", "DELETE of an unknown blob answers 404");
+pub const TAG_DELETE: CheckMeta = CheckMeta::new(
+    "management.tag.delete",
+    M,
+    Level::Must,
+    "deleting-tags",
+    "DELETE of a tag answers 202 (400/405 when tag deletion is disabled)",
+);
+pub const TAG_DELETED_404: CheckMeta = CheckMeta::new(
+    "management.tag.deleted-404",
+    M,
+    Level::Must,
+    "deleting-tags",
+    "A deleted tag answers 404; its manifest stays reachable by digest",
+);
+pub const MANIFEST_DELETE: CheckMeta = CheckMeta::new(
+    "management.manifest.delete",
+    M,
+    Level::Must,
+    "deleting-manifests",
+    "DELETE of a manifest by digest answers 202 (400/405 when deletion is disabled)",
+);
+pub const MANIFEST_DELETED_404: CheckMeta = CheckMeta::new(
+    "management.manifest.deleted-404",
+    M,
+    Level::Must,
+    "deleting-manifests",
+    "A deleted manifest answers 404 by digest and by the tags that pointed to it",
+);
+pub const MANIFEST_DELETE_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
+    "management.manifest.delete-unknown-repo-404",
+    M,
+    Level::Must,
+    "deleting-manifests",
+    "DELETE of a manifest in a repository that does not exist answers 404",
+);
+pub const BLOB_DELETE: CheckMeta = CheckMeta::new(
+    "management.blob.delete",
+    M,
+    Level::Must,
+    "deleting-blobs",
+    "DELETE of a blob answers 202 (400/405 when blob deletion is disabled)",
+);
+pub const BLOB_DELETED_404: CheckMeta = CheckMeta::new(
+    "management.blob.deleted-404",
+    M,
+    Level::Must,
+    "deleting-blobs",
+    "A deleted blob answers 404 to GET and HEAD",
+);
+pub const BLOB_DELETE_UNKNOWN: CheckMeta = CheckMeta::new(
+    "management.blob.delete-unknown-404",
+    M,
+    Level::Must,
+    "deleting-blobs",
+    "DELETE of an unknown blob answers 404",
+);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario { name: "management.tag", bucket: M, checks: vec![&TAG_DELETE, &TAG_DELETED_404], run: |sc| Box::pin(tag(sc)) },
+        Scenario {
+            name: "management.tag",
+            bucket: M,
+            checks: vec![&TAG_DELETE, &TAG_DELETED_404],
+            exclusive: false,
+            run: |sc| Box::pin(tag(sc)),
+        },
         Scenario {
             name: "management.manifest",
             bucket: M,
-            checks: vec![&MANIFEST_DELETE, &MANIFEST_DELETED_404, &MANIFEST_DELETE_UNKNOWN_REPO],
+            checks: vec![
+                &MANIFEST_DELETE,
+                &MANIFEST_DELETED_404,
+                &MANIFEST_DELETE_UNKNOWN_REPO,
+            ],
+            exclusive: false,
             run: |sc| Box::pin(manifest(sc)),
         },
-        Scenario { name: "management.blob", bucket: M, checks: vec![&BLOB_DELETE, &BLOB_DELETED_404, &BLOB_DELETE_UNKNOWN], run: |sc| Box::pin(blob(sc)) },
+        Scenario {
+            name: "management.blob",
+            bucket: M,
+            checks: vec![&BLOB_DELETE, &BLOB_DELETED_404, &BLOB_DELETE_UNKNOWN],
+            exclusive: false,
+            run: |sc| Box::pin(blob(sc)),
+        },
     ]
 }
 
@@ -62,7 +127,13 @@ impl Deleted {
 
 /// Sends a DELETE and judges it: 202 passes, 400/405 is an allowed refusal (unsupported),
 /// anything else violates `rule`. Returns how it went, for the checks that depend on it.
-async fn judge_delete(ck: &mut Ck, path: String, what: &str, rule: &str, disabled: &str) -> (Res, Deleted) {
+async fn judge_delete(
+    ck: &mut Ck,
+    path: String,
+    what: &str,
+    rule: &str,
+    disabled: &str,
+) -> (Res, Deleted) {
     let r = match ck.send(Request::delete(path)).await {
         Ok(r) => r,
         Err(e) => return (Err(e), Deleted::Refused),
@@ -70,8 +141,19 @@ async fn judge_delete(ck: &mut Ck, path: String, what: &str, rule: &str, disable
     let d = Deleted::of(r.status);
     let res = match d {
         Deleted::Accepted => Ok(()),
-        Deleted::Disabled => Err(Fail::Unsupported(format!("{what} deletion is disabled: {} answered {} (\"{disabled}\")", r.request, r.summary()))),
-        _ => Err(ck.fail(rule, format!("{} answered {}; expected 202 (or 400/405 if {what} deletion is disabled)", r.request, r.summary()))),
+        Deleted::Disabled => Err(Fail::Unsupported(format!(
+            "{what} deletion is disabled: {} answered {} (\"{disabled}\")",
+            r.request,
+            r.summary()
+        ))),
+        _ => Err(ck.fail(
+            rule,
+            format!(
+                "{} answered {}; expected 202 (or 400/405 if {what} deletion is disabled)",
+                r.request,
+                r.summary()
+            ),
+        )),
     };
     (res, d)
 }
@@ -86,7 +168,11 @@ async fn delete_quietly(sc: &Sc, path: String) -> Deleted {
 
 /// Polls until every request in `reqs` answers 404, for at most `wait`. Returns the first
 /// response that still did not, after the wait.
-async fn until_404(ck: &mut Ck, wait: std::time::Duration, reqs: &[Request]) -> Res<Option<Response>> {
+async fn until_404(
+    ck: &mut Ck,
+    wait: std::time::Duration,
+    reqs: &[Request],
+) -> Res<Option<Response>> {
     let mut retry = Retry::new(wait);
     'again: loop {
         for q in reqs {
@@ -142,7 +228,10 @@ async fn tag(mut sc: Sc) {
         deleted = delete_quietly(&sc, manifest_path(&repo, &t)).await;
     }
     if !deleted.done() {
-        sc.skip(&TAG_DELETED_404, &format!("the tag was not deleted (see {})", TAG_DELETE.id));
+        sc.skip(
+            &TAG_DELETED_404,
+            &format!("the tag was not deleted (see {})", TAG_DELETE.id),
+        );
         return;
     }
     sc.check(&TAG_DELETED_404, async |ck| {
@@ -205,17 +294,29 @@ async fn manifest(mut sc: Sc) {
         })
         .await;
     } else {
-        sc.skip(&MANIFEST_DELETED_404, &format!("the manifest was not deleted (see {})", MANIFEST_DELETE.id));
+        sc.skip(
+            &MANIFEST_DELETED_404,
+            &format!("the manifest was not deleted (see {})", MANIFEST_DELETE.id),
+        );
     }
 
     // With deletion disabled, 400/405 may come before the repository lookup.
     let delete_works = sc.outcome(MANIFEST_DELETE.id) == Some(Outcome::Passed) || deleted.done();
     sc.check(&MANIFEST_DELETE_UNKNOWN_REPO, async |ck| {
-        let r = ck.send(Request::delete(manifest_path(&unknown_repo, &digest))).await?;
+        let r = ck
+            .send(Request::delete(manifest_path(&unknown_repo, &digest)))
+            .await?;
         if !delete_works && Deleted::of(r.status) == Deleted::Disabled {
-            return Err(Fail::Unsupported(format!("manifest deletion is disabled: {} answered {}", r.request, r.status)));
+            return Err(Fail::Unsupported(format!(
+                "manifest deletion is disabled: {} answered {}",
+                r.request, r.status
+            )));
         }
-        ck.expect_status(&r, &[404], "If the repository does not exist, the response MUST return 404 Not Found")
+        ck.expect_status(
+            &r,
+            &[404],
+            "If the repository does not exist, the response MUST return 404 Not Found",
+        )
     })
     .await;
 }
@@ -264,8 +365,14 @@ async fn blob(mut sc: Sc) {
     .await;
 
     sc.check(&BLOB_DELETE_UNKNOWN, async |ck| {
-        let r = ck.send(Request::delete(blob_path(&repo, never.digest()))).await?;
-        ck.expect_status(&r, &[404], "If the blob is not found, a 404 Not Found code MUST be returned")
+        let r = ck
+            .send(Request::delete(blob_path(&repo, never.digest())))
+            .await?;
+        ck.expect_status(
+            &r,
+            &[404],
+            "If the blob is not found, a 404 Not Found code MUST be returned",
+        )
     })
     .await;
 }

@@ -9,37 +9,179 @@
 use super::common::*;
 use crate::prelude::*;
 
-pub const V2_BASE: CheckMeta = CheckMeta::new("pull.api.v2-base", Bucket::Pull, Level::Must, "determining-support", "GET /v2/ answers 200 OK");
+pub const V2_BASE: CheckMeta = CheckMeta::new(
+    "pull.api.v2-base",
+    Bucket::Pull,
+    Level::Must,
+    "determining-support",
+    "GET /v2/ answers 200 OK",
+);
 
-pub const MANIFEST_BY_TAG: CheckMeta = CheckMeta::new("pull.manifest.get-by-tag", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by tag returns 200 and the pushed bytes");
-pub const MANIFEST_BY_DIGEST: CheckMeta = CheckMeta::new("pull.manifest.get-by-digest", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by digest returns 200 and the pushed bytes");
-pub const MANIFEST_DIGEST_HEADER: CheckMeta =
-    CheckMeta::new("pull.manifest.get-digest-header", Bucket::Pull, Level::Must, "pulling-manifests", "manifest GET carries Docker-Content-Digest matching the manifest").v1_1(Level::Should);
-pub const MANIFEST_CONTENT_TYPE: CheckMeta = CheckMeta::new("pull.manifest.content-type", Bucket::Pull, Level::Should, "pulling-manifests", "manifest GET Content-Type is the pushed media type");
-pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new("pull.manifest.content-type-params", Bucket::Pull, Level::Should, "pulling-manifests", "manifest GET Content-Type has no parameters");
-pub const MANIFEST_HEAD_TAG: CheckMeta =
-    CheckMeta::new("pull.manifest.head-by-tag", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD a manifest by tag returns 200 with Docker-Content-Digest and Content-Length");
-pub const MANIFEST_HEAD_DIGEST: CheckMeta =
-    CheckMeta::new("pull.manifest.head-by-digest", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD a manifest by digest returns 200 with Docker-Content-Digest and Content-Length");
-pub const MANIFEST_HEAD_LENGTH: CheckMeta =
-    CheckMeta::new("pull.manifest.head-content-length", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "manifest HEAD Content-Length is the manifest size").v1_1(Level::Should);
-pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new("pull.manifest.index", Bucket::Pull, Level::Must, "pulling-manifests", "an image index and a nested index are pulled byte for byte");
-pub const MANIFEST_UNKNOWN_TAG: CheckMeta = CheckMeta::new("pull.manifest.unknown-tag-404", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by unknown tag returns 404");
-pub const MANIFEST_UNKNOWN_DIGEST: CheckMeta = CheckMeta::new("pull.manifest.unknown-digest-404", Bucket::Pull, Level::Must, "pulling-manifests", "GET a manifest by unknown digest returns 404");
-pub const MANIFEST_HEAD_UNKNOWN: CheckMeta =
-    CheckMeta::new("pull.manifest.head-unknown-404", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD an unknown manifest returns 404");
-pub const MANIFEST_UNKNOWN_REPO: CheckMeta = CheckMeta::new("pull.manifest.unknown-repo-404", Bucket::Pull, Level::Must, "pushing-manifests", "GET a manifest in a nonexistent repository returns 404");
-pub const MANIFEST_ERROR_CODE: CheckMeta = CheckMeta::new("pull.manifest.error-code", Bucket::Pull, Level::Should, "error-codes", "404 for an unknown manifest carries MANIFEST_UNKNOWN (NAME_UNKNOWN for an unknown repository)");
+pub const MANIFEST_BY_TAG: CheckMeta = CheckMeta::new(
+    "pull.manifest.get-by-tag",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-manifests",
+    "GET a manifest by tag returns 200 and the pushed bytes",
+);
+pub const MANIFEST_BY_DIGEST: CheckMeta = CheckMeta::new(
+    "pull.manifest.get-by-digest",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-manifests",
+    "GET a manifest by digest returns 200 and the pushed bytes",
+);
+pub const MANIFEST_DIGEST_HEADER: CheckMeta = CheckMeta::new(
+    "pull.manifest.get-digest-header",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-manifests",
+    "manifest GET carries Docker-Content-Digest matching the manifest",
+)
+.v1_1(Level::Should);
+pub const MANIFEST_CONTENT_TYPE: CheckMeta = CheckMeta::new(
+    "pull.manifest.content-type",
+    Bucket::Pull,
+    Level::Should,
+    "pulling-manifests",
+    "manifest GET Content-Type is the pushed media type",
+);
+pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
+    "pull.manifest.content-type-params",
+    Bucket::Pull,
+    Level::Should,
+    "pulling-manifests",
+    "manifest GET Content-Type has no parameters",
+);
+pub const MANIFEST_HEAD_TAG: CheckMeta = CheckMeta::new(
+    "pull.manifest.head-by-tag",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "HEAD a manifest by tag returns 200 with Docker-Content-Digest and Content-Length",
+);
+pub const MANIFEST_HEAD_DIGEST: CheckMeta = CheckMeta::new(
+    "pull.manifest.head-by-digest",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "HEAD a manifest by digest returns 200 with Docker-Content-Digest and Content-Length",
+);
+pub const MANIFEST_HEAD_LENGTH: CheckMeta = CheckMeta::new(
+    "pull.manifest.head-content-length",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "manifest HEAD Content-Length is the manifest size",
+)
+.v1_1(Level::Should);
+pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new(
+    "pull.manifest.index",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-manifests",
+    "an image index and a nested index are pulled byte for byte",
+);
+pub const MANIFEST_UNKNOWN_TAG: CheckMeta = CheckMeta::new(
+    "pull.manifest.unknown-tag-404",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-manifests",
+    "GET a manifest by unknown tag returns 404",
+);
+pub const MANIFEST_UNKNOWN_DIGEST: CheckMeta = CheckMeta::new(
+    "pull.manifest.unknown-digest-404",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-manifests",
+    "GET a manifest by unknown digest returns 404",
+);
+pub const MANIFEST_HEAD_UNKNOWN: CheckMeta = CheckMeta::new(
+    "pull.manifest.head-unknown-404",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "HEAD an unknown manifest returns 404",
+);
+pub const MANIFEST_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
+    "pull.manifest.unknown-repo-404",
+    Bucket::Pull,
+    Level::Must,
+    "pushing-manifests",
+    "GET a manifest in a nonexistent repository returns 404",
+);
+pub const MANIFEST_ERROR_CODE: CheckMeta = CheckMeta::new(
+    "pull.manifest.error-code",
+    Bucket::Pull,
+    Level::Should,
+    "error-codes",
+    "404 for an unknown manifest carries MANIFEST_UNKNOWN (NAME_UNKNOWN for an unknown repository)",
+);
 
-pub const BLOB_GET: CheckMeta = CheckMeta::new("pull.blob.get", Bucket::Pull, Level::Must, "pulling-blobs", "GET a blob returns 200 and exactly its content");
-pub const BLOB_DIGEST_HEADER: CheckMeta = CheckMeta::new("pull.blob.get-digest-header", Bucket::Pull, Level::Must, "pulling-blobs", "blob GET carries Docker-Content-Digest matching the body").v1_1(Level::Should);
-pub const BLOB_EMPTY: CheckMeta = CheckMeta::new("pull.blob.get-empty", Bucket::Pull, Level::Must, "pulling-blobs", "the zero-length blob is pulled with 200 and an empty body");
-pub const BLOB_HEAD: CheckMeta = CheckMeta::new("pull.blob.head", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD a blob returns 200 with Content-Length and Docker-Content-Digest");
-pub const BLOB_RANGE: CheckMeta = CheckMeta::new("pull.blob.range", Bucket::Pull, Level::Should, "pulling-blobs", "a Range request returns 206 with exactly the requested bytes");
-pub const BLOB_UNKNOWN: CheckMeta = CheckMeta::new("pull.blob.unknown-404", Bucket::Pull, Level::Must, "pulling-blobs", "GET an unknown blob returns 404");
-pub const BLOB_HEAD_UNKNOWN: CheckMeta = CheckMeta::new("pull.blob.head-unknown-404", Bucket::Pull, Level::Must, "checking-if-content-exists-in-the-registry", "HEAD an unknown blob returns 404");
-pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new("pull.blob.error-code", Bucket::Pull, Level::Should, "error-codes", "404 for an unknown blob carries BLOB_UNKNOWN");
-pub const ERRORS_JSON: CheckMeta = CheckMeta::new("pull.errors.json-format", Bucket::Pull, Level::Must, "error-codes", "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table");
+pub const BLOB_GET: CheckMeta = CheckMeta::new(
+    "pull.blob.get",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-blobs",
+    "GET a blob returns 200 and exactly its content",
+);
+pub const BLOB_DIGEST_HEADER: CheckMeta = CheckMeta::new(
+    "pull.blob.get-digest-header",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-blobs",
+    "blob GET carries Docker-Content-Digest matching the body",
+)
+.v1_1(Level::Should);
+pub const BLOB_EMPTY: CheckMeta = CheckMeta::new(
+    "pull.blob.get-empty",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-blobs",
+    "the zero-length blob is pulled with 200 and an empty body",
+);
+pub const BLOB_HEAD: CheckMeta = CheckMeta::new(
+    "pull.blob.head",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "HEAD a blob returns 200 with Content-Length and Docker-Content-Digest",
+);
+pub const BLOB_RANGE: CheckMeta = CheckMeta::new(
+    "pull.blob.range",
+    Bucket::Pull,
+    Level::Should,
+    "pulling-blobs",
+    "a Range request returns 206 with exactly the requested bytes",
+);
+pub const BLOB_UNKNOWN: CheckMeta = CheckMeta::new(
+    "pull.blob.unknown-404",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-blobs",
+    "GET an unknown blob returns 404",
+);
+pub const BLOB_HEAD_UNKNOWN: CheckMeta = CheckMeta::new(
+    "pull.blob.head-unknown-404",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "HEAD an unknown blob returns 404",
+);
+pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new(
+    "pull.blob.error-code",
+    Bucket::Pull,
+    Level::Should,
+    "error-codes",
+    "404 for an unknown blob carries BLOB_UNKNOWN",
+);
+pub const ERRORS_JSON: CheckMeta = CheckMeta::new(
+    "pull.errors.json-format",
+    Bucket::Pull,
+    Level::Must,
+    "error-codes",
+    "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table",
+);
 
 // Spec sentences the checks quote.
 const R_V2: &str = "If the response is `200 OK`, then the registry implements this specification.";
@@ -48,23 +190,28 @@ const R_MANIFEST_DCD_MAIN: &str = "A successful response MUST contain the digest
 const R_MANIFEST_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
 const R_MANIFEST_DCD_MATCH: &str = "The `Docker-Content-Digest` header, if present on the response, returns the digest of the uploaded blob which MAY differ from the provided digest. [...] if it is used, the client MUST verify the value matches the returned manifest.";
 const R_CT: &str = "The `Content-Type` header SHOULD match what the client pushed as the manifest's `Content-Type`.";
-const R_CT_PARAMS: &str = "The registry SHOULD NOT include parameters on the `Content-Type` header.";
+const R_CT_PARAMS: &str =
+    "The registry SHOULD NOT include parameters on the `Content-Type` header.";
 const R_HEAD: &str = "A HEAD request to an existing blob or manifest URL MUST return `200 OK`.";
 const R_HEAD_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob or manifest in the header `Docker-Content-Digest`.";
 const R_HEAD_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
 const R_HEAD_LEN_MAIN: &str = "A successful response MUST contain the size in bytes of the uploaded blob or manifest in the header `Content-Length`.";
 const R_HEAD_LEN_V11: &str = "A successful response SHOULD contain the size in bytes of the uploaded blob in the header `Content-Length`.";
-const R_MANIFEST_404: &str = "If the manifest is not found in the repository, the response code MUST be `404 Not Found`.";
+const R_MANIFEST_404: &str =
+    "If the manifest is not found in the repository, the response code MUST be `404 Not Found`.";
 const R_HEAD_404: &str = "If the blob or manifest is not found in the repository, the response code MUST be `404 Not Found`.";
-const R_REPO_404: &str = "An attempt to pull a nonexistent repository MUST return response code `404 Not Found`.";
+const R_REPO_404: &str =
+    "An attempt to pull a nonexistent repository MUST return response code `404 Not Found`.";
 const R_CODE_MANIFEST: &str = "code-7 `MANIFEST_UNKNOWN`: manifest unknown to registry (code-9 `NAME_UNKNOWN`: repository name not known to registry)";
 const R_GET_BLOB: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be `200 OK`.";
 const R_BLOB_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
 const R_BLOB_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_BLOB_DCD_MATCH: &str = "If present, the value of this header MUST be a digest matching that of the response body.";
+const R_BLOB_DCD_MATCH: &str =
+    "If present, the value of this header MUST be a digest matching that of the response body.";
 const R_RANGE: &str = "A registry SHOULD support the `Range` request header in accordance with RFC 9110 (section 14).";
 const R_RANGE_206: &str = "RFC 9110 §15.3.7: a 206 response carries the selected range, and a single-part 206 MUST have a Content-Range header field";
-const R_BLOB_404: &str = "If the blob is not found in the repository, the response code MUST be `404 Not Found`.";
+const R_BLOB_404: &str =
+    "If the blob is not found in the repository, the response code MUST be `404 Not Found`.";
 const R_CODE_BLOB: &str = "code-1 `BLOB_UNKNOWN`: blob unknown to registry";
 
 fn by_version(v: SpecVersion, main: &'static str, v11: &'static str) -> &'static str {
@@ -77,10 +224,34 @@ fn by_version(v: SpecVersion, main: &'static str, v11: &'static str) -> &'static
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario { name: "pull.api", bucket: Bucket::Pull, checks: vec![&V2_BASE], run: |sc| Box::pin(api(sc)) },
-        Scenario { name: "pull.manifests", bucket: Bucket::Pull, checks: MANIFEST_CHECKS.to_vec(), run: |sc| Box::pin(manifests(sc)) },
-        Scenario { name: "pull.blobs", bucket: Bucket::Pull, checks: BLOB_CHECKS.to_vec(), run: |sc| Box::pin(blobs(sc)) },
-        Scenario { name: "pull.errors", bucket: Bucket::Pull, checks: ERROR_CHECKS.to_vec(), run: |sc| Box::pin(errors(sc)) },
+        Scenario {
+            name: "pull.api",
+            bucket: Bucket::Pull,
+            checks: vec![&V2_BASE],
+            exclusive: false,
+            run: |sc| Box::pin(api(sc)),
+        },
+        Scenario {
+            name: "pull.manifests",
+            bucket: Bucket::Pull,
+            checks: MANIFEST_CHECKS.to_vec(),
+            exclusive: false,
+            run: |sc| Box::pin(manifests(sc)),
+        },
+        Scenario {
+            name: "pull.blobs",
+            bucket: Bucket::Pull,
+            checks: BLOB_CHECKS.to_vec(),
+            exclusive: false,
+            run: |sc| Box::pin(blobs(sc)),
+        },
+        Scenario {
+            name: "pull.errors",
+            bucket: Bucket::Pull,
+            checks: ERROR_CHECKS.to_vec(),
+            exclusive: false,
+            run: |sc| Box::pin(errors(sc)),
+        },
     ]
 }
 
@@ -120,21 +291,57 @@ async fn push_manifest_set(sc: &Sc) -> Res<Pushed> {
     let b = Image::new(&sc.gen, "image-b", &[777], &ManifestOpts::default());
     push_image(sc, &repo, &a, &tag).await?;
     push_image(sc, &repo, &b, &b.manifest.digest.to_string()).await?;
-    let index = image_index(&[a.manifest.descriptor(), b.manifest.descriptor()], &ManifestOpts::default());
+    let index = image_index(
+        &[a.manifest.descriptor(), b.manifest.descriptor()],
+        &ManifestOpts::default(),
+    );
     push_manifest(sc, &repo, &index, &index.digest.to_string(), RANK_INDEX).await?;
-    let nested = image_index(&[index.descriptor(), a.manifest.descriptor()], &ManifestOpts::default().annotate("org.example.nested", "true"));
+    let nested = image_index(
+        &[index.descriptor(), a.manifest.descriptor()],
+        &ManifestOpts::default().annotate("org.example.nested", "true"),
+    );
     push_manifest(sc, &repo, &nested, &nested.digest.to_string(), RANK_INDEX).await?;
-    Ok(Pushed { repo, tag, image: a.manifest, index, nested })
+    Ok(Pushed {
+        repo,
+        tag,
+        image: a.manifest,
+        index,
+        nested,
+    })
 }
 
 /// Judges a manifest response's Docker-Content-Digest: presence at `presence` level (with
 /// `rule`), and, when present, a match with the returned bytes (always MUST).
-fn manifest_dcd(ck: &Ck, r: &Response, m: &Manifest, presence: Level, rule: &str, out: &mut Vec<Fail>) {
+fn manifest_dcd(
+    ck: &Ck,
+    r: &Response,
+    m: &Manifest,
+    presence: Level,
+    rule: &str,
+    out: &mut Vec<Fail>,
+) {
     match digest_header(r, |a| Digest::of(a, &m.bytes)) {
         DigestHeader::Matches(_) => {}
-        DigestHeader::Absent => out.push(ck.fail_at(presence, rule, format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
-        DigestHeader::Differs(v) => out.push(ck.fail_at(Level::Must, R_MANIFEST_DCD_MATCH, format!("{} answered Docker-Content-Digest: {v}, but the manifest's digest is {}", r.request, m.digest))),
-        DigestHeader::Unverifiable(v) => out.push(Fail::Skip(format!("Docker-Content-Digest {v} uses an algorithm the harness cannot compute"))),
+        DigestHeader::Absent => out.push(ck.fail_at(
+            presence,
+            rule,
+            format!(
+                "{} answered {} without Docker-Content-Digest",
+                r.request,
+                r.summary()
+            ),
+        )),
+        DigestHeader::Differs(v) => out.push(ck.fail_at(
+            Level::Must,
+            R_MANIFEST_DCD_MATCH,
+            format!(
+                "{} answered Docker-Content-Digest: {v}, but the manifest's digest is {}",
+                r.request, m.digest
+            ),
+        )),
+        DigestHeader::Unverifiable(v) => out.push(Fail::Skip(format!(
+            "Docker-Content-Digest {v} uses an algorithm the harness cannot compute"
+        ))),
     }
 }
 
@@ -152,7 +359,13 @@ fn settle(ck: &mut Ck, found: Vec<Fail>) -> Res {
 
 async fn manifests(mut sc: Sc) {
     let pushed = push_manifest_set(&sc).await;
-    let Some(p) = sc.setup("push an image (by tag), a second image, an index and a nested index", async { pushed }).await else {
+    let Some(p) = sc
+        .setup(
+            "push an image (by tag), a second image, an index and a nested index",
+            async { pushed },
+        )
+        .await
+    else {
         return skip_all(&mut sc, &MANIFEST_CHECKS);
     };
     let v = sc.cfg().spec_version;
@@ -175,7 +388,14 @@ async fn manifests(mut sc: Sc) {
         for reference in [&p.tag, &digest] {
             let r = ck.send(get_manifest(&p.repo, reference)).await?;
             ck.expect_status(&r, &[200], R_GET_MANIFEST)?;
-            manifest_dcd(ck, &r, &p.image, ck.level, by_version(v, R_MANIFEST_DCD_MAIN, R_MANIFEST_DCD_V11), &mut found);
+            manifest_dcd(
+                ck,
+                &r,
+                &p.image,
+                ck.level,
+                by_version(v, R_MANIFEST_DCD_MAIN, R_MANIFEST_DCD_V11),
+                &mut found,
+            );
         }
         settle(ck, found)
     })
@@ -184,11 +404,30 @@ async fn manifests(mut sc: Sc) {
     sc.check(&MANIFEST_CONTENT_TYPE, async |ck| {
         let mut found = vec![];
         for m in [&p.image, &p.index] {
-            let r = ck.send(get_manifest(&p.repo, &m.digest.to_string())).await?;
-            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.get-by-digest", r.request, r.status)))?;
+            let r = ck
+                .send(get_manifest(&p.repo, &m.digest.to_string()))
+                .await?;
+            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| {
+                Fail::Skip(format!(
+                    "{} answered {}; see pull.manifest.get-by-digest",
+                    r.request, r.status
+                ))
+            })?;
             match r.header("content-type") {
-                None => found.push(ck.fail(R_CT, format!("{} answered 200 without Content-Type; pushed as {}", r.request, m.media_type))),
-                Some(ct) if headers::media_type(ct) != m.media_type => found.push(ck.fail(R_CT, format!("{} answered Content-Type: {ct}; pushed as {}", r.request, m.media_type))),
+                None => found.push(ck.fail(
+                    R_CT,
+                    format!(
+                        "{} answered 200 without Content-Type; pushed as {}",
+                        r.request, m.media_type
+                    ),
+                )),
+                Some(ct) if headers::media_type(ct) != m.media_type => found.push(ck.fail(
+                    R_CT,
+                    format!(
+                        "{} answered Content-Type: {ct}; pushed as {}",
+                        r.request, m.media_type
+                    ),
+                )),
                 Some(_) => {}
             }
         }
@@ -199,11 +438,21 @@ async fn manifests(mut sc: Sc) {
     sc.check(&MANIFEST_CT_PARAMS, async |ck| {
         let mut found = vec![];
         for m in [&p.image, &p.index] {
-            let r = ck.send(get_manifest(&p.repo, &m.digest.to_string())).await?;
-            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.get-by-digest", r.request, r.status)))?;
+            let r = ck
+                .send(get_manifest(&p.repo, &m.digest.to_string()))
+                .await?;
+            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| {
+                Fail::Skip(format!(
+                    "{} answered {}; see pull.manifest.get-by-digest",
+                    r.request, r.status
+                ))
+            })?;
             if let Some(ct) = r.header("content-type") {
                 if headers::has_params(ct) {
-                    found.push(ck.fail(R_CT_PARAMS, format!("{} answered Content-Type: {ct}", r.request)));
+                    found.push(ck.fail(
+                        R_CT_PARAMS,
+                        format!("{} answered Content-Type: {ct}", r.request),
+                    ));
                 }
             }
         }
@@ -211,14 +460,32 @@ async fn manifests(mut sc: Sc) {
     })
     .await;
 
-    for (meta, reference) in [(&MANIFEST_HEAD_TAG, &p.tag), (&MANIFEST_HEAD_DIGEST, &digest)] {
+    for (meta, reference) in [
+        (&MANIFEST_HEAD_TAG, &p.tag),
+        (&MANIFEST_HEAD_DIGEST, &digest),
+    ] {
         sc.check(meta, async |ck| {
             let r = ck.send(head_manifest(&p.repo, reference)).await?;
             ck.expect_status(&r, &[200], R_HEAD)?;
             let mut found = vec![];
-            manifest_dcd(ck, &r, &p.image, must_since_main(v), by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11), &mut found);
+            manifest_dcd(
+                ck,
+                &r,
+                &p.image,
+                must_since_main(v),
+                by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11),
+                &mut found,
+            );
             if r.header("content-length").is_none() {
-                found.push(ck.fail_at(must_since_main(v), by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11), format!("{} answered {} without Content-Length", r.request, r.summary())));
+                found.push(ck.fail_at(
+                    must_since_main(v),
+                    by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
+                    format!(
+                        "{} answered {} without Content-Length",
+                        r.request,
+                        r.summary()
+                    ),
+                ));
             }
             settle(ck, found)
         })
@@ -229,13 +496,29 @@ async fn manifests(mut sc: Sc) {
         let mut found = vec![];
         for reference in [&p.tag, &digest] {
             let r = ck.send(head_manifest(&p.repo, reference)).await?;
-            ck.expect_status(&r, &[200], R_HEAD).map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.head-by-*", r.request, r.status)))?;
+            ck.expect_status(&r, &[200], R_HEAD).map_err(|_| {
+                Fail::Skip(format!(
+                    "{} answered {}; see pull.manifest.head-by-*",
+                    r.request, r.status
+                ))
+            })?;
             let want = p.image.bytes.len() as u64;
             match r.header("content-length") {
-                None => found.push(ck.fail(by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11), format!("{} answered {} without Content-Length", r.request, r.summary()))),
-                Some(cl) if cl.trim().parse::<u64>().ok() != Some(want) => {
-                    found.push(ck.fail(by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11), format!("{} answered Content-Length: {cl}; the manifest is {want} bytes", r.request)))
-                }
+                None => found.push(ck.fail(
+                    by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
+                    format!(
+                        "{} answered {} without Content-Length",
+                        r.request,
+                        r.summary()
+                    ),
+                )),
+                Some(cl) if cl.trim().parse::<u64>().ok() != Some(want) => found.push(ck.fail(
+                    by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
+                    format!(
+                        "{} answered Content-Length: {cl}; the manifest is {want} bytes",
+                        r.request
+                    ),
+                )),
                 Some(_) => {}
             }
         }
@@ -246,11 +529,20 @@ async fn manifests(mut sc: Sc) {
     sc.check(&MANIFEST_INDEX, async |ck| {
         let mut found = vec![];
         for m in [&p.index, &p.nested] {
-            let r = ck.send(get_manifest(&p.repo, &m.digest.to_string())).await?;
+            let r = ck
+                .send(get_manifest(&p.repo, &m.digest.to_string()))
+                .await?;
             expect_manifest_body(ck, &r, m, R_GET_MANIFEST)?;
             let ct = r.header("content-type").unwrap_or("");
             if headers::media_type(ct) != content::MT_INDEX {
-                found.push(ck.fail_at(Level::Should, R_CT, format!("{} answered Content-Type: {ct:?} for an image index", r.request)));
+                found.push(ck.fail_at(
+                    Level::Should,
+                    R_CT,
+                    format!(
+                        "{} answered Content-Type: {ct:?} for an image index",
+                        r.request
+                    ),
+                ));
             }
         }
         merge_fails(ck, found)
@@ -258,7 +550,13 @@ async fn manifests(mut sc: Sc) {
     .await;
 }
 
-const BLOB_CHECKS: [&CheckMeta; 5] = [&BLOB_GET, &BLOB_DIGEST_HEADER, &BLOB_EMPTY, &BLOB_HEAD, &BLOB_RANGE];
+const BLOB_CHECKS: [&CheckMeta; 5] = [
+    &BLOB_GET,
+    &BLOB_DIGEST_HEADER,
+    &BLOB_EMPTY,
+    &BLOB_HEAD,
+    &BLOB_RANGE,
+];
 
 /// Blob sizes: one small, one well above 1 MiB (not a multiple of any buffer size).
 const SMALL: u64 = 64 * 1024 + 3;
@@ -273,7 +571,11 @@ async fn blobs(mut sc: Sc) {
         push_blob(&sc, &repo, &big).await
     }
     .await;
-    if sc.setup("push a 64 KiB and a 3 MiB blob", async { pushed }).await.is_none() {
+    if sc
+        .setup("push a 64 KiB and a 3 MiB blob", async { pushed })
+        .await
+        .is_none()
+    {
         return skip_all(&mut sc, &BLOB_CHECKS);
     }
     let v = sc.cfg().spec_version;
@@ -313,7 +615,11 @@ async fn blobs(mut sc: Sc) {
         match try_push_blob(ck, &repo, &empty).await? {
             Ok(_) if !existed => cleanup.cleanup.blob(&repo, &empty.digest().to_string()),
             Ok(_) => {}
-            Err(why) => return Err(Fail::Skip(format!("the zero-length blob could not be pushed: {why}"))),
+            Err(why) => {
+                return Err(Fail::Skip(format!(
+                    "the zero-length blob could not be pushed: {why}"
+                )))
+            }
         }
         let r = ck.send(get_blob(&repo, empty.digest())).await?;
         expect_blob_body(ck, &r, &empty, R_GET_BLOB)
@@ -394,10 +700,13 @@ async fn errors(mut sc: Sc) {
     // The repository should exist, so "unknown manifest" is not "unknown repository". A
     // refused push is not fatal: the 404s hold either way, only the expected code changes.
     let img = Image::new(&sc.gen, "errors", &[100], &ManifestOpts::default());
-    let repo_known = push_image(&sc, &repo, &img, &sc.tag("errors")).await.is_ok();
+    let repo_known = push_image(&sc, &repo, &img, &sc.tag("errors"))
+        .await
+        .is_ok();
     sc.setup_trace().take();
     let unknown_tag = sc.tag("unknown");
-    let unknown_digest = Digest::sha256(sc.gen.token("unknown-manifest", 32).as_bytes()).to_string();
+    let unknown_digest =
+        Digest::sha256(sc.gen.token("unknown-manifest", 32).as_bytes()).to_string();
     let unknown_repo = format!("{repo}/{}", sc.tag("nonexistent"));
     let unknown_blob = Digest::sha256(sc.gen.token("unknown-blob", 32).as_bytes());
 
@@ -430,13 +739,28 @@ async fn errors(mut sc: Sc) {
     .await;
 
     sc.check(&MANIFEST_ERROR_CODE, async |ck| {
-        let in_repo: &[&str] = if repo_known { &["MANIFEST_UNKNOWN"] } else { &["MANIFEST_UNKNOWN", "NAME_UNKNOWN"] };
-        let cases = [(&repo, &unknown_tag, in_repo), (&repo, &unknown_digest, in_repo), (&unknown_repo, &unknown_tag, &["NAME_UNKNOWN", "MANIFEST_UNKNOWN"][..])];
+        let in_repo: &[&str] = if repo_known {
+            &["MANIFEST_UNKNOWN"]
+        } else {
+            &["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]
+        };
+        let cases = [
+            (&repo, &unknown_tag, in_repo),
+            (&repo, &unknown_digest, in_repo),
+            (
+                &unknown_repo,
+                &unknown_tag,
+                &["NAME_UNKNOWN", "MANIFEST_UNKNOWN"][..],
+            ),
+        ];
         let mut seen = vec![];
         for (rp, reference, want) in cases {
             let r = ck.send(get_manifest(rp, reference)).await?;
             if r.status != 404 {
-                return Err(Fail::Skip(format!("{} answered {}, not 404; see the 404 checks", r.request, r.status)));
+                return Err(Fail::Skip(format!(
+                    "{} answered {}, not 404; see the 404 checks",
+                    r.request, r.status
+                )));
             }
             if let Some(c) = expect_error_code(ck, &r, want, R_CODE_MANIFEST)? {
                 seen.push(c);
@@ -462,10 +786,17 @@ async fn errors(mut sc: Sc) {
     .await;
 
     sc.check(&BLOB_ERROR_CODE, async |ck| {
-        let want: &[&str] = if repo_known { &["BLOB_UNKNOWN"] } else { &["BLOB_UNKNOWN", "NAME_UNKNOWN"] };
+        let want: &[&str] = if repo_known {
+            &["BLOB_UNKNOWN"]
+        } else {
+            &["BLOB_UNKNOWN", "NAME_UNKNOWN"]
+        };
         let r = ck.send(get_blob(&repo, &unknown_blob)).await?;
         if r.status != 404 {
-            return Err(Fail::Skip(format!("{} answered {}, not 404; see pull.blob.unknown-404", r.request, r.status)));
+            return Err(Fail::Skip(format!(
+                "{} answered {}, not 404; see pull.blob.unknown-404",
+                r.request, r.status
+            )));
         }
         if expect_error_code(ck, &r, want, R_CODE_BLOB)?.is_none() {
             ck.note("the 404 had no JSON error body; nothing to compare");
@@ -475,7 +806,13 @@ async fn errors(mut sc: Sc) {
     .await;
 
     sc.check(&ERRORS_JSON, async |ck| {
-        let reqs = [get_manifest(&repo, &unknown_tag), get_manifest(&repo, &unknown_digest), get_manifest(&unknown_repo, &unknown_tag), get_blob(&repo, &unknown_blob), get_blob(&unknown_repo, &unknown_blob)];
+        let reqs = [
+            get_manifest(&repo, &unknown_tag),
+            get_manifest(&repo, &unknown_digest),
+            get_manifest(&unknown_repo, &unknown_tag),
+            get_blob(&repo, &unknown_blob),
+            get_blob(&unknown_repo, &unknown_blob),
+        ];
         let mut json = 0;
         for q in reqs {
             let r = ck.send(q).await?;

@@ -13,39 +13,226 @@ use std::sync::Arc;
 const B: Bucket = Bucket::Push;
 const MIB: u64 = 1 << 20;
 
-pub const POST_202: CheckMeta = CheckMeta::new("push.upload.post-202", B, Level::Must, "post-then-put", "POST /blobs/uploads/ answers 202 with a Location");
-pub const MONO_PUT: CheckMeta = CheckMeta::new("push.monolithic.put-201", B, Level::Must, "post-then-put", "a monolithic PUT ?digest= answers 201 and the blob is pullable");
-pub const MONO_LOCATION: CheckMeta = CheckMeta::new("push.monolithic.location-pullable", B, Level::Must, "post-then-put", "the Location of the closing PUT is a pullable blob URL");
-pub const SINGLE_POST: CheckMeta = CheckMeta::new("push.monolithic.single-post", B, Level::May, "single-post", "a single POST ?digest= with the body uploads the blob (or falls back to 202)");
-pub const PATCH_202: CheckMeta = CheckMeta::new("push.chunked.patch-202", B, Level::Must, "pushing-a-blob-in-chunks", "each PATCH chunk answers 202 with Location and Range: 0-<end>");
-pub const CHUNKED_PUT: CheckMeta = CheckMeta::new("push.chunked.put-201", B, Level::Must, "pushing-a-blob-in-chunks", "the closing PUT of a chunked upload answers 201 and the blob is correct");
-pub const FINAL_IN_PUT: CheckMeta = CheckMeta::new("push.chunked.final-chunk-in-put", B, Level::Must, "pushing-a-blob-in-chunks", "the last chunk sent in the closing PUT completes the upload");
-pub const STATUS_204: CheckMeta = CheckMeta::new("push.chunked.status-204", B, Level::Must, "pushing-a-blob-in-chunks", "GET on an active upload answers 204 with Location and Range");
-pub const OUT_OF_ORDER: CheckMeta = CheckMeta::new("push.chunked.out-of-order-416", B, Level::Must, "pushing-a-blob-in-chunks", "a PATCH chunk not starting at end+1 answers 416");
-pub const FINAL_OUT_OF_ORDER: CheckMeta =
-    CheckMeta::new("push.chunked.final-out-of-order-416", B, Level::Must, "pushing-a-blob-in-chunks", "a closing PUT with an out-of-order final chunk answers 416").since(SpecVersion::Main);
-pub const MIN_LENGTH: CheckMeta = CheckMeta::new("push.chunked.min-length", B, Level::Should, "pushing-a-blob-in-chunks", "OCI-Chunk-Min-Length, when given, is a positive integer and chunks of that size are accepted");
-pub const STREAMED: CheckMeta = CheckMeta::new("push.streamed.patch", B, Level::May, "pushing-a-blob-in-chunks", "a PATCH without Content-Range (streamed) then PUT uploads the blob");
-pub const CANCEL: CheckMeta = CheckMeta::new("push.upload.cancel", B, Level::Should, "cancel-a-blob-upload", "DELETE on an upload answers 204 and ends the session").since(SpecVersion::Main);
-pub const DIGEST_MISMATCH: CheckMeta = CheckMeta::new("push.digest.mismatch", B, Level::Must, "pushing-blobs", "a PUT whose digest does not match the body is refused (400 DIGEST_INVALID)");
-pub const DIGEST_INVALID: CheckMeta = CheckMeta::new("push.digest.invalid-400", B, Level::Should, "pushing-blobs", "a PUT with a malformed digest answers 400");
-pub const SHA512: CheckMeta = CheckMeta::new("push.digest.sha512", B, Level::May, "pushing-a-blob-in-chunks", "a blob pushed with a sha512 digest is pullable by it");
-pub const MOUNT_FROM: CheckMeta = CheckMeta::new("push.mount.from", B, Level::Must, "mounting-a-blob-from-another-repository", "mount with from= answers 201 and the blob is in the target repository");
-pub const MOUNT_NO_FROM: CheckMeta = CheckMeta::new("push.mount.without-from", B, Level::May, "mounting-a-blob-from-another-repository", "mount without from= answers 201 (mounted) or 202 (upload session)");
-pub const MOUNT_UNKNOWN: CheckMeta = CheckMeta::new("push.mount.unknown-blob", B, Level::Should, "mounting-a-blob-from-another-repository", "mount of a blob that exists nowhere answers 202");
-pub const MANIFEST_TAG: CheckMeta = CheckMeta::new("push.manifest.put-by-tag", B, Level::Must, "pushing-manifests", "PUT a manifest by tag answers 201 with a Location");
-pub const MANIFEST_DIGEST: CheckMeta = CheckMeta::new("push.manifest.put-by-digest", B, Level::Must, "pushing-manifests", "PUT a manifest by digest answers 201 with a Location");
-pub const MANIFEST_DCD: CheckMeta = CheckMeta::new("push.manifest.digest-header", B, Level::Must, "pushing-manifests", "Docker-Content-Digest of a manifest PUT is the digest of the pushed bytes");
-pub const MANIFEST_EXACT: CheckMeta = CheckMeta::new("push.manifest.exact-bytes", B, Level::Must, "pushing-manifests", "a manifest with odd whitespace, key order and custom fields comes back byte for byte");
-pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new("push.manifest.index", B, Level::Must, "pushing-manifests", "an image index and an index of indexes are accepted");
-pub const MANIFEST_ARTIFACT: CheckMeta = CheckMeta::new("push.manifest.artifact", B, Level::Must, "pushing-manifests", "an artifact manifest (artifactType, empty config) is accepted and pullable");
-pub const MANIFEST_NO_LAYERS: CheckMeta = CheckMeta::new("push.manifest.no-layers", B, Level::Must, "pushing-manifests", "an image manifest with an empty layers list is accepted");
-pub const MANIFEST_MISSING: CheckMeta = CheckMeta::new("push.manifest.missing-blobs", B, Level::Must, "push", "a manifest referencing a missing blob is accepted or refused with MANIFEST_BLOB_UNKNOWN");
-pub const TAG_PARAM: CheckMeta =
-    CheckMeta::new("push.manifest.tag-param", B, Level::May, "pushing-manifests", "PUT by digest with ?tag= creates the tags listed in OCI-Tag").since(SpecVersion::Main);
-pub const SIZE_4MB: CheckMeta = CheckMeta::new("push.manifest.size-4mib", B, Level::Should, "pushing-manifests", "a 4 MB manifest is accepted");
-pub const TOO_LARGE: CheckMeta = CheckMeta::new("push.manifest.too-large-413", B, Level::Should, "pushing-manifests", "a 16 MiB manifest is refused with 413");
-pub const MANIFEST_LOCATION: CheckMeta = CheckMeta::new("push.manifest.location", B, Level::Must, "pushing-manifests", "the Location of a manifest PUT is pullable");
+pub const POST_202: CheckMeta = CheckMeta::new(
+    "push.upload.post-202",
+    B,
+    Level::Must,
+    "post-then-put",
+    "POST /blobs/uploads/ answers 202 with a Location",
+);
+pub const MONO_PUT: CheckMeta = CheckMeta::new(
+    "push.monolithic.put-201",
+    B,
+    Level::Must,
+    "post-then-put",
+    "a monolithic PUT ?digest= answers 201 and the blob is pullable",
+);
+pub const MONO_LOCATION: CheckMeta = CheckMeta::new(
+    "push.monolithic.location-pullable",
+    B,
+    Level::Must,
+    "post-then-put",
+    "the Location of the closing PUT is a pullable blob URL",
+);
+pub const SINGLE_POST: CheckMeta = CheckMeta::new(
+    "push.monolithic.single-post",
+    B,
+    Level::May,
+    "single-post",
+    "a single POST ?digest= with the body uploads the blob (or falls back to 202)",
+);
+pub const PATCH_202: CheckMeta = CheckMeta::new(
+    "push.chunked.patch-202",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "each PATCH chunk answers 202 with Location and Range: 0-<end>",
+);
+pub const CHUNKED_PUT: CheckMeta = CheckMeta::new(
+    "push.chunked.put-201",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "the closing PUT of a chunked upload answers 201 and the blob is correct",
+);
+pub const FINAL_IN_PUT: CheckMeta = CheckMeta::new(
+    "push.chunked.final-chunk-in-put",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "the last chunk sent in the closing PUT completes the upload",
+);
+pub const STATUS_204: CheckMeta = CheckMeta::new(
+    "push.chunked.status-204",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "GET on an active upload answers 204 with Location and Range",
+);
+pub const OUT_OF_ORDER: CheckMeta = CheckMeta::new(
+    "push.chunked.out-of-order-416",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "a PATCH chunk not starting at end+1 answers 416",
+);
+pub const FINAL_OUT_OF_ORDER: CheckMeta = CheckMeta::new(
+    "push.chunked.final-out-of-order-416",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "a closing PUT with an out-of-order final chunk answers 416",
+)
+.since(SpecVersion::Main);
+pub const MIN_LENGTH: CheckMeta = CheckMeta::new(
+    "push.chunked.min-length",
+    B,
+    Level::Should,
+    "pushing-a-blob-in-chunks",
+    "OCI-Chunk-Min-Length, when given, is a positive integer and chunks of that size are accepted",
+);
+pub const STREAMED: CheckMeta = CheckMeta::new(
+    "push.streamed.patch",
+    B,
+    Level::May,
+    "pushing-a-blob-in-chunks",
+    "a PATCH without Content-Range (streamed) then PUT uploads the blob",
+);
+pub const CANCEL: CheckMeta = CheckMeta::new(
+    "push.upload.cancel",
+    B,
+    Level::Should,
+    "cancel-a-blob-upload",
+    "DELETE on an upload answers 204 and ends the session",
+)
+.since(SpecVersion::Main);
+pub const DIGEST_MISMATCH: CheckMeta = CheckMeta::new(
+    "push.digest.mismatch",
+    B,
+    Level::Must,
+    "pushing-blobs",
+    "a PUT whose digest does not match the body is refused (400 DIGEST_INVALID)",
+);
+pub const DIGEST_INVALID: CheckMeta = CheckMeta::new(
+    "push.digest.invalid-400",
+    B,
+    Level::Should,
+    "pushing-blobs",
+    "a PUT with a malformed digest answers 400",
+);
+pub const SHA512: CheckMeta = CheckMeta::new(
+    "push.digest.sha512",
+    B,
+    Level::May,
+    "pushing-a-blob-in-chunks",
+    "a blob pushed with a sha512 digest is pullable by it",
+);
+pub const MOUNT_FROM: CheckMeta = CheckMeta::new(
+    "push.mount.from",
+    B,
+    Level::Must,
+    "mounting-a-blob-from-another-repository",
+    "mount with from= answers 201 and the blob is in the target repository",
+);
+pub const MOUNT_NO_FROM: CheckMeta = CheckMeta::new(
+    "push.mount.without-from",
+    B,
+    Level::May,
+    "mounting-a-blob-from-another-repository",
+    "mount without from= answers 201 (mounted) or 202 (upload session)",
+);
+pub const MOUNT_UNKNOWN: CheckMeta = CheckMeta::new(
+    "push.mount.unknown-blob",
+    B,
+    Level::Should,
+    "mounting-a-blob-from-another-repository",
+    "mount of a blob that exists nowhere answers 202",
+);
+pub const MANIFEST_TAG: CheckMeta = CheckMeta::new(
+    "push.manifest.put-by-tag",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "PUT a manifest by tag answers 201 with a Location",
+);
+pub const MANIFEST_DIGEST: CheckMeta = CheckMeta::new(
+    "push.manifest.put-by-digest",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "PUT a manifest by digest answers 201 with a Location",
+);
+pub const MANIFEST_DCD: CheckMeta = CheckMeta::new(
+    "push.manifest.digest-header",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "Docker-Content-Digest of a manifest PUT is the digest of the pushed bytes",
+);
+pub const MANIFEST_EXACT: CheckMeta = CheckMeta::new(
+    "push.manifest.exact-bytes",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "a manifest with odd whitespace, key order and custom fields comes back byte for byte",
+);
+pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new(
+    "push.manifest.index",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "an image index and an index of indexes are accepted",
+);
+pub const MANIFEST_ARTIFACT: CheckMeta = CheckMeta::new(
+    "push.manifest.artifact",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "an artifact manifest (artifactType, empty config) is accepted and pullable",
+);
+pub const MANIFEST_NO_LAYERS: CheckMeta = CheckMeta::new(
+    "push.manifest.no-layers",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "an image manifest with an empty layers list is accepted",
+);
+pub const MANIFEST_MISSING: CheckMeta = CheckMeta::new(
+    "push.manifest.missing-blobs",
+    B,
+    Level::Must,
+    "push",
+    "a manifest referencing a missing blob is accepted or refused with MANIFEST_BLOB_UNKNOWN",
+);
+pub const TAG_PARAM: CheckMeta = CheckMeta::new(
+    "push.manifest.tag-param",
+    B,
+    Level::May,
+    "pushing-manifests",
+    "PUT by digest with ?tag= creates the tags listed in OCI-Tag",
+)
+.since(SpecVersion::Main);
+pub const SIZE_4MB: CheckMeta = CheckMeta::new(
+    "push.manifest.size-4mib",
+    B,
+    Level::Should,
+    "pushing-manifests",
+    "a 4 MB manifest is accepted",
+);
+pub const TOO_LARGE: CheckMeta = CheckMeta::new(
+    "push.manifest.too-large-413",
+    B,
+    Level::Should,
+    "pushing-manifests",
+    "a 16 MiB manifest is refused with 413",
+);
+pub const MANIFEST_LOCATION: CheckMeta = CheckMeta::new(
+    "push.manifest.location",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "the Location of a manifest PUT is pullable",
+);
 
 // Spec sentences the checks quote.
 const R_POST: &str = "Upon success, the response MUST have a code of `202 Accepted`, and MUST include the following header: `Location: <blob-push-location>`";
@@ -66,31 +253,88 @@ const R_DIGEST_DEF: &str = "**Digest**: a unique identifier created from a crypt
 const R_DIGEST_400: &str = "In each implementation, if the client provided digest is invalid or uses an unsupported algorithm, the registry SHOULD respond with a response code `400 Bad Request`.";
 // v1.1.1 has no such sentence; its endpoint table gives 400 as the closing PUT's failure code.
 const R_DIGEST_400_V11: &str = "end-6 `PUT /v2/<name>/blobs/uploads/<reference>?digest=<digest>`: success `201`, failure `404`/`400` (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
-const R_CODE_DIGEST: &str = "code-4 `DIGEST_INVALID`: provided digest did not match uploaded content";
+const R_CODE_DIGEST: &str =
+    "code-4 `DIGEST_INVALID`: provided digest did not match uploaded content";
 const R_MOUNT_201: &str = "The response to a successful mount MUST be `201 Created`, and MUST contain the following header: `Location: <blob-location>`";
 const R_MOUNT_202: &str = "Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
 const R_MOUNT_NO_FROM: &str = "The registry MAY treat the `from` parameter as optional, and it MAY cross-mount the blob if it can be found. Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
 const R_MANIFEST_201: &str = "Upon a successful upload, the registry MUST return response code `201 Created`, and MUST have the following header: `Location: <location>`";
 const R_MANIFEST_LOC: &str = "The `<location>` is a pullable manifest URL.";
 const R_MANIFEST_DCD: &str = "The Docker-Content-Digest header returns the digest of the uploaded blob, and MUST be equal to the client provided digest.";
-const R_EXACT: &str = "The registry MUST store the manifest in the exact byte representation provided by the client.";
+const R_EXACT: &str =
+    "The registry MUST store the manifest in the exact byte representation provided by the client.";
 const R_NO_LAYERS: &str = "The uploaded manifest MUST reference any blobs that make up the object. However, the list of blobs MAY be empty.";
 const R_MISSING: &str = "A registry MAY reject a manifest uploaded to the manifest endpoint with descriptors in other fields that reference a manifest or blob that does not exist in the registry. When a manifest is rejected for this reason, it MUST result in one or more `MANIFEST_BLOB_UNKNOWN` errors";
 const R_TAG_PARAM: &str = "If a registry supports this, it: [...] MUST include an `OCI-Tag` response header, in accordance with RFC 9110 (section 5) semantics, for each accepted tag.";
 const R_4MB: &str = "Client and registry implementations SHOULD expect to be able to support manifest pushes of at least 4 megabytes.";
-const R_LIMIT: &str = "A registry SHOULD enforce some limit on the maximum manifest size that it can accept.";
+const R_LIMIT: &str =
+    "A registry SHOULD enforce some limit on the maximum manifest size that it can accept.";
 const R_413: &str = "A registry that enforces this limit SHOULD respond to a request to push a manifest over this limit with a response code `413 Payload Too Large`.";
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario { name: "push.monolithic", bucket: B, checks: vec![&POST_202, &MONO_PUT, &MONO_LOCATION, &SINGLE_POST], run: |sc| Box::pin(monolithic(sc)) },
-        Scenario { name: "push.chunked", bucket: B, checks: vec![&PATCH_202, &STATUS_204, &CHUNKED_PUT, &FINAL_IN_PUT, &MIN_LENGTH], run: |sc| Box::pin(chunked(sc)) },
-        Scenario { name: "push.chunk-order", bucket: B, checks: vec![&OUT_OF_ORDER, &FINAL_OUT_OF_ORDER], run: |sc| Box::pin(chunk_order(sc)) },
-        Scenario { name: "push.upload-misc", bucket: B, checks: vec![&STREAMED, &CANCEL], run: |sc| Box::pin(upload_misc(sc)) },
-        Scenario { name: "push.digests", bucket: B, checks: vec![&DIGEST_MISMATCH, &DIGEST_INVALID, &SHA512], run: |sc| Box::pin(digests(sc)) },
-        Scenario { name: "push.mount", bucket: B, checks: MOUNT_CHECKS.to_vec(), run: |sc| Box::pin(mount(sc)) },
-        Scenario { name: "push.manifests", bucket: B, checks: MANIFEST_CHECKS.to_vec(), run: |sc| Box::pin(manifests(sc)) },
-        Scenario { name: "push.manifest-limits", bucket: B, checks: LIMIT_CHECKS.to_vec(), run: |sc| Box::pin(manifest_limits(sc)) },
+        Scenario {
+            name: "push.monolithic",
+            bucket: B,
+            checks: vec![&POST_202, &MONO_PUT, &MONO_LOCATION, &SINGLE_POST],
+            exclusive: false,
+            run: |sc| Box::pin(monolithic(sc)),
+        },
+        Scenario {
+            name: "push.chunked",
+            bucket: B,
+            checks: vec![
+                &PATCH_202,
+                &STATUS_204,
+                &CHUNKED_PUT,
+                &FINAL_IN_PUT,
+                &MIN_LENGTH,
+            ],
+            exclusive: false,
+            run: |sc| Box::pin(chunked(sc)),
+        },
+        Scenario {
+            name: "push.chunk-order",
+            bucket: B,
+            checks: vec![&OUT_OF_ORDER, &FINAL_OUT_OF_ORDER],
+            exclusive: false,
+            run: |sc| Box::pin(chunk_order(sc)),
+        },
+        Scenario {
+            name: "push.upload-misc",
+            bucket: B,
+            checks: vec![&STREAMED, &CANCEL],
+            exclusive: false,
+            run: |sc| Box::pin(upload_misc(sc)),
+        },
+        Scenario {
+            name: "push.digests",
+            bucket: B,
+            checks: vec![&DIGEST_MISMATCH, &DIGEST_INVALID, &SHA512],
+            exclusive: false,
+            run: |sc| Box::pin(digests(sc)),
+        },
+        Scenario {
+            name: "push.mount",
+            bucket: B,
+            checks: MOUNT_CHECKS.to_vec(),
+            exclusive: false,
+            run: |sc| Box::pin(mount(sc)),
+        },
+        Scenario {
+            name: "push.manifests",
+            bucket: B,
+            checks: MANIFEST_CHECKS.to_vec(),
+            exclusive: false,
+            run: |sc| Box::pin(manifests(sc)),
+        },
+        Scenario {
+            name: "push.manifest-limits",
+            bucket: B,
+            checks: LIMIT_CHECKS.to_vec(),
+            exclusive: false,
+            run: |sc| Box::pin(manifest_limits(sc)),
+        },
     ]
 }
 
@@ -112,15 +356,32 @@ fn expect_range(ck: &mut Ck, r: &Response, end: u64, rule: &str) -> Res {
         return Ok(());
     }
     if headers::parse_range(&v) == Some((0, end)) {
-        ck.note(format!("{} answered Range: {v} (the spec's form is 0-{end})", r.request));
+        ck.note(format!(
+            "{} answered Range: {v} (the spec's form is 0-{end})",
+            r.request
+        ));
         return Ok(());
     }
-    Err(ck.fail(rule, format!("{} answered Range: {v}; {} bytes have been uploaded, so expected 0-{end}", r.request, end + 1)))
+    Err(ck.fail(
+        rule,
+        format!(
+            "{} answered Range: {v}; {} bytes have been uploaded, so expected 0-{end}",
+            r.request,
+            end + 1
+        ),
+    ))
 }
 
 /// PATCHes `blob[from..to)` in chunks of `cs` bytes, each judged by `R_PATCH` (202, Location,
 /// Range 0-<end>); each PATCH goes to the Location of the previous answer. Returns the last.
-async fn patch_chunks(ck: &mut Ck, mut loc: String, blob: &Blob, from: u64, to: u64, cs: u64) -> Res<String> {
+async fn patch_chunks(
+    ck: &mut Ck,
+    mut loc: String,
+    blob: &Blob,
+    from: u64,
+    to: u64,
+    cs: u64,
+) -> Res<String> {
     let mut pos = from;
     while pos < to {
         let end = (pos + cs).min(to);
@@ -147,7 +408,10 @@ fn chunk_for(ck: &mut Ck, post: &Response, want: u64) -> u64 {
 /// A missing Location on a manifest PUT is judged by push.manifest.put-by-*; others only note it.
 fn note_no_location(ck: &mut Ck, r: &Response) {
     if location(r).is_none() {
-        ck.note(format!("{} answered 201 without a Location (judged by push.manifest.put-by-tag/-digest)", r.request));
+        ck.note(format!(
+            "{} answered 201 without a Location (judged by push.manifest.put-by-tag/-digest)",
+            r.request
+        ));
     }
 }
 
@@ -185,7 +449,12 @@ async fn monolithic(mut sc: Sc) {
     .await;
 
     sc.check_after(&MONO_PUT, &MONO_LOCATION, async |ck| {
-        let r = ck.send(hashed_get(blob_loc.clone().unwrap_or_default(), blob.algorithm)).await?;
+        let r = ck
+            .send(hashed_get(
+                blob_loc.clone().unwrap_or_default(),
+                blob.algorithm,
+            ))
+            .await?;
         expect_blob_body(ck, &r, &blob, R_PUT_201)
     })
     .await;
@@ -252,7 +521,9 @@ async fn chunked(mut sc: Sc) {
     .await;
 
     sc.check_after(&PATCH_202, &STATUS_204, async |ck| {
-        let Some((loc, blob)) = open.as_mut() else { return Err(Fail::Skip("no open upload".into())) };
+        let Some((loc, blob)) = open.as_mut() else {
+            return Err(Fail::Skip("no open upload".into()));
+        };
         let r = ck.send(Request::get(loc.clone())).await?;
         ck.expect_status(&r, &[204], R_STATUS)?;
         let next = expect_location(ck, &r, R_STATUS)?;
@@ -265,7 +536,9 @@ async fn chunked(mut sc: Sc) {
     .await;
 
     sc.check_after(&PATCH_202, &CHUNKED_PUT, async |ck| {
-        let Some((loc, blob)) = open.as_ref() else { return Err(Fail::Skip("no open upload".into())) };
+        let Some((loc, blob)) = open.as_ref() else {
+            return Err(Fail::Skip("no open upload".into()));
+        };
         let d = blob.digest().to_string();
         let r = ck.send(put_close(loc, &d, blob, None)).await?;
         ck.expect_status(&r, &[201], R_CLOSE)?;
@@ -287,7 +560,10 @@ async fn chunked(mut sc: Sc) {
         let (loc, post) = start_upload(ck, &repo, "").await?;
         let cs = chunk_for(ck, &post, MIB);
         let blob = gen.blob(&format!("final-in-put-{cs}"), cs + MIB / 2 + 77);
-        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+        let loc = match precondition(
+            patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await,
+            PATCH_202.id,
+        ) {
             Ok(l) => l,
             Err(e) => {
                 abandon_upload(ck, &loc).await;
@@ -295,7 +571,9 @@ async fn chunked(mut sc: Sc) {
             }
         };
         let d = blob.digest().to_string();
-        let r = ck.send(put_close(&loc, &d, &blob, Some((cs, blob.len)))).await?;
+        let r = ck
+            .send(put_close(&loc, &d, &blob, Some((cs, blob.len))))
+            .await?;
         if r.status != 201 {
             abandon_upload(ck, &loc).await;
         }
@@ -359,7 +637,10 @@ async fn chunk_order(mut sc: Sc) {
         let (loc, post) = start_upload(ck, &repo, "").await?;
         let cs = chunk_for(ck, &post, 256 << 10);
         let blob = gen.blob(&format!("out-of-order-{cs}"), 3 * cs);
-        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+        let loc = match precondition(
+            patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await,
+            PATCH_202.id,
+        ) {
             Ok(l) => l,
             Err(e) => {
                 abandon_upload(ck, &loc).await;
@@ -377,7 +658,10 @@ async fn chunk_order(mut sc: Sc) {
         let (loc, post) = start_upload(ck, &repo, "").await?;
         let cs = chunk_for(ck, &post, 256 << 10);
         let blob = gen.blob(&format!("final-out-of-order-{cs}"), 3 * cs);
-        let loc = match precondition(patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await, PATCH_202.id) {
+        let loc = match precondition(
+            patch_chunks(ck, loc.clone(), &blob, 0, cs, cs).await,
+            PATCH_202.id,
+        ) {
             Ok(l) => l,
             Err(e) => {
                 abandon_upload(ck, &loc).await;
@@ -385,7 +669,9 @@ async fn chunk_order(mut sc: Sc) {
             }
         };
         let d = blob.digest().to_string();
-        let r = ck.send(put_close(&loc, &d, &blob, Some((2 * cs, 3 * cs)))).await?;
+        let r = ck
+            .send(put_close(&loc, &d, &blob, Some((2 * cs, 3 * cs))))
+            .await?;
         if r.status == 201 {
             ctx.cleanup.blob(&repo, &d);
         } else {
@@ -411,26 +697,43 @@ async fn upload_misc(mut sc: Sc) {
             202 => {}
             400..=499 => {
                 abandon_upload(ck, &loc).await;
-                return Err(Fail::Unsupported(format!("streamed upload not supported: {} (no Content-Range) answered {}", r.request, r.summary())));
+                return Err(Fail::Unsupported(format!(
+                    "streamed upload not supported: {} (no Content-Range) answered {}",
+                    r.request,
+                    r.summary()
+                )));
             }
             _ => {
                 abandon_upload(ck, &loc).await;
-                return Err(ck.fail(R_PATCH, format!("{} (no Content-Range) answered {}; expected 202, or a 4xx refusal", r.request, r.summary())));
+                return Err(ck.fail(
+                    R_PATCH,
+                    format!(
+                        "{} (no Content-Range) answered {}; expected 202, or a 4xx refusal",
+                        r.request,
+                        r.summary()
+                    ),
+                ));
             }
         }
         // Location and Range of PATCH answers are judged by push.chunked.patch-202.
         let loc = match location(&r) {
             Some(l) => l,
             None => {
-                ck.note(format!("{} answered 202 without a Location; the PUT went to the previous one", r.request));
+                ck.note(format!(
+                    "{} answered 202 without a Location; the PUT went to the previous one",
+                    r.request
+                ));
                 loc
             }
         };
         let d = blob.digest().to_string();
         let p = ck.send(put_close(&loc, &d, &blob, None)).await?;
-        ck.expect_status(&p, &[201], R_CLOSE).map_err(|f| at_level(f, Level::Must))?;
+        ck.expect_status(&p, &[201], R_CLOSE)
+            .map_err(|f| at_level(f, Level::Must))?;
         ctx.cleanup.blob(&repo, &d);
-        expect_stored(ck, &repo, &blob, R_CLOSE).await.map_err(|f| at_level(f, Level::Must))
+        expect_stored(ck, &repo, &blob, R_CLOSE)
+            .await
+            .map_err(|f| at_level(f, Level::Must))
     })
     .await;
 
@@ -473,7 +776,11 @@ async fn digests(mut sc: Sc) {
     let ctx: Arc<RunCtx> = sc.ctx.clone();
     let gen = sc.gen.clone();
     let v = sc.cfg().spec_version;
-    let r_400 = if v >= SpecVersion::Main { R_DIGEST_400 } else { R_DIGEST_400_V11 };
+    let r_400 = if v >= SpecVersion::Main {
+        R_DIGEST_400
+    } else {
+        R_DIGEST_400_V11
+    };
 
     sc.check(&DIGEST_MISMATCH, async |ck| {
         let (loc, _) = start_upload(ck, &repo, "").await?;
@@ -568,11 +875,21 @@ async fn mount(mut sc: Sc) {
         push_blob(&sc, &src, &b).await
     }
     .await;
-    if sc.setup("push two blobs to the cross-mount repository", async { pushed }).await.is_none() {
+    if sc
+        .setup("push two blobs to the cross-mount repository", async {
+            pushed
+        })
+        .await
+        .is_none()
+    {
         return skip_all(&mut sc, &MOUNT_CHECKS);
     }
     // A token for a mount needs push on the target and pull on the source.
-    let mount_req = |q: String| Request::post(q).scope(format!("repository:{repo}:pull,push")).scope(format!("repository:{src}:pull"));
+    let mount_req = |q: String| {
+        Request::post(q)
+            .scope(format!("repository:{repo}:pull,push"))
+            .scope(format!("repository:{src}:pull"))
+    };
 
     sc.check(&MOUNT_FROM, async |ck| {
         let before = ck.send(head_blob(&repo, a.digest())).await?.status == 200;
@@ -599,12 +916,20 @@ async fn mount(mut sc: Sc) {
     .await;
 
     sc.check(&MOUNT_NO_FROM, async |ck| {
-        let r = ck.send(mount_req(format!("{}?mount={}", uploads_path(&repo), b.digest()))).await?;
+        let r = ck
+            .send(mount_req(format!(
+                "{}?mount={}",
+                uploads_path(&repo),
+                b.digest()
+            )))
+            .await?;
         match r.status {
             201 => {
                 ctx.cleanup.blob(&repo, &b.digest().to_string());
                 expect_location(ck, &r, R_MOUNT_201).map_err(|f| at_level(f, Level::Must))?;
-                expect_stored(ck, &repo, &b, R_MOUNT_201).await.map_err(|f| at_level(f, Level::Must))?;
+                expect_stored(ck, &repo, &b, R_MOUNT_201)
+                    .await
+                    .map_err(|f| at_level(f, Level::Must))?;
                 ck.note("mounted without from=");
                 Ok(())
             }
@@ -615,7 +940,14 @@ async fn mount(mut sc: Sc) {
                 ck.note("answered 202: an upload session instead of a mount");
                 Ok(())
             }
-            _ => Err(ck.fail(R_MOUNT_NO_FROM, format!("{} answered {}; expected 201 (mounted) or 202 (upload session)", r.request, r.summary()))),
+            _ => Err(ck.fail(
+                R_MOUNT_NO_FROM,
+                format!(
+                    "{} answered {}; expected 201 (mounted) or 202 (upload session)",
+                    r.request,
+                    r.summary()
+                ),
+            )),
         }
     })
     .await;
@@ -641,7 +973,16 @@ async fn mount(mut sc: Sc) {
 
 // ---- push.manifests ----
 
-const MANIFEST_CHECKS: [&CheckMeta; 8] = [&MANIFEST_TAG, &MANIFEST_DIGEST, &MANIFEST_DCD, &MANIFEST_LOCATION, &MANIFEST_EXACT, &MANIFEST_INDEX, &MANIFEST_ARTIFACT, &MANIFEST_NO_LAYERS];
+const MANIFEST_CHECKS: [&CheckMeta; 8] = [
+    &MANIFEST_TAG,
+    &MANIFEST_DIGEST,
+    &MANIFEST_DCD,
+    &MANIFEST_LOCATION,
+    &MANIFEST_EXACT,
+    &MANIFEST_INDEX,
+    &MANIFEST_ARTIFACT,
+    &MANIFEST_NO_LAYERS,
+];
 
 const ARTIFACT_TYPE: &str = "application/vnd.example.oci-conformance.test.v1";
 const ARTIFACT_LAYER: &str = "application/vnd.example.oci-conformance.data.v1";
@@ -669,10 +1010,19 @@ async fn manifests(mut sc: Sc) {
     let ctx: Arc<RunCtx> = sc.ctx.clone();
     let img = Image::new(&sc.gen, "push-manifests", &[2048], &ManifestOpts::default());
     let layers: Vec<Descriptor> = img.layers.iter().map(Blob::descriptor).collect();
-    let variant = |k: &str| image_manifest(&img.config.descriptor(), &layers, &ManifestOpts::default().annotate("org.example.variant", k));
+    let variant = |k: &str| {
+        image_manifest(
+            &img.config.descriptor(),
+            &layers,
+            &ManifestOpts::default().annotate("org.example.variant", k),
+        )
+    };
     let by_digest = variant("by-digest");
     let empty = Blob::empty_config();
-    let art_layer = sc.gen.blob("artifact-data", 1234).with_media_type(ARTIFACT_LAYER);
+    let art_layer = sc
+        .gen
+        .blob("artifact-data", 1234)
+        .with_media_type(ARTIFACT_LAYER);
     let pushed = async {
         for b in img.blobs().into_iter().chain([&empty, &art_layer]) {
             push_blob(&sc, &repo, b).await?;
@@ -680,10 +1030,21 @@ async fn manifests(mut sc: Sc) {
         Ok(())
     }
     .await;
-    if sc.setup("push the blobs the manifests reference", async { pushed }).await.is_none() {
+    if sc
+        .setup("push the blobs the manifests reference", async { pushed })
+        .await
+        .is_none()
+    {
         return skip_all(&mut sc, &MANIFEST_CHECKS);
     }
-    let (tag_a, tag_dcd, tag_loc, tag_exact, tag_index, tag_nl) = (sc.tag("by-tag"), sc.tag("dcd"), sc.tag("location"), sc.tag("exact"), sc.tag("index"), sc.tag("no-layers"));
+    let (tag_a, tag_dcd, tag_loc, tag_exact, tag_index, tag_nl) = (
+        sc.tag("by-tag"),
+        sc.tag("dcd"),
+        sc.tag("location"),
+        sc.tag("exact"),
+        sc.tag("index"),
+        sc.tag("no-layers"),
+    );
 
     sc.check(&MANIFEST_TAG, async |ck| {
         let r = ck.send(put_manifest(&repo, &tag_a, &img.manifest)).await?;
@@ -709,18 +1070,35 @@ async fn manifests(mut sc: Sc) {
         let mut absent = 0;
         for reference in [&tag_dcd, &d] {
             let r = ck.send(put_manifest(&repo, reference, &m)).await?;
-            precondition(ck.expect_status(&r, &[201], R_MANIFEST_201), "push.manifest.put-by-*")?;
+            precondition(
+                ck.expect_status(&r, &[201], R_MANIFEST_201),
+                "push.manifest.put-by-*",
+            )?;
             record_manifest(&ctx.cleanup, &repo, &m, reference, RANK_IMAGE);
             match digest_header(&r, |a| Digest::of(a, &m.bytes)) {
                 DigestHeader::Absent => absent += 1,
                 // By digest, the header must be the very digest the client gave.
-                DigestHeader::Matches(h) if reference == &d && h != d => found.push(ck.fail(R_MANIFEST_DCD, format!("{} answered Docker-Content-Digest: {h}; the client provided {d}", r.request))),
+                DigestHeader::Matches(h) if reference == &d && h != d => found.push(ck.fail(
+                    R_MANIFEST_DCD,
+                    format!(
+                        "{} answered Docker-Content-Digest: {h}; the client provided {d}",
+                        r.request
+                    ),
+                )),
                 DigestHeader::Matches(_) => {}
-                DigestHeader::Differs(h) | DigestHeader::Unverifiable(h) => found.push(ck.fail(R_MANIFEST_DCD, format!("{} answered Docker-Content-Digest: {h}; the pushed bytes' digest is {d}", r.request))),
+                DigestHeader::Differs(h) | DigestHeader::Unverifiable(h) => found.push(ck.fail(
+                    R_MANIFEST_DCD,
+                    format!(
+                        "{} answered Docker-Content-Digest: {h}; the pushed bytes' digest is {d}",
+                        r.request
+                    ),
+                )),
             }
         }
         if absent > 0 {
-            ck.note(format!("{absent} of 2 manifest PUT responses had no Docker-Content-Digest"));
+            ck.note(format!(
+                "{absent} of 2 manifest PUT responses had no Docker-Content-Digest"
+            ));
         }
         merge_fails(ck, found)
     })
@@ -731,10 +1109,15 @@ async fn manifests(mut sc: Sc) {
         let d = m.digest.to_string();
         for reference in [&tag_loc, &d] {
             let r = ck.send(put_manifest(&repo, reference, &m)).await?;
-            precondition(ck.expect_status(&r, &[201], R_MANIFEST_201), "push.manifest.put-by-*")?;
+            precondition(
+                ck.expect_status(&r, &[201], R_MANIFEST_201),
+                "push.manifest.put-by-*",
+            )?;
             record_manifest(&ctx.cleanup, &repo, &m, reference, RANK_IMAGE);
             let loc = expect_location(ck, &r, R_MANIFEST_201)?;
-            let g = ck.send(Request::get(loc).header("Accept", MANIFEST_ACCEPT)).await?;
+            let g = ck
+                .send(Request::get(loc).header("Accept", MANIFEST_ACCEPT))
+                .await?;
             expect_manifest_body(ck, &g, &m, R_MANIFEST_LOC)?;
         }
         Ok(())
@@ -759,12 +1142,24 @@ async fn manifests(mut sc: Sc) {
         for m in [&img.manifest, &by_digest] {
             let d = m.digest.to_string();
             let r = ck.send(put_manifest(&repo, &d, m)).await?;
-            precondition(ck.expect_status(&r, &[201], R_MANIFEST_201), "push.manifest.put-by-digest")?;
+            precondition(
+                ck.expect_status(&r, &[201], R_MANIFEST_201),
+                "push.manifest.put-by-digest",
+            )?;
             record_manifest(&ctx.cleanup, &repo, m, &d, RANK_IMAGE);
         }
-        let index = image_index(&[img.manifest.descriptor(), by_digest.descriptor()], &ManifestOpts::default());
-        let nested = image_index(&[index.descriptor(), img.manifest.descriptor()], &ManifestOpts::default().annotate("org.example.nested", "true"));
-        for (m, reference) in [(&index, tag_index.clone()), (&nested, nested.digest.to_string())] {
+        let index = image_index(
+            &[img.manifest.descriptor(), by_digest.descriptor()],
+            &ManifestOpts::default(),
+        );
+        let nested = image_index(
+            &[index.descriptor(), img.manifest.descriptor()],
+            &ManifestOpts::default().annotate("org.example.nested", "true"),
+        );
+        for (m, reference) in [
+            (&index, tag_index.clone()),
+            (&nested, nested.digest.to_string()),
+        ] {
             let r = ck.send(put_manifest(&repo, &reference, m)).await?;
             ck.expect_status(&r, &[201], R_MANIFEST_201)?;
             record_manifest(&ctx.cleanup, &repo, m, &reference, RANK_INDEX);
@@ -775,7 +1170,13 @@ async fn manifests(mut sc: Sc) {
     .await;
 
     sc.check(&MANIFEST_ARTIFACT, async |ck| {
-        let m = image_manifest(&empty.descriptor(), &[art_layer.descriptor()], &ManifestOpts::default().artifact_type(ARTIFACT_TYPE).annotate("org.example.kind", "artifact"));
+        let m = image_manifest(
+            &empty.descriptor(),
+            &[art_layer.descriptor()],
+            &ManifestOpts::default()
+                .artifact_type(ARTIFACT_TYPE)
+                .annotate("org.example.kind", "artifact"),
+        );
         let d = m.digest.to_string();
         let r = ck.send(put_manifest(&repo, &d, &m)).await?;
         ck.expect_status(&r, &[201], R_MANIFEST_201)?;
@@ -787,7 +1188,11 @@ async fn manifests(mut sc: Sc) {
     .await;
 
     sc.check(&MANIFEST_NO_LAYERS, async |ck| {
-        let m = image_manifest(&img.config.descriptor(), &[], &ManifestOpts::default().annotate("org.example.layers", "none"));
+        let m = image_manifest(
+            &img.config.descriptor(),
+            &[],
+            &ManifestOpts::default().annotate("org.example.layers", "none"),
+        );
         let r = ck.send(put_manifest(&repo, &tag_nl, &m)).await?;
         ck.expect_status(&r, &[201], R_NO_LAYERS)?;
         record_manifest(&ctx.cleanup, &repo, &m, &tag_nl, RANK_IMAGE);
@@ -803,7 +1208,15 @@ const LIMIT_CHECKS: [&CheckMeta; 4] = [&MANIFEST_MISSING, &TAG_PARAM, &SIZE_4MB,
 /// An image manifest padded with an annotation to exactly `total` bytes.
 fn padded(img: &Image, total: usize, label: &str) -> Manifest {
     let layers: Vec<Descriptor> = img.layers.iter().map(Blob::descriptor).collect();
-    let build = |n: usize| image_manifest(&img.config.descriptor(), &layers, &ManifestOpts::default().annotate("org.example.case", label).annotate("org.example.padding", &"a".repeat(n)));
+    let build = |n: usize| {
+        image_manifest(
+            &img.config.descriptor(),
+            &layers,
+            &ManifestOpts::default()
+                .annotate("org.example.case", label)
+                .annotate("org.example.padding", &"a".repeat(n)),
+        )
+    };
     let base = build(0).bytes.len();
     build(total.saturating_sub(base))
 }
@@ -811,7 +1224,12 @@ fn padded(img: &Image, total: usize, label: &str) -> Manifest {
 async fn manifest_limits(mut sc: Sc) {
     let repo = sc.ns().to_string();
     let ctx: Arc<RunCtx> = sc.ctx.clone();
-    let img = Image::new(&sc.gen, "manifest-limits", &[1024], &ManifestOpts::default());
+    let img = Image::new(
+        &sc.gen,
+        "manifest-limits",
+        &[1024],
+        &ManifestOpts::default(),
+    );
     let pushed = async {
         for b in img.blobs() {
             push_blob(&sc, &repo, b).await?;
@@ -819,7 +1237,11 @@ async fn manifest_limits(mut sc: Sc) {
         Ok(())
     }
     .await;
-    if sc.setup("push the blobs the manifests reference", async { pushed }).await.is_none() {
+    if sc
+        .setup("push the blobs the manifests reference", async { pushed })
+        .await
+        .is_none()
+    {
         return skip_all(&mut sc, &LIMIT_CHECKS);
     }
     let ghost = sc.gen.blob("missing-layer", 5000);

@@ -14,26 +14,142 @@ use std::collections::HashSet;
 const R: Bucket = Bucket::Referrers;
 const V11: SpecVersion = SpecVersion::V1_1;
 
-pub const PUSH_SUBJECT_MISSING: CheckMeta = CheckMeta::new("referrers.push.subject-missing", R, Level::Must, "push", "A manifest whose subject does not exist yet is accepted");
-pub const PUSH_OCI_SUBJECT: CheckMeta = CheckMeta::new("referrers.push.oci-subject", R, Level::Must, "pushing-manifests-with-subject", "A registry with the referrers API answers a PUT with a subject with OCI-Subject").since(V11);
-pub const API_LIST: CheckMeta = CheckMeta::new("referrers.api.list", R, Level::Must, "listing-referrers", "GET referrers/<digest> answers 200 with an image index").since(V11);
-pub const API_DESCRIPTORS: CheckMeta = CheckMeta::new("referrers.api.descriptors", R, Level::Must, "listing-referrers", "Each referrer is listed once with its mediaType, size and digest").since(V11);
-pub const API_ARTIFACT_TYPE: CheckMeta = CheckMeta::new("referrers.api.artifact-type", R, Level::Must, "listing-referrers", "A referrer's artifactType is copied from the manifest").since(V11);
-pub const API_ARTIFACT_TYPE_CONFIG: CheckMeta = CheckMeta::new("referrers.api.artifact-type-config", R, Level::Must, "listing-referrers", "Without artifactType, the config mediaType is listed as artifactType").since(V11);
-pub const API_INDEX: CheckMeta = CheckMeta::new("referrers.api.index-referrer", R, Level::Must, "listing-referrers", "An index with a subject is listed, without artifactType when it has none").since(V11);
-pub const API_ANNOTATIONS: CheckMeta = CheckMeta::new("referrers.api.annotations", R, Level::Must, "listing-referrers", "A referrer's annotations are copied from the manifest").since(V11);
-pub const API_SAME_REPO: CheckMeta = CheckMeta::new("referrers.api.same-repo-only", R, Level::Must, "listing-referrers", "Referrers pushed to another repository are not listed").since(V11);
-pub const API_UNKNOWN_SUBJECT: CheckMeta = CheckMeta::new("referrers.api.unknown-subject-empty", R, Level::Must, "listing-referrers", "An unknown subject digest has an empty referrers list (200)").since(V11);
-pub const API_INVALID_DIGEST: CheckMeta = CheckMeta::new("referrers.api.invalid-digest-400", R, Level::Must, "listing-referrers", "An invalid digest answers 400").since(V11);
-pub const API_FILTER: CheckMeta = CheckMeta::new("referrers.api.filter", R, Level::Should, "listing-referrers", "?artifactType= filters the list and says so with OCI-Filters-Applied").since(V11);
-pub const API_REMOVED: CheckMeta = CheckMeta::new("referrers.api.removed-after-delete", R, Level::Must, "listing-referrers", "A deleted referrer disappears from the list").since(V11);
-pub const API_PAGINATION: CheckMeta = CheckMeta::new("referrers.api.pagination", R, Level::Must, "listing-referrers", "Following Link pages yields every referrer exactly once").since(V11);
-pub const API_LATER: CheckMeta = CheckMeta::new("referrers.api.subject-pushed-later", R, Level::Must, "listing-referrers", "Referrers pushed before their subject are listed once it exists").since(V11);
-pub const FALLBACK: CheckMeta = CheckMeta::new("referrers.fallback.tag-schema", R, Level::Must, "referrers-tag-schema", "Without the referrers API, an index pushed to the referrers tag comes back byte-exact");
+pub const PUSH_SUBJECT_MISSING: CheckMeta = CheckMeta::new(
+    "referrers.push.subject-missing",
+    R,
+    Level::Must,
+    "push",
+    "A manifest whose subject does not exist yet is accepted",
+);
+pub const PUSH_OCI_SUBJECT: CheckMeta = CheckMeta::new(
+    "referrers.push.oci-subject",
+    R,
+    Level::Must,
+    "pushing-manifests-with-subject",
+    "A registry with the referrers API answers a PUT with a subject with OCI-Subject",
+)
+.since(V11);
+pub const API_LIST: CheckMeta = CheckMeta::new(
+    "referrers.api.list",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "GET referrers/<digest> answers 200 with an image index",
+)
+.since(V11);
+pub const API_DESCRIPTORS: CheckMeta = CheckMeta::new(
+    "referrers.api.descriptors",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "Each referrer is listed once with its mediaType, size and digest",
+)
+.since(V11);
+pub const API_ARTIFACT_TYPE: CheckMeta = CheckMeta::new(
+    "referrers.api.artifact-type",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "A referrer's artifactType is copied from the manifest",
+)
+.since(V11);
+pub const API_ARTIFACT_TYPE_CONFIG: CheckMeta = CheckMeta::new(
+    "referrers.api.artifact-type-config",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "Without artifactType, the config mediaType is listed as artifactType",
+)
+.since(V11);
+pub const API_INDEX: CheckMeta = CheckMeta::new(
+    "referrers.api.index-referrer",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "An index with a subject is listed, without artifactType when it has none",
+)
+.since(V11);
+pub const API_ANNOTATIONS: CheckMeta = CheckMeta::new(
+    "referrers.api.annotations",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "A referrer's annotations are copied from the manifest",
+)
+.since(V11);
+pub const API_SAME_REPO: CheckMeta = CheckMeta::new(
+    "referrers.api.same-repo-only",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "Referrers pushed to another repository are not listed",
+)
+.since(V11);
+pub const API_UNKNOWN_SUBJECT: CheckMeta = CheckMeta::new(
+    "referrers.api.unknown-subject-empty",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "An unknown subject digest has an empty referrers list (200)",
+)
+.since(V11);
+pub const API_INVALID_DIGEST: CheckMeta = CheckMeta::new(
+    "referrers.api.invalid-digest-400",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "An invalid digest answers 400",
+)
+.since(V11);
+pub const API_FILTER: CheckMeta = CheckMeta::new(
+    "referrers.api.filter",
+    R,
+    Level::Should,
+    "listing-referrers",
+    "?artifactType= filters the list and says so with OCI-Filters-Applied",
+)
+.since(V11);
+pub const API_REMOVED: CheckMeta = CheckMeta::new(
+    "referrers.api.removed-after-delete",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "A deleted referrer disappears from the list",
+)
+.since(V11);
+pub const API_PAGINATION: CheckMeta = CheckMeta::new(
+    "referrers.api.pagination",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "Following Link pages yields every referrer exactly once",
+)
+.since(V11);
+pub const API_LATER: CheckMeta = CheckMeta::new(
+    "referrers.api.subject-pushed-later",
+    R,
+    Level::Must,
+    "listing-referrers",
+    "Referrers pushed before their subject are listed once it exists",
+)
+.since(V11);
+pub const FALLBACK: CheckMeta = CheckMeta::new(
+    "referrers.fallback.tag-schema",
+    R,
+    Level::Must,
+    "referrers-tag-schema",
+    "Without the referrers API, an index pushed to the referrers tag comes back byte-exact",
+);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario { name: "referrers.late", bucket: R, checks: vec![&PUSH_SUBJECT_MISSING, &API_LATER], run: |sc| Box::pin(late(sc)) },
+        Scenario {
+            name: "referrers.late",
+            bucket: R,
+            checks: vec![&PUSH_SUBJECT_MISSING, &API_LATER],
+            exclusive: false,
+            run: |sc| Box::pin(late(sc)),
+        },
         Scenario {
             name: "referrers.api",
             bucket: R,
@@ -52,9 +168,16 @@ pub fn scenarios() -> Vec<Scenario> {
                 &API_REMOVED,
                 &FALLBACK,
             ],
+            exclusive: false,
             run: |sc| Box::pin(api(sc)),
         },
-        Scenario { name: "referrers.pagination", bucket: R, checks: vec![&API_PAGINATION], run: |sc| Box::pin(pagination(sc)) },
+        Scenario {
+            name: "referrers.pagination",
+            bucket: R,
+            checks: vec![&API_PAGINATION],
+            exclusive: false,
+            run: |sc| Box::pin(pagination(sc)),
+        },
     ]
 }
 
@@ -65,7 +188,8 @@ const MT_R2_CONFIG: &str = "application/vnd.oci-conformance.config.v1+json";
 const PAGE_REFERRERS: usize = 10;
 const MAX_PAGES: usize = 100;
 
-const R_OK: &str = "Assuming a repository is found, this request MUST return a 200 OK response code";
+const R_OK: &str =
+    "Assuming a repository is found, this request MUST return a 200 OK response code";
 const R_NO_404: &str = "If the registry supports the referrers API, the registry MUST NOT return a 404 Not Found to a referrers API requests";
 const R_INDEX: &str = "Upon success, the response MUST be a JSON body with an image index containing a list of descriptors";
 const R_CT: &str = "The Content-Type header MUST be set to application/vnd.oci.image.index.v1+json";
@@ -73,9 +197,11 @@ const R_EACH: &str = "Each descriptor is of an image manifest or index in the sa
 const R_LISTED: &str = "After the referrers API is enabled, Registries MUST include all newly pushed image manifests with a valid subject field in the referrers API response";
 const R_AT: &str = "The descriptors MUST include an artifactType field that is set to the value of the artifactType in the image manifest or index, if present";
 const R_AT_CONFIG: &str = "If the artifactType is empty or missing in the image manifest, the value of artifactType MUST be set to the config descriptor mediaType value";
-const R_AT_INDEX: &str = "If the artifactType is empty or missing in an index, the artifactType MUST be omitted";
+const R_AT_INDEX: &str =
+    "If the artifactType is empty or missing in an index, the artifactType MUST be omitted";
 const R_ANN: &str = "The descriptors MUST include annotations from the image manifest or index";
-const R_EMPTY: &str = "If a query results in no matching referrers, an empty manifest list MUST be returned";
+const R_EMPTY: &str =
+    "If a query results in no matching referrers, an empty manifest list MUST be returned";
 const R_LINK: &str = "A Link header MUST be included in the response when the descriptor list cannot be returned in a single manifest. […] The Link header MUST be set according to RFC 5988 with the Relation Type rel=\"next\"";
 const R_FILTER: &str = "If filtering is requested and applied, the response MUST include a header OCI-Filters-Applied: artifactType denoting that an artifactType filter was applied";
 const R_SUBJECT_MISSING: &str = "A registry MUST initially accept an otherwise valid manifest with a subject field that references a manifest that does not exist in the repository, allowing clients to push a manifest and referrers to that manifest in either order";
@@ -106,31 +232,59 @@ struct Listing {
 impl Listing {
     fn find(&self, d: &Digest) -> Vec<&Value> {
         let d = d.to_string();
-        self.descriptors.iter().filter(|x| x.get("digest").and_then(Value::as_str) == Some(d.as_str())).collect()
+        self.descriptors
+            .iter()
+            .filter(|x| x.get("digest").and_then(Value::as_str) == Some(d.as_str()))
+            .collect()
     }
     fn digests(&self) -> Vec<String> {
-        self.descriptors.iter().map(|x| x.get("digest").and_then(Value::as_str).unwrap_or("?").to_string()).collect()
+        self.descriptors
+            .iter()
+            .map(|x| {
+                x.get("digest")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .collect()
     }
 }
 
 /// The `manifests` of one referrers response, after checking it is an image index (MUST).
 /// Returns None for `"manifests": null`.
 fn index_manifests(ck: &Ck, r: &Response) -> Res<Option<Vec<Value>>> {
-    let bad = |why: &str| ck.fail_at(Level::Must, R_INDEX, format!("{} answered {}: {why}", r.request, r.summary()));
-    let v: Value = serde_json::from_slice(&r.body).map_err(|e| bad(&format!("the body is not JSON ({e})")))?;
-    let Some(o) = v.as_object() else { return Err(bad("the body is not a JSON object")) };
+    let bad = |why: &str| {
+        ck.fail_at(
+            Level::Must,
+            R_INDEX,
+            format!("{} answered {}: {why}", r.request, r.summary()),
+        )
+    };
+    let v: Value =
+        serde_json::from_slice(&r.body).map_err(|e| bad(&format!("the body is not JSON ({e})")))?;
+    let Some(o) = v.as_object() else {
+        return Err(bad("the body is not a JSON object"));
+    };
     if o.get("schemaVersion").and_then(Value::as_u64) != Some(2) {
         return Err(bad("an image index has \"schemaVersion\": 2"));
     }
     if let Some(mt) = o.get("mediaType") {
         if mt.as_str() != Some(content::MT_INDEX) {
-            return Err(bad(&format!("\"mediaType\" is {mt}, not {}", content::MT_INDEX)));
+            return Err(bad(&format!(
+                "\"mediaType\" is {mt}, not {}",
+                content::MT_INDEX
+            )));
         }
     }
     match o.get("manifests") {
         Some(Value::Array(a)) => {
-            if let Some(x) = a.iter().find(|x| !x.is_object() || x.get("digest").and_then(Value::as_str).is_none()) {
-                return Err(bad(&format!("\"manifests\" has an entry that is not a descriptor: {x}")));
+            if let Some(x) = a
+                .iter()
+                .find(|x| !x.is_object() || x.get("digest").and_then(Value::as_str).is_none())
+            {
+                return Err(bad(&format!(
+                    "\"manifests\" has an entry that is not a descriptor: {x}"
+                )));
             }
             Ok(Some(a.clone()))
         }
@@ -141,10 +295,20 @@ fn index_manifests(ck: &Ck, r: &Response) -> Res<Option<Vec<Value>>> {
 
 /// Lists the referrers of `subject`, following `rel="next"` links. Ok(None) when the first
 /// request answers 404 (no referrers API).
-async fn list(ck: &mut Ck, repo: &str, subject: &str, artifact_type: Option<&str>) -> Res<Option<Listing>> {
+async fn list(
+    ck: &mut Ck,
+    repo: &str,
+    subject: &str,
+    artifact_type: Option<&str>,
+) -> Res<Option<Listing>> {
     let mut url = referrers_url(repo, subject, artifact_type);
     let mut seen = HashSet::new();
-    let mut l = Listing { descriptors: vec![], pages: 0, filtered: false, null_manifests: false };
+    let mut l = Listing {
+        descriptors: vec![],
+        pages: 0,
+        filtered: false,
+        null_manifests: false,
+    };
     while l.pages < MAX_PAGES {
         let r = ck.send(Request::get(url.clone())).await?;
         if r.status == 404 && l.pages == 0 {
@@ -152,35 +316,86 @@ async fn list(ck: &mut Ck, repo: &str, subject: &str, artifact_type: Option<&str
         }
         l.pages += 1;
         if r.status != 200 {
-            return Err(ck.fail_at(Level::Must, R_OK, format!("{} (page {}) answered {}; expected 200", r.request, l.pages, r.summary())));
+            return Err(ck.fail_at(
+                Level::Must,
+                R_OK,
+                format!(
+                    "{} (page {}) answered {}; expected 200",
+                    r.request,
+                    l.pages,
+                    r.summary()
+                ),
+            ));
         }
         match index_manifests(ck, &r)? {
             Some(m) => l.descriptors.extend(m),
             None => l.null_manifests = true,
         }
-        l.filtered |= headers::list_values(r.header_all("oci-filters-applied").iter().map(String::as_str)).iter().any(|f| f.eq_ignore_ascii_case("artifactType"));
+        l.filtered |= headers::list_values(
+            r.header_all("oci-filters-applied")
+                .iter()
+                .map(String::as_str),
+        )
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case("artifactType"));
         match next_link_url(ck, &r, R_LINK)? {
             Some(n) if seen.insert(n.clone()) => url = n,
-            Some(_) => return Err(ck.fail_at(Level::Must, R_LINK, format!("{}: the Link header points back to an already fetched page", r.request))),
+            Some(_) => {
+                return Err(ck.fail_at(
+                    Level::Must,
+                    R_LINK,
+                    format!(
+                        "{}: the Link header points back to an already fetched page",
+                        r.request
+                    ),
+                ))
+            }
             None => return Ok(Some(l)),
         }
     }
-    Err(ck.fail_at(Level::Must, R_LINK, format!("the referrers of {subject} still had a next link after {MAX_PAGES} pages")))
+    Err(ck.fail_at(
+        Level::Must,
+        R_LINK,
+        format!("the referrers of {subject} still had a next link after {MAX_PAGES} pages"),
+    ))
 }
 
 /// `list`, where a 404 means the API is absent (unsupported) — or, when `api` says the
 /// registry has it, a violation.
-async fn listing(ck: &mut Ck, repo: &str, subject: &str, artifact_type: Option<&str>, api: bool) -> Res<Listing> {
+async fn listing(
+    ck: &mut Ck,
+    repo: &str,
+    subject: &str,
+    artifact_type: Option<&str>,
+    api: bool,
+) -> Res<Listing> {
     match list(ck, repo, subject, artifact_type).await? {
         Some(l) => Ok(l),
-        None if api => Err(ck.fail_at(Level::Must, R_NO_404, format!("GET {} answered 404, although the referrers API answered before", referrers_url(repo, subject, artifact_type)))),
-        None => Err(no_api(&format!("GET {}", referrers_url(repo, subject, artifact_type)))),
+        None if api => Err(ck.fail_at(
+            Level::Must,
+            R_NO_404,
+            format!(
+                "GET {} answered 404, although the referrers API answered before",
+                referrers_url(repo, subject, artifact_type)
+            ),
+        )),
+        None => Err(no_api(&format!(
+            "GET {}",
+            referrers_url(repo, subject, artifact_type)
+        ))),
     }
 }
 
 /// True unless GET referrers/<subject> answers 404 (outside any check).
 async fn probe_api(sc: &Sc, repo: &str, subject: &Digest) -> bool {
-    match sc.send(Request::get(referrers_url(repo, &subject.to_string(), None))).await {
+    match sc
+        .send(Request::get(referrers_url(
+            repo,
+            &subject.to_string(),
+            None,
+        )))
+        .await
+    {
         Ok(r) => r.status != 404,
         // The checks make the same request and report the error themselves.
         Err(_) => true,
@@ -189,16 +404,33 @@ async fn probe_api(sc: &Sc, repo: &str, subject: &Digest) -> bool {
 
 /// The one descriptor of `m` in the listing: Skip when absent (judged by api.descriptors).
 fn listed<'a>(l: &'a Listing, m: &Manifest, what: &str) -> Res<&'a Value> {
-    l.find(&m.digest).into_iter().next().ok_or_else(|| Fail::Skip(format!("{what} ({}) is not listed at all; see {}", m.digest, API_DESCRIPTORS.id)))
+    l.find(&m.digest).into_iter().next().ok_or_else(|| {
+        Fail::Skip(format!(
+            "{what} ({}) is not listed at all; see {}",
+            m.digest, API_DESCRIPTORS.id
+        ))
+    })
 }
 
 /// An artifact manifest: empty config, one layer, the given artifactType, subject and annotations.
-fn artifact(layer: &Descriptor, artifact_type: Option<&str>, subject: &Manifest, label: &str) -> Manifest {
-    let mut o = ManifestOpts::default().subject(subject.descriptor()).annotate("org.opencontainers.image.created", "2024-01-01T00:00:00Z").annotate("org.example.oci-conformance.referrer", label);
+fn artifact(
+    layer: &Descriptor,
+    artifact_type: Option<&str>,
+    subject: &Manifest,
+    label: &str,
+) -> Manifest {
+    let mut o = ManifestOpts::default()
+        .subject(subject.descriptor())
+        .annotate("org.opencontainers.image.created", "2024-01-01T00:00:00Z")
+        .annotate("org.example.oci-conformance.referrer", label);
     if let Some(t) = artifact_type {
         o = o.artifact_type(t);
     }
-    image_manifest(&Blob::empty_config().descriptor(), std::slice::from_ref(layer), &o)
+    image_manifest(
+        &Blob::empty_config().descriptor(),
+        std::slice::from_ref(layer),
+        &o,
+    )
 }
 
 struct Fixture {
@@ -220,38 +452,67 @@ async fn api(mut sc: Sc) {
     let repo2 = sc.ns2().to_string();
     let ctx = sc.ctx.clone();
     let wait = sc.cfg().consistency_wait;
-    let fx = setup_with(&mut sc, "push a subject, three referrers and one in the other repository", async |sc| {
-        let empty = Blob::empty_config();
-        let subject = Image::new(&sc.gen, "subject", &[256], &ManifestOpts::default());
-        push_image(sc, &repo, &subject, &subject.manifest.digest.to_string()).await?;
-        let s = &subject.manifest;
-        push_blob(sc, &repo, &empty).await?;
-        let l1 = sc.gen.blob("r1-layer", 64);
-        push_blob(sc, &repo, &l1).await?;
-        let r1 = artifact(&l1.descriptor(), Some(AT_SBOM), s, "r1");
-        let c2 = sc.gen.config("r2-config").with_media_type(MT_R2_CONFIG);
-        let l2 = sc.gen.blob("r2-layer", 48);
-        push_blob(sc, &repo, &c2).await?;
-        push_blob(sc, &repo, &l2).await?;
-        let r2 = image_manifest(&c2.descriptor(), &[l2.descriptor()], &ManifestOpts::default().subject(s.descriptor()).annotate("org.example.oci-conformance.referrer", "r2"));
-        let child = Image::new(&sc.gen, "r3-child", &[32], &ManifestOpts::default());
-        push_image(sc, &repo, &child, &child.manifest.digest.to_string()).await?;
-        let r3 = image_index(&[child.manifest.descriptor()], &ManifestOpts::default().subject(s.descriptor()).annotate("org.example.oci-conformance.referrer", "r3"));
-        let mut puts = vec![];
-        for (what, m) in [("r1 (artifact manifest)", &r1), ("r2 (image manifest)", &r2)] {
-            let r = push_manifest(sc, &repo, m, &m.digest.to_string(), RANK_REFERRER).await?;
-            puts.push((what, r.request.clone(), r.header("oci-subject").map(str::to_string)));
-        }
-        push_manifest(sc, &repo, &r3, &r3.digest.to_string(), RANK_REFERRER).await?;
-        // The same subject and a referrer in the other repository.
-        push_image(sc, &repo2, &subject, &s.digest.to_string()).await?;
-        push_blob(sc, &repo2, &empty).await?;
-        let lo = sc.gen.blob("other-layer", 40);
-        push_blob(sc, &repo2, &lo).await?;
-        let other = artifact(&lo.descriptor(), Some(AT_SBOM), s, "other-repository");
-        push_manifest(sc, &repo2, &other, &other.digest.to_string(), RANK_REFERRER).await?;
-        Ok(Fixture { subject: subject.manifest, r1, r2, r3, other, puts })
-    })
+    let fx = setup_with(
+        &mut sc,
+        "push a subject, three referrers and one in the other repository",
+        async |sc| {
+            let empty = Blob::empty_config();
+            let subject = Image::new(&sc.gen, "subject", &[256], &ManifestOpts::default());
+            push_image(sc, &repo, &subject, &subject.manifest.digest.to_string()).await?;
+            let s = &subject.manifest;
+            push_blob(sc, &repo, &empty).await?;
+            let l1 = sc.gen.blob("r1-layer", 64);
+            push_blob(sc, &repo, &l1).await?;
+            let r1 = artifact(&l1.descriptor(), Some(AT_SBOM), s, "r1");
+            let c2 = sc.gen.config("r2-config").with_media_type(MT_R2_CONFIG);
+            let l2 = sc.gen.blob("r2-layer", 48);
+            push_blob(sc, &repo, &c2).await?;
+            push_blob(sc, &repo, &l2).await?;
+            let r2 = image_manifest(
+                &c2.descriptor(),
+                &[l2.descriptor()],
+                &ManifestOpts::default()
+                    .subject(s.descriptor())
+                    .annotate("org.example.oci-conformance.referrer", "r2"),
+            );
+            let child = Image::new(&sc.gen, "r3-child", &[32], &ManifestOpts::default());
+            push_image(sc, &repo, &child, &child.manifest.digest.to_string()).await?;
+            let r3 = image_index(
+                &[child.manifest.descriptor()],
+                &ManifestOpts::default()
+                    .subject(s.descriptor())
+                    .annotate("org.example.oci-conformance.referrer", "r3"),
+            );
+            let mut puts = vec![];
+            for (what, m) in [
+                ("r1 (artifact manifest)", &r1),
+                ("r2 (image manifest)", &r2),
+            ] {
+                let r = push_manifest(sc, &repo, m, &m.digest.to_string(), RANK_REFERRER).await?;
+                puts.push((
+                    what,
+                    r.request.clone(),
+                    r.header("oci-subject").map(str::to_string),
+                ));
+            }
+            push_manifest(sc, &repo, &r3, &r3.digest.to_string(), RANK_REFERRER).await?;
+            // The same subject and a referrer in the other repository.
+            push_image(sc, &repo2, &subject, &s.digest.to_string()).await?;
+            push_blob(sc, &repo2, &empty).await?;
+            let lo = sc.gen.blob("other-layer", 40);
+            push_blob(sc, &repo2, &lo).await?;
+            let other = artifact(&lo.descriptor(), Some(AT_SBOM), s, "other-repository");
+            push_manifest(sc, &repo2, &other, &other.digest.to_string(), RANK_REFERRER).await?;
+            Ok(Fixture {
+                subject: subject.manifest,
+                r1,
+                r2,
+                r3,
+                other,
+                puts,
+            })
+        },
+    )
     .await;
     let Some(fx) = fx else { return };
     let subject = fx.subject.digest.to_string();
@@ -281,15 +542,22 @@ async fn api(mut sc: Sc) {
     .await;
 
     sc.check(&API_LIST, async |ck| {
-        let r = ck.send(Request::get(referrers_url(&repo, &subject, None))).await?;
+        let r = ck
+            .send(Request::get(referrers_url(&repo, &subject, None)))
+            .await?;
         if r.status == 404 {
             return Err(no_api(&r.request));
         }
         if r.status != 200 {
-            return Err(ck.fail(R_OK, format!("{} answered {}; expected 200", r.request, r.summary())));
+            return Err(ck.fail(
+                R_OK,
+                format!("{} answered {}; expected 200", r.request, r.summary()),
+            ));
         }
         let ct = r.header("content-type").unwrap_or("");
-        ck.expect(headers::media_type(ct) == content::MT_INDEX, R_CT, || format!("{} answered Content-Type: {ct:?}", r.request))?;
+        ck.expect(headers::media_type(ct) == content::MT_INDEX, R_CT, || {
+            format!("{} answered Content-Type: {ct:?}", r.request)
+        })?;
         if headers::has_params(ct) {
             ck.note(format!("Content-Type has parameters: {ct}"));
         }
@@ -310,20 +578,44 @@ async fn api(mut sc: Sc) {
                 1 => {
                     let d = found[0];
                     if d.get("mediaType").and_then(Value::as_str) != Some(m.media_type.as_str()) {
-                        problems.push(format!("{what}: \"mediaType\" is {}, expected {}", d.get("mediaType").unwrap_or(&Value::Null), m.media_type));
+                        problems.push(format!(
+                            "{what}: \"mediaType\" is {}, expected {}",
+                            d.get("mediaType").unwrap_or(&Value::Null),
+                            m.media_type
+                        ));
                     }
                     if d.get("size").and_then(Value::as_u64) != Some(m.bytes.len() as u64) {
-                        problems.push(format!("{what}: \"size\" is {}, expected {}", d.get("size").unwrap_or(&Value::Null), m.bytes.len()));
+                        problems.push(format!(
+                            "{what}: \"size\" is {}, expected {}",
+                            d.get("size").unwrap_or(&Value::Null),
+                            m.bytes.len()
+                        ));
                     }
                 }
                 n => problems.push(format!("{what} ({}) is listed {n} times", m.digest)),
             }
         }
         if problems.is_empty() {
-            ck.note(format!("{} descriptors over {} page(s)", l.descriptors.len(), l.pages));
+            ck.note(format!(
+                "{} descriptors over {} page(s)",
+                l.descriptors.len(),
+                l.pages
+            ));
             return Ok(());
         }
-        Err(ck.fail(if problems.iter().any(|p| p.ends_with("not listed")) { R_LISTED } else { R_EACH }, format!("GET {}: {}; listed: {:?}", referrers_url(&repo, &subject, None), problems.join("; "), l.digests())))
+        Err(ck.fail(
+            if problems.iter().any(|p| p.ends_with("not listed")) {
+                R_LISTED
+            } else {
+                R_EACH
+            },
+            format!(
+                "GET {}: {}; listed: {:?}",
+                referrers_url(&repo, &subject, None),
+                problems.join("; "),
+                l.digests()
+            ),
+        ))
     })
     .await;
 
@@ -331,7 +623,13 @@ async fn api(mut sc: Sc) {
         let l = listing(ck, &repo, &subject, None, has_api).await?;
         let d = listed(&l, &fx.r1, "r1 (artifact manifest)")?;
         let at = d.get("artifactType");
-        ck.expect(at.and_then(Value::as_str) == Some(AT_SBOM), R_AT, || format!("r1 was pushed with \"artifactType\": {AT_SBOM:?}; its descriptor has {}", at.map(Value::to_string).unwrap_or_else(|| "no artifactType".into())))
+        ck.expect(at.and_then(Value::as_str) == Some(AT_SBOM), R_AT, || {
+            format!(
+                "r1 was pushed with \"artifactType\": {AT_SBOM:?}; its descriptor has {}",
+                at.map(Value::to_string)
+                    .unwrap_or_else(|| "no artifactType".into())
+            )
+        })
     })
     .await;
 
@@ -348,11 +646,23 @@ async fn api(mut sc: Sc) {
     sc.check(&API_INDEX, async |ck| {
         let l = listing(ck, &repo, &subject, None, has_api).await?;
         let Some(d) = l.find(&fx.r3.digest).into_iter().next() else {
-            return Err(ck.fail(R_EACH, format!("the image index r3 ({}) has a subject but is not listed; listed: {:?}", fx.r3.digest, l.digests())));
+            return Err(ck.fail(
+                R_EACH,
+                format!(
+                    "the image index r3 ({}) has a subject but is not listed; listed: {:?}",
+                    fx.r3.digest,
+                    l.digests()
+                ),
+            ));
         };
         match d.get("artifactType") {
             None | Some(Value::Null) => Ok(()),
-            Some(v) => Err(ck.fail(R_AT_INDEX, format!("r3 is an index without artifactType; its descriptor has \"artifactType\": {v}"))),
+            Some(v) => Err(ck.fail(
+                R_AT_INDEX,
+                format!(
+                    "r3 is an index without artifactType; its descriptor has \"artifactType\": {v}"
+                ),
+            )),
         }
     })
     .await;
@@ -361,12 +671,18 @@ async fn api(mut sc: Sc) {
         let l = listing(ck, &repo, &subject, None, has_api).await?;
         let mut problems = vec![];
         for (what, m) in &ours {
-            let Some(d) = l.find(&m.digest).into_iter().next() else { continue };
+            let Some(d) = l.find(&m.digest).into_iter().next() else {
+                continue;
+            };
             let ann = d.get("annotations").and_then(Value::as_object);
             for (k, v) in &m.annotations {
                 let got = ann.and_then(|a| a.get(k));
                 if got.and_then(Value::as_str) != Some(v.as_str()) {
-                    problems.push(format!("{what}: annotation {k:?} is {}, expected {v:?}", got.map(Value::to_string).unwrap_or_else(|| "missing".into())));
+                    problems.push(format!(
+                        "{what}: annotation {k:?} is {}, expected {v:?}",
+                        got.map(Value::to_string)
+                            .unwrap_or_else(|| "missing".into())
+                    ));
                 }
             }
         }
@@ -380,7 +696,11 @@ async fn api(mut sc: Sc) {
     sc.check(&API_SAME_REPO, async |ck| {
         let l = listing(ck, &repo, &subject, None, has_api).await?;
         ck.expect(l.find(&fx.other.digest).is_empty(), R_EACH, || {
-            format!("GET {} lists {}, a referrer pushed to the other repository {repo2}", referrers_url(&repo, &subject, None), fx.other.digest)
+            format!(
+                "GET {} lists {}, a referrer pushed to the other repository {repo2}",
+                referrers_url(&repo, &subject, None),
+                fx.other.digest
+            )
         })
     })
     .await;
@@ -388,7 +708,13 @@ async fn api(mut sc: Sc) {
     let unknown = Digest::sha256(sc.gen.token("unknown-subject", 32).as_bytes()).to_string();
     sc.check(&API_UNKNOWN_SUBJECT, async |ck| {
         let l = listing(ck, &repo, &unknown, None, has_api).await?;
-        ck.expect(l.descriptors.is_empty(), R_EMPTY, || format!("GET {} (a digest nothing refers to) lists {:?}", referrers_url(&repo, &unknown, None), l.digests()))?;
+        ck.expect(l.descriptors.is_empty(), R_EMPTY, || {
+            format!(
+                "GET {} (a digest nothing refers to) lists {:?}",
+                referrers_url(&repo, &unknown, None),
+                l.digests()
+            )
+        })?;
         if l.null_manifests {
             ck.note("\"manifests\" is null rather than []");
         }
@@ -436,11 +762,27 @@ async fn api(mut sc: Sc) {
         if !has_api {
             return Err(no_api(&format!("GET /v2/{repo}/referrers/{subject}")));
         }
-        let r = ck.send(Request::delete(manifest_path(&repo, &fx.r1.digest.to_string()))).await?;
+        let r = ck
+            .send(Request::delete(manifest_path(
+                &repo,
+                &fx.r1.digest.to_string(),
+            )))
+            .await?;
         match Deleted::of(r.status) {
             Deleted::Accepted | Deleted::OtherSuccess => {}
-            Deleted::Disabled => return Err(Fail::Skip(format!("manifest deletion is disabled ({} answered {})", r.request, r.status))),
-            Deleted::Refused => return Err(Fail::Skip(format!("could not delete r1: {} answered {}; see management.manifest.delete", r.request, r.summary()))),
+            Deleted::Disabled => {
+                return Err(Fail::Skip(format!(
+                    "manifest deletion is disabled ({} answered {})",
+                    r.request, r.status
+                )))
+            }
+            Deleted::Refused => {
+                return Err(Fail::Skip(format!(
+                    "could not delete r1: {} answered {}; see management.manifest.delete",
+                    r.request,
+                    r.summary()
+                )))
+            }
         }
         let mut retry = Retry::new(wait);
         let (gone, last) = loop {
@@ -450,7 +792,13 @@ async fn api(mut sc: Sc) {
                 break (gone, l.digests());
             }
         };
-        ck.expect(gone, R_EACH, || format!("after DELETE of r1 ({}), GET {} still lists it: {last:?}", fx.r1.digest, referrers_url(&repo, &subject, None)))
+        ck.expect(gone, R_EACH, || {
+            format!(
+                "after DELETE of r1 ({}), GET {} still lists it: {last:?}",
+                fx.r1.digest,
+                referrers_url(&repo, &subject, None)
+            )
+        })
     })
     .await;
 
@@ -483,33 +831,63 @@ async fn late(mut sc: Sc) {
     let repo = sc.ns().to_string();
     let ctx = sc.ctx.clone();
     let wait = sc.cfg().consistency_wait;
-    let fx = setup_with(&mut sc, "push the blobs of a subject and its referrer", async |sc| {
-        let subject = Image::new(&sc.gen, "late-subject", &[128], &ManifestOpts::default());
-        for b in subject.blobs() {
-            push_blob(sc, &repo, b).await?;
-        }
-        push_blob(sc, &repo, &Blob::empty_config()).await?;
-        let layer = sc.gen.blob("late-layer", 24);
-        push_blob(sc, &repo, &layer).await?;
-        let referrer = artifact(&layer.descriptor(), Some(AT_SBOM), &subject.manifest, "late");
-        Ok((subject.manifest, referrer))
-    })
+    let fx = setup_with(
+        &mut sc,
+        "push the blobs of a subject and its referrer",
+        async |sc| {
+            let subject = Image::new(&sc.gen, "late-subject", &[128], &ManifestOpts::default());
+            for b in subject.blobs() {
+                push_blob(sc, &repo, b).await?;
+            }
+            push_blob(sc, &repo, &Blob::empty_config()).await?;
+            let layer = sc.gen.blob("late-layer", 24);
+            push_blob(sc, &repo, &layer).await?;
+            let referrer = artifact(
+                &layer.descriptor(),
+                Some(AT_SBOM),
+                &subject.manifest,
+                "late",
+            );
+            Ok((subject.manifest, referrer))
+        },
+    )
     .await;
-    let Some((subject, referrer)) = fx else { return };
+    let Some((subject, referrer)) = fx else {
+        return;
+    };
     let rd = referrer.digest.to_string();
 
     sc.check(&PUSH_SUBJECT_MISSING, async |ck| {
-        push_manifest_in_check(ck, &ctx.cleanup, &repo, &referrer, &rd, RANK_REFERRER, R_SUBJECT_MISSING).await?;
+        push_manifest_in_check(
+            ck,
+            &ctx.cleanup,
+            &repo,
+            &referrer,
+            &rd,
+            RANK_REFERRER,
+            R_SUBJECT_MISSING,
+        )
+        .await?;
         Ok(())
     })
     .await;
     let pushed = match sc.outcome(PUSH_SUBJECT_MISSING.id) {
         Some(o) => o == Outcome::Passed,
         // Filtered out: push it anyway for the check below.
-        None => setup_with(&mut sc, "push a referrer before its subject", async |sc| push_manifest(sc, &repo, &referrer, &rd, RANK_REFERRER).await).await.is_some(),
+        None => setup_with(&mut sc, "push a referrer before its subject", async |sc| {
+            push_manifest(sc, &repo, &referrer, &rd, RANK_REFERRER).await
+        })
+        .await
+        .is_some(),
     };
     if !pushed {
-        sc.skip(&API_LATER, &format!("the referrer was not accepted before its subject (see {})", PUSH_SUBJECT_MISSING.id));
+        sc.skip(
+            &API_LATER,
+            &format!(
+                "the referrer was not accepted before its subject (see {})",
+                PUSH_SUBJECT_MISSING.id
+            ),
+        );
         return;
     }
 
@@ -543,7 +921,12 @@ async fn pagination(mut sc: Sc) {
         push_image(sc, &repo, &subject, &subject.manifest.digest.to_string()).await?;
         let mut refs = vec![];
         for i in 0..PAGE_REFERRERS {
-            let m = artifact(&empty.descriptor(), Some(AT_PAGE), &subject.manifest, &format!("page-{i}"));
+            let m = artifact(
+                &empty.descriptor(),
+                Some(AT_PAGE),
+                &subject.manifest,
+                &format!("page-{i}"),
+            );
             push_manifest(sc, &repo, &m, &m.digest.to_string(), RANK_REFERRER).await?;
             refs.push(m);
         }
@@ -554,7 +937,9 @@ async fn pagination(mut sc: Sc) {
 
     sc.check(&API_PAGINATION, async |ck| {
         let s = subject.digest.to_string();
-        let Some(l) = list(ck, &repo, &s, None).await? else { return Err(no_api(&format!("GET {}", referrers_url(&repo, &s, None)))) };
+        let Some(l) = list(ck, &repo, &s, None).await? else {
+            return Err(no_api(&format!("GET {}", referrers_url(&repo, &s, None))));
+        };
         let mut problems = vec![];
         for (i, m) in refs.iter().enumerate() {
             match l.find(&m.digest).len() {
@@ -564,9 +949,21 @@ async fn pagination(mut sc: Sc) {
             }
         }
         if !problems.is_empty() {
-            return Err(ck.fail(R_LINK, format!("following the Link headers of GET {} over {} page(s): {}", referrers_url(&repo, &s, None), l.pages, problems.join("; "))));
+            return Err(ck.fail(
+                R_LINK,
+                format!(
+                    "following the Link headers of GET {} over {} page(s): {}",
+                    referrers_url(&repo, &s, None),
+                    l.pages,
+                    problems.join("; ")
+                ),
+            ));
         }
-        ck.note(if l.pages > 1 { format!("{PAGE_REFERRERS} referrers over {} pages", l.pages) } else { format!("all {PAGE_REFERRERS} referrers in one response") });
+        ck.note(if l.pages > 1 {
+            format!("{PAGE_REFERRERS} referrers over {} pages", l.pages)
+        } else {
+            format!("all {PAGE_REFERRERS} referrers in one response")
+        });
         Ok(())
     })
     .await;

@@ -22,14 +22,22 @@ fn cat() -> &'static Catalog {
 }
 
 fn check_ids() -> BTreeSet<&'static str> {
-    oci_conformance::plan::all_checks().into_iter().map(|m| m.id).collect()
+    oci_conformance::plan::all_checks()
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
 }
 
 #[test]
 fn catalog_parses_and_is_well_formed() {
     let c = catalog::parse(catalog::TEXT).unwrap_or_else(|e| panic!("{e}"));
     let errs = catalog::validate(&c);
-    assert!(errs.is_empty(), "{} problem(s) in suites/requirements.toml:\n  {}", errs.len(), errs.join("\n  "));
+    assert!(
+        errs.is_empty(),
+        "{} problem(s) in suites/requirements.toml:\n  {}",
+        errs.len(),
+        errs.join("\n  ")
+    );
 }
 
 #[test]
@@ -41,9 +49,16 @@ fn ids_unique_and_well_formed() {
             bad.push(r.id.as_str());
         }
     }
-    assert!(bad.is_empty(), "malformed or duplicate requirement ids: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "malformed or duplicate requirement ids: {bad:?}"
+    );
     for r in catalog::requirements() {
-        assert!(std::ptr::eq(catalog::requirement(&r.id).unwrap(), r), "lookup of {} finds another entry", r.id);
+        assert!(
+            std::ptr::eq(catalog::requirement(&r.id).unwrap(), r),
+            "lookup of {} finds another entry",
+            r.id
+        );
     }
 }
 
@@ -52,12 +67,20 @@ fn lookups_agree_both_ways() {
     for r in catalog::requirements() {
         assert_eq!(catalog::checks_for(&r.id), r.checks.as_slice());
         for c in &r.checks {
-            assert!(catalog::requirements_for(c).iter().any(|x| x.id == r.id), "{c} does not map back to {}", r.id);
+            assert!(
+                catalog::requirements_for(c).iter().any(|x| x.id == r.id),
+                "{c} does not map back to {}",
+                r.id
+            );
         }
     }
     for c in catalog::named_checks() {
         for r in catalog::requirements_for(c) {
-            assert!(r.checks.iter().any(|x| x == c), "{} listed for {c} but does not name it", r.id);
+            assert!(
+                r.checks.iter().any(|x| x == c),
+                "{} listed for {c} but does not name it",
+                r.id
+            );
         }
     }
     assert!(catalog::checks_for("no.such.requirement").is_empty());
@@ -67,7 +90,10 @@ fn lookups_agree_both_ways() {
 #[test]
 fn named_checks_exist() {
     let known = check_ids();
-    let missing: Vec<&str> = catalog::named_checks().into_iter().filter(|c| !known.contains(c)).collect();
+    let missing: Vec<&str> = catalog::named_checks()
+        .into_iter()
+        .filter(|c| !known.contains(c))
+        .collect();
     assert!(
         missing.is_empty(),
         "{} check id(s) named in suites/requirements.toml are not in plan::all_checks() \
@@ -91,9 +117,9 @@ fn every_check_names_a_requirement() {
         for r in m.requirements {
             match catalog::requirement(r) {
                 None => unknown_decl.push(format!("{} declares unknown requirement {r}", m.id)),
-                Some(req) if !req.checks.iter().any(|c| c == m.id) => {
-                    undeclared_in_catalog.push(format!("{} declares {r}, whose `checks` does not list it", m.id))
-                }
+                Some(req) if !req.checks.iter().any(|c| c == m.id) => undeclared_in_catalog.push(
+                    format!("{} declares {r}, whose `checks` does not list it", m.id),
+                ),
                 Some(_) => {}
             }
         }
@@ -117,13 +143,19 @@ fn testable_requirements_have_a_check_or_a_plan() {
         .filter(|r| r.testable && r.checks.is_empty() && r.planned.is_none())
         .map(|r| r.id.as_str())
         .collect();
-    assert!(bare.is_empty(), "testable requirements with neither checks nor a planned check: {bare:?}");
+    assert!(
+        bare.is_empty(),
+        "testable requirements with neither checks nor a planned check: {bare:?}"
+    );
     let unreasoned: Vec<&str> = catalog::requirements()
         .iter()
         .filter(|r| !r.testable && r.reason.as_deref().is_none_or(|s| s.trim().is_empty()))
         .map(|r| r.id.as_str())
         .collect();
-    assert!(unreasoned.is_empty(), "untestable requirements without a reason: {unreasoned:?}");
+    assert!(
+        unreasoned.is_empty(),
+        "untestable requirements without a reason: {unreasoned:?}"
+    );
 }
 
 // ---- against the spec text (skipped when the spec files are not next to the checkout) ----
@@ -159,7 +191,9 @@ fn quotes_are_verbatim_spec_text() {
         if let Some(src) = &r.source {
             let file = src.split('#').next().unwrap_or(src);
             match read_norm(&dir.join(file)) {
-                Some(text) if !text.contains(&norm(&r.quote)) => bad.push(format!("{}: quote not found in {file}", r.id)),
+                Some(text) if !text.contains(&norm(&r.quote)) => {
+                    bad.push(format!("{}: quote not found in {file}", r.id))
+                }
                 Some(_) => {}
                 None => {
                     skipped.insert(file.to_string());
@@ -172,9 +206,15 @@ fn quotes_are_verbatim_spec_text() {
         }
         if r.applies_to(SpecVersion::V1_1) {
             match &v11 {
-                Some(t) if !t.contains(&norm(r.quote_for(SpecVersion::V1_1))) => {
-                    bad.push(format!("{}: {} not found in spec-v1.1.1.md", r.id, if r.quote_v1_1.is_some() { "quote_v1_1" } else { "quote" }))
-                }
+                Some(t) if !t.contains(&norm(r.quote_for(SpecVersion::V1_1))) => bad.push(format!(
+                    "{}: {} not found in spec-v1.1.1.md",
+                    r.id,
+                    if r.quote_v1_1.is_some() {
+                        "quote_v1_1"
+                    } else {
+                        "quote"
+                    }
+                )),
                 Some(_) => {}
                 None => {
                     skipped.insert("distribution-spec/spec-v1.1.1.md".to_string());
@@ -184,13 +224,21 @@ fn quotes_are_verbatim_spec_text() {
     }
     for c in &cat().client_only {
         if !main.contains(&norm(&c.quote)) {
-            bad.push(format!("client_only `{}`: not found in spec.md (main)", c.quote));
+            bad.push(format!(
+                "client_only `{}`: not found in spec.md (main)",
+                c.quote
+            ));
         }
     }
     if !skipped.is_empty() {
         println!("not verified (file absent): {skipped:?}");
     }
-    assert!(bad.is_empty(), "{} quote(s) are not verbatim spec text:\n  {}", bad.len(), bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "{} quote(s) are not verbatim spec text:\n  {}",
+        bad.len(),
+        bad.join("\n  ")
+    );
 }
 
 /// GitHub's heading anchor: lower-case, punctuation dropped, spaces to hyphens.
@@ -227,11 +275,20 @@ fn sections_are_spec_anchors() {
     let bad: Vec<String> = catalog::requirements()
         .iter()
         .map(|r| (r.id.as_str(), r.section.as_str()))
-        .chain(cat().client_only.iter().map(|c| ("client_only", c.section.as_str())))
+        .chain(
+            cat()
+                .client_only
+                .iter()
+                .map(|c| ("client_only", c.section.as_str())),
+        )
         .filter(|(_, s)| !anchors.contains(*s))
         .map(|(id, s)| format!("{id}: #{s}"))
         .collect();
-    assert!(bad.is_empty(), "sections that are not headings of spec.md:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "sections that are not headings of spec.md:\n  {}",
+        bad.join("\n  ")
+    );
 }
 
 // ---- counts ----
@@ -255,7 +312,11 @@ fn print_counts() {
     let known: HashSet<&str> = ids.iter().copied().collect();
     let live = catalog::coverage(reqs, Some(&known));
 
-    println!("requirement catalog ({} requirements, {} client-only sentences listed)", reqs.len(), cat().client_only.len());
+    println!(
+        "requirement catalog ({} requirements, {} client-only sentences listed)",
+        reqs.len(),
+        cat().client_only.len()
+    );
     println!("-- as declared (every check named in the catalog counts):");
     println!("{}", line("all", &declared.all));
     for (v, c) in &declared.per_version {
@@ -264,7 +325,10 @@ fn print_counts() {
     for (l, c) in &declared.per_level {
         println!("{}", line(l.as_str(), c));
     }
-    println!("-- implemented (only checks in plan::all_checks(), {} now):", ids.len());
+    println!(
+        "-- implemented (only checks in plan::all_checks(), {} now):",
+        ids.len()
+    );
     println!("{}", line("all", &live.all));
     for (v, c) in &live.per_version {
         println!("{}", line(v.as_str(), c));
@@ -280,23 +344,40 @@ fn print_counts() {
         );
     }
     print_level_notes(&ids);
-    assert!(declared.all.percent() >= 90.0, "declared coverage {:.1} % is under the 90 % aim", declared.all.percent());
+    assert!(
+        declared.all.percent() >= 90.0,
+        "declared coverage {:.1} % is under the 90 % aim",
+        declared.all.percent()
+    );
 }
 
 /// Informational: checks whose own level matches none of their requirements' levels.
 fn print_level_notes(ids: &BTreeSet<&str>) {
-    let by_id: BTreeMap<&str, _> = oci_conformance::plan::all_checks().into_iter().map(|m| (m.id, m)).collect();
+    let by_id: BTreeMap<&str, _> = oci_conformance::plan::all_checks()
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
     let mut notes = vec![];
     for id in ids {
         let m = by_id[id];
         let reqs: Vec<&Requirement> = catalog::requirements_for(id);
         if !reqs.is_empty() && !reqs.iter().any(|r| r.level.base() == m.level) {
-            let lv: Vec<String> = reqs.iter().map(|r| format!("{} {}", r.id, r.level.as_str())).collect();
-            notes.push(format!("  {id} is {} but its requirements are: {}", m.level.as_str(), lv.join(", ")));
+            let lv: Vec<String> = reqs
+                .iter()
+                .map(|r| format!("{} {}", r.id, r.level.as_str()))
+                .collect();
+            notes.push(format!(
+                "  {id} is {} but its requirements are: {}",
+                m.level.as_str(),
+                lv.join(", ")
+            ));
         }
     }
     if !notes.is_empty() {
-        println!("-- level notes (check level vs. requirement levels):\n{}", notes.join("\n"));
+        println!(
+            "-- level notes (check level vs. requirement levels):\n{}",
+            notes.join("\n")
+        );
     }
     // A check that runs under a version none of its requirements exist in would judge a
     // registry by a rule its version did not have.
@@ -306,15 +387,28 @@ fn print_level_notes(ids: &BTreeSet<&str>) {
         let reqs = catalog::requirements_for(id);
         let orphan: Vec<&str> = [SpecVersion::V1_0, SpecVersion::V1_1, SpecVersion::Main]
             .into_iter()
-            .filter(|v| m.applies_to(*v) && !reqs.is_empty() && !reqs.iter().any(|r| r.applies_to(*v)))
+            .filter(|v| {
+                m.applies_to(*v) && !reqs.is_empty() && !reqs.iter().any(|r| r.applies_to(*v))
+            })
             .map(|v| v.as_str())
             .collect();
         if !orphan.is_empty() {
-            let since = reqs.iter().flat_map(|r| r.versions.iter()).min().map(|v| v.as_str()).unwrap_or("?");
-            vnotes.push(format!("  {id} runs under {} but its requirements start at {since}", orphan.join(", ")));
+            let since = reqs
+                .iter()
+                .flat_map(|r| r.versions.iter())
+                .min()
+                .map(|v| v.as_str())
+                .unwrap_or("?");
+            vnotes.push(format!(
+                "  {id} runs under {} but its requirements start at {since}",
+                orphan.join(", ")
+            ));
         }
     }
     if !vnotes.is_empty() {
-        println!("-- version notes (check `since` vs. requirement versions):\n{}", vnotes.join("\n"));
+        println!(
+            "-- version notes (check `since` vs. requirement versions):\n{}",
+            vnotes.join("\n")
+        );
     }
 }

@@ -22,7 +22,13 @@ const LARGE_BLOB: u64 = 24 << 20;
 
 fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime"))
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
 }
 
 /// At most this many harness runs at once (each runs several scenarios concurrently).
@@ -48,7 +54,14 @@ struct RunSpec {
 /// One in-process harness run, at most `gate()` at once.
 async fn harness(spec: RunSpec) -> Result<RunResult, String> {
     let _permit = gate().acquire().await.map_err(|e| e.to_string())?;
-    let mut argv: Vec<String> = vec!["--seed".into(), SEED.to_string(), "--spec-version".into(), spec.spec.into(), "--deadline".into(), "600".into()];
+    let mut argv: Vec<String> = vec![
+        "--seed".into(),
+        SEED.to_string(),
+        "--spec-version".into(),
+        spec.spec.into(),
+        "--deadline".into(),
+        "600".into(),
+    ];
     for f in &spec.faults {
         argv.extend(["--embedded-fault".into(), f.clone()]);
     }
@@ -65,29 +78,55 @@ async fn harness(spec: RunSpec) -> Result<RunResult, String> {
 }
 
 fn check_buckets() -> HashMap<&'static str, &'static str> {
-    oci_conformance::plan::all_checks().into_iter().map(|m| (m.id, m.bucket.as_str())).collect()
+    oci_conformance::plan::all_checks()
+        .into_iter()
+        .map(|m| (m.id, m.bucket.as_str()))
+        .collect()
 }
 
 /// The run for one fault: spec main (every check applies), only the buckets of its `breaks`.
 fn fault_spec(f: &faults::FaultDef) -> RunSpec {
     let buckets = check_buckets();
-    let mut bs: BTreeSet<String> = f.breaks.iter().filter_map(|id| buckets.get(id)).map(|b| b.to_string()).collect();
+    let mut bs: BTreeSet<String> = f
+        .breaks
+        .iter()
+        .filter_map(|id| buckets.get(id))
+        .map(|b| b.to_string())
+        .collect();
     // A large-blob check lives in the push scenario whatever its bucket says.
     if f.breaks.iter().any(|id| id.contains(".large.")) {
         bs.insert("push".into());
     }
-    RunSpec { faults: vec![f.name.to_string()], buckets: bs.into_iter().collect(), spec: "main", registry: None, large: f.breaks.iter().any(|id| id.contains(".large.")) }
+    RunSpec {
+        faults: vec![f.name.to_string()],
+        buckets: bs.into_iter().collect(),
+        spec: "main",
+        registry: None,
+        large: f.breaks.iter().any(|id| id.contains(".large.")),
+    }
 }
 
 type Cell = Arc<OnceCell<Result<RunResult, String>>>;
 
 fn fault_cell(name: &str) -> Cell {
     static CELLS: OnceLock<HashMap<&'static str, Cell>> = OnceLock::new();
-    CELLS.get_or_init(|| faults::ALL.iter().map(|f| (f.name, Cell::default())).collect()).get(name).cloned().unwrap_or_default()
+    CELLS
+        .get_or_init(|| {
+            faults::ALL
+                .iter()
+                .map(|f| (f.name, Cell::default()))
+                .collect()
+        })
+        .get(name)
+        .cloned()
+        .unwrap_or_default()
 }
 
 async fn fault_run(f: &'static faults::FaultDef) -> Result<RunResult, String> {
-    fault_cell(f.name).get_or_init(|| harness(fault_spec(f))).await.clone()
+    fault_cell(f.name)
+        .get_or_init(|| harness(fault_spec(f)))
+        .await
+        .clone()
 }
 
 fn clean_trial(name: &str, spec: &'static str, opts: Option<registry::Options>) -> Trial {
@@ -95,9 +134,17 @@ fn clean_trial(name: &str, spec: &'static str, opts: Option<registry::Options>) 
         rt().block_on(async move {
             // With options the registry is started here and tested through --registry.
             let mut running = None;
-            let mut rs = RunSpec { spec, large: true, ..Default::default() };
+            let mut rs = RunSpec {
+                spec,
+                large: true,
+                ..Default::default()
+            };
             if let Some(o) = opts {
-                let r = registry::start(registry::Options { addr: "127.0.0.1:0".into(), ..o }).await?;
+                let r = registry::start(registry::Options {
+                    addr: "127.0.0.1:0".into(),
+                    ..o
+                })
+                .await?;
                 rs.registry = Some(r.url());
                 running = Some(r);
             }
@@ -105,7 +152,9 @@ fn clean_trial(name: &str, spec: &'static str, opts: Option<registry::Options>) 
             drop(running);
             let bad = res.problems();
             if !bad.is_empty() {
-                return Err(Failed::from(format!("the clean registry must pass; these did not:{bad}")));
+                return Err(Failed::from(format!(
+                    "the clean registry must pass; these did not:{bad}"
+                )));
             }
             if res.outcomes.is_empty() {
                 return Err("no check ran".into());
@@ -121,7 +170,10 @@ fn fault_trial(f: &'static faults::FaultDef) -> Trial {
             let res = fault_run(f).await?;
             let caught = res.caught();
             if caught.is_empty() {
-                return Err(Failed::from(format!("fault {} ({}) was caught by no check; it should break one of {:?}", f.name, f.description, f.breaks)));
+                return Err(Failed::from(format!(
+                    "fault {} ({}) was caught by no check; it should break one of {:?}",
+                    f.name, f.description, f.breaks
+                )));
             }
             if !f.breaks.iter().any(|b| caught.contains(*b)) {
                 return Err(Failed::from(format!(
@@ -190,27 +242,51 @@ fn coverage_trial() -> Trial {
 /// target/fault-matrix.md, generated from the runs.
 fn write_matrix(runs: &[(&'static faults::FaultDef, Result<RunResult, String>)], wall: Duration) {
     let mut s = String::from("# Fault matrix\n\nGenerated by `cargo test --test fault_matrix coverage` from the runs (spec main, seed ");
-    s.push_str(&format!("{SEED}). {} faults, {:.1} s wall time.\n\n", runs.len(), wall.as_secs_f64()));
+    s.push_str(&format!(
+        "{SEED}). {} faults, {:.1} s wall time.\n\n",
+        runs.len(),
+        wall.as_secs_f64()
+    ));
     s.push_str("| fault | declared breaks | caught by (failed/warned) | verdict | run s |\n|---|---|---|---|---|\n");
     for (f, r) in runs {
         match r {
             Ok(r) => {
                 let caught = r.caught();
-                let cells: Vec<String> = caught.iter().map(|id| if f.breaks.contains(&id.as_str()) { format!("**{id}**") } else { id.clone() }).collect();
+                let cells: Vec<String> = caught
+                    .iter()
+                    .map(|id| {
+                        if f.breaks.contains(&id.as_str()) {
+                            format!("**{id}**")
+                        } else {
+                            id.clone()
+                        }
+                    })
+                    .collect();
                 let ok = f.breaks.iter().any(|b| caught.contains(*b));
                 s.push_str(&format!(
                     "| `{}` | {} | {} | {} | {:.1} |\n",
                     f.name,
                     f.breaks.join(", "),
-                    if cells.is_empty() { "—".to_string() } else { cells.join(", ") },
+                    if cells.is_empty() {
+                        "—".to_string()
+                    } else {
+                        cells.join(", ")
+                    },
                     if ok { "ok" } else { "NOT CAUGHT" },
                     r.elapsed.as_secs_f64()
                 ));
             }
-            Err(e) => s.push_str(&format!("| `{}` | {} | run failed: {} | ERROR | |\n", f.name, f.breaks.join(", "), e.replace('|', "/"))),
+            Err(e) => s.push_str(&format!(
+                "| `{}` | {} | run failed: {} | ERROR | |\n",
+                f.name,
+                f.breaks.join(", "),
+                e.replace('|', "/")
+            )),
         }
     }
-    let dir = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("fault-matrix.md");
     match std::fs::write(&path, s) {
@@ -224,8 +300,22 @@ fn main() {
     let mut trials = vec![
         clean_trial("spec-1.1", "1.1", None),
         clean_trial("spec-main", "main", None),
-        clean_trial("no-referrers-api", "main", Some(registry::Options { no_referrers_api: true, ..Default::default() })),
-        clean_trial("chunk-min-length", "main", Some(registry::Options { chunk_min_length: Some(1 << 20), ..Default::default() })),
+        clean_trial(
+            "no-referrers-api",
+            "main",
+            Some(registry::Options {
+                no_referrers_api: true,
+                ..Default::default()
+            }),
+        ),
+        clean_trial(
+            "chunk-min-length",
+            "main",
+            Some(registry::Options {
+                chunk_min_length: Some(1 << 20),
+                ..Default::default()
+            }),
+        ),
     ];
     trials.extend(faults::ALL.iter().map(fault_trial));
     trials.push(coverage_trial());

@@ -55,7 +55,8 @@ fn main() {
             if ISOLATED.contains(&name) && !child {
                 Trial::test(name, move || in_child(name)).with_kind("hostile")
             } else {
-                Trial::test(name, move || judge(name, in_runtime(name, move || f(name)))).with_kind("hostile")
+                Trial::test(name, move || judge(name, in_runtime(name, move || f(name))))
+                    .with_kind("hostile")
             }
         })
         .collect();
@@ -64,9 +65,29 @@ fn main() {
         ("sigterm-mid-run", "TERM", 143, 2, false),
         ("sigint-during-preflight", "INT", 130, 1, true),
     ] {
-        trials.push(Trial::test(name, move || judge(name, in_runtime(name, move || Box::pin(binary::interrupt(sig, code, min, hang))))).with_kind("binary"));
+        trials.push(
+            Trial::test(name, move || {
+                judge(
+                    name,
+                    in_runtime(name, move || {
+                        Box::pin(binary::interrupt(sig, code, min, hang))
+                    }),
+                )
+            })
+            .with_kind("binary"),
+        );
     }
-    trials.push(Trial::test("console-echo-credentials", || judge("console-echo-credentials", in_runtime("console-echo-credentials", || Box::pin(binary::console_echo())))).with_kind("binary"));
+    trials.push(
+        Trial::test("console-echo-credentials", || {
+            judge(
+                "console-echo-credentials",
+                in_runtime("console-echo-credentials", || {
+                    Box::pin(binary::console_echo())
+                }),
+            )
+        })
+        .with_kind("binary"),
+    );
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -79,7 +100,10 @@ fn in_child(name: &str) -> Result<(), Failed> {
         .output()
         .map_err(|e| Failed::from(format!("cannot run the child process: {e}")))?;
     // KNOWN BUG lines and measurements come on stderr.
-    for l in String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("KNOWN BUG") || l.starts_with('[') || l.starts_with("note:")) {
+    for l in String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("KNOWN BUG") || l.starts_with('[') || l.starts_with("note:"))
+    {
         eprintln!("{l}");
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -88,14 +112,28 @@ fn in_child(name: &str) -> Result<(), Failed> {
     }
     // the child's own failure text, between its "---- name ----" and the next section
     let marker = format!("---- {name} ----");
-    let detail = stdout.split_once(&marker).map(|(_, rest)| rest.split("\nfailures:").next().unwrap_or(rest).trim().to_string()).unwrap_or_else(|| format!("child exited {}", out.status));
+    let detail = stdout
+        .split_once(&marker)
+        .map(|(_, rest)| {
+            rest.split("\nfailures:")
+                .next()
+                .unwrap_or(rest)
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|| format!("child exited {}", out.status));
     Err(Failed::from(format!("(in a separate process)\n{detail}")))
 }
 
 /// Runs a scenario on its own runtime, whose threads are named after it (for panic
 /// attribution); a panic on the test thread itself becomes a problem too.
 fn in_runtime(name: &'static str, f: impl FnOnce() -> scenarios::Fut) -> Vec<Problem> {
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(harness::thread_prefix(name)).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(harness::thread_prefix(name))
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return vec![harness::problem("setup", format!("runtime: {e}"))],
     };
@@ -104,19 +142,34 @@ fn in_runtime(name: &'static str, f: impl FnOnce() -> scenarios::Fut) -> Vec<Pro
     match res {
         Ok(p) => p,
         Err(e) => {
-            let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-            vec![harness::problem("panic", format!("panic on the test thread: {msg}"))]
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            vec![harness::problem(
+                "panic",
+                format!("panic on the test thread: {msg}"),
+            )]
         }
     }
 }
 
 fn judge(name: &str, problems: Vec<Problem>) -> Result<(), Failed> {
-    let strict = std::env::var("HOSTILE_STRICT").map(|v| v == "1").unwrap_or(false);
-    let known = |p: &Problem| KNOWN_BUGS.iter().find(|(s, t, _)| (*s == "*" || *s == name) && *t == p.tag);
+    let strict = std::env::var("HOSTILE_STRICT")
+        .map(|v| v == "1")
+        .unwrap_or(false);
+    let known = |p: &Problem| {
+        KNOWN_BUGS
+            .iter()
+            .find(|(s, t, _)| (*s == "*" || *s == name) && *t == p.tag)
+    };
     let mut failures = vec![];
     for p in &problems {
         match known(p) {
-            Some((_, _, why)) if !strict => eprintln!("KNOWN BUG [{name}] {}: {} — {why}", p.tag, p.detail),
+            Some((_, _, why)) if !strict => {
+                eprintln!("KNOWN BUG [{name}] {}: {} — {why}", p.tag, p.detail)
+            }
             _ => failures.push(format!("[{}] {}", p.tag, p.detail)),
         }
     }

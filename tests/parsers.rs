@@ -12,18 +12,93 @@ use proptest::prelude::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
     // No regression files: this runs in a shared checkout.
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 /// Fragments that steer random text into the parsers' interesting branches.
 const FRAGMENTS: &[&str] = &[
-    "Bearer", "Basic", "bearer", "Negotiate", " ", "  ", "\t", "realm", "service", "scope", "=", "\"", "\\", ",", ";", "<", ">", "rel", "next",
-    "prev", "bytes", "bytes=", "-", "/", "0", "1", "99", "18446744073709551615", "18446744073709551616", "-5", "GMT", "Sun,", "Feb", "Nov",
-    "06", "31", "1994", "9999", "0000", "08:49:37", "23:59:60", ":", "299", "199", "é", "\u{0}", "\u{7f}", "\u{fffd}", "😀", "sha256", "sha512",
-    "token", "access_token", "?", "&", "%", "%zz", "@", "http://", "https://", "127.0.0.1", "[", "]", "[::1]", "#", "application/json",
-    "charset=utf-8", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "{", "}", "\"token\":", "null", "\r\n",
+    "Bearer",
+    "Basic",
+    "bearer",
+    "Negotiate",
+    " ",
+    "  ",
+    "\t",
+    "realm",
+    "service",
+    "scope",
+    "=",
+    "\"",
+    "\\",
+    ",",
+    ";",
+    "<",
+    ">",
+    "rel",
+    "next",
+    "prev",
+    "bytes",
+    "bytes=",
+    "-",
+    "/",
+    "0",
+    "1",
+    "99",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-5",
+    "GMT",
+    "Sun,",
+    "Feb",
+    "Nov",
+    "06",
+    "31",
+    "1994",
+    "9999",
+    "0000",
+    "08:49:37",
+    "23:59:60",
+    ":",
+    "299",
+    "199",
+    "é",
+    "\u{0}",
+    "\u{7f}",
+    "\u{fffd}",
+    "😀",
+    "sha256",
+    "sha512",
+    "token",
+    "access_token",
+    "?",
+    "&",
+    "%",
+    "%zz",
+    "@",
+    "http://",
+    "https://",
+    "127.0.0.1",
+    "[",
+    "]",
+    "[::1]",
+    "#",
+    "application/json",
+    "charset=utf-8",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "{",
+    "}",
+    "\"token\":",
+    "null",
+    "\r\n",
 ];
 
 fn fragments() -> impl Strategy<Value = String> {
@@ -32,7 +107,12 @@ fn fragments() -> impl Strategy<Value = String> {
 
 /// Arbitrary Unicode, printable ASCII, and fragment soup.
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "[ -~]{0,120}", fragments(), (fragments(), any::<String>(), fragments()).prop_map(|(a, b, c)| format!("{a}{b}{c}"))]
+    prop_oneof![
+        any::<String>(),
+        "[ -~]{0,120}",
+        fragments(),
+        (fragments(), any::<String>(), fragments()).prop_map(|(a, b, c)| format!("{a}{b}{c}"))
+    ]
 }
 
 /// Bytes, biased towards UTF-8 text and its broken edges.
@@ -91,16 +171,43 @@ fn imf_fixdate(secs: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", WD[(days % 7) as usize], d, MON[(m - 1) as usize], y, rem / 3600, rem % 3600 / 60, rem % 60)
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        WD[(days % 7) as usize],
+        d,
+        MON[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-const SECRET_KEYS: &[&str] =
-    &["token", "Token", "signature", "sig", "password", "secret", "credential", "X-Amz-Signature", "X-Amz-Credential", "X-Goog-Signature", "access_token", "refresh-token", "upload_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "Token",
+    "signature",
+    "sig",
+    "password",
+    "secret",
+    "credential",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Goog-Signature",
+    "access_token",
+    "refresh-token",
+    "upload_secret",
+];
 const PLAIN_KEYS: &[&str] = &["n", "last", "digest", "mount", "from", "page", "_state"];
 
 proptest! {

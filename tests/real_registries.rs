@@ -30,7 +30,11 @@ struct Violation {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -79,7 +83,13 @@ fn start_docker_registry() -> Option<(Server, u16)> {
     );
     let cfgp = dir.path().join("config.yml");
     std::fs::write(&cfgp, cfg).unwrap();
-    let child = Command::new(bin).arg("serve").arg(&cfgp).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&cfgp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let s = Server { child, _dir: dir };
     wait_ready(port).then_some((s, port))
 }
@@ -92,7 +102,14 @@ fn start_shared(script: &str) -> Option<(Server, u16)> {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new("bash").arg(&path).arg(port.to_string()).arg(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = Command::new("bash")
+        .arg(&path)
+        .arg(port.to_string())
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let s = Server { child, _dir: dir };
     wait_ready(port).then_some((s, port))
 }
@@ -109,7 +126,9 @@ fn verdicts(port: u16) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let cfg = Config::resolve(&args, &BTreeMap::<String, String>::new(), String::new()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(oci_conformance::app::run(cfg, false));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(report.path().join("results.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path().join("results.json")).unwrap())
+            .unwrap();
     let mut bad = BTreeMap::new();
     let mut messages = BTreeMap::new();
     for t in v["tests"].as_array().unwrap() {
@@ -126,28 +145,46 @@ fn verdicts(port: u16) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
 fn compare(name: &str, port: u16) {
     let (got, messages) = verdicts(port);
     let known_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/known/{name}.toml"));
-    let known: Known = toml::from_str(&std::fs::read_to_string(&known_path).unwrap_or_default()).unwrap_or_else(|e| panic!("{}: {e}", known_path.display()));
-    let want: BTreeMap<String, String> = known.violation.iter().map(|v| (v.id.clone(), v.outcome.clone())).collect();
+    let known: Known = toml::from_str(&std::fs::read_to_string(&known_path).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{}: {e}", known_path.display()));
+    let want: BTreeMap<String, String> = known
+        .violation
+        .iter()
+        .map(|v| (v.id.clone(), v.outcome.clone()))
+        .collect();
     let mut problems = vec![];
     for (id, o) in &got {
         match want.get(id) {
             None => problems.push(format!("NEW {o}: {id}: {}", messages[id])),
-            Some(w) if w != o => problems.push(format!("CHANGED {id}: known {w}, now {o}: {}", messages[id])),
+            Some(w) if w != o => problems.push(format!(
+                "CHANGED {id}: known {w}, now {o}: {}",
+                messages[id]
+            )),
             _ => {}
         }
     }
     let got_ids: BTreeSet<_> = got.keys().collect();
     for v in &known.violation {
         if !got_ids.contains(&v.id) {
-            problems.push(format!("LOST {} {}: no longer reported (known: {})", v.outcome, v.id, v.why));
+            problems.push(format!(
+                "LOST {} {}: no longer reported (known: {})",
+                v.outcome, v.id, v.why
+            ));
         }
     }
-    assert!(problems.is_empty(), "{name}: verdicts differ from {}:\n{}", known_path.display(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{name}: verdicts differ from {}:\n{}",
+        known_path.display(),
+        problems.join("\n")
+    );
     eprintln!("{name}: {} known violations confirmed", got.len());
 }
 
 fn require_real() -> bool {
-    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL").map(|v| v == "1").unwrap_or(false)
+    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL")
+        .map(|v| v == "1")
+        .unwrap_or(false)
 }
 
 #[test]
@@ -165,7 +202,10 @@ macro_rules! shared_registry {
         fn $fn() {
             match start_shared($script) {
                 Some((_s, port)) => compare($name, port),
-                None => eprintln!("skipped: ../shared/registries/{} not present or did not start", $script),
+                None => eprintln!(
+                    "skipped: ../shared/registries/{} not present or did not start",
+                    $script
+                ),
             }
         }
     };

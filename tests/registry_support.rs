@@ -18,11 +18,18 @@ pub struct RunResult {
 impl RunResult {
     /// (id, message) of the checks with one of these outcomes.
     pub fn with(&self, outcomes: &[&str]) -> Vec<(&String, &String)> {
-        self.outcomes.iter().filter(|(_, (o, _))| outcomes.contains(&o.as_str())).map(|(id, (_, m))| (id, m)).collect()
+        self.outcomes
+            .iter()
+            .filter(|(_, (o, _))| outcomes.contains(&o.as_str()))
+            .map(|(id, (_, m))| (id, m))
+            .collect()
     }
     /// Failed or warned checks.
     pub fn caught(&self) -> std::collections::BTreeSet<String> {
-        self.with(&["failed", "warned"]).into_iter().map(|(id, _)| id.clone()).collect()
+        self.with(&["failed", "warned"])
+            .into_iter()
+            .map(|(id, _)| id.clone())
+            .collect()
     }
     /// Failed, warned and not-run checks, one per line, for failure messages.
     pub fn problems(&self) -> String {
@@ -31,7 +38,9 @@ impl RunResult {
 }
 
 pub fn list(v: &[(&String, &String)]) -> String {
-    v.iter().map(|(id, m)| format!("\n    {id}: {}", m.chars().take(300).collect::<String>())).collect()
+    v.iter()
+        .map(|(id, m)| format!("\n    {id}: {}", m.chars().take(300).collect::<String>()))
+        .collect()
 }
 
 /// Runs the harness in-process with these flags (after the program name) and environment,
@@ -40,19 +49,31 @@ pub async fn run(flags: &[String], env: BTreeMap<String, String>) -> Result<RunR
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let mut argv = vec!["oci-conformance".to_string(), "--quiet".to_string()];
     argv.extend(flags.iter().cloned());
-    let cli = <Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| format!("flags {argv:?}: {e}"))?;
+    let cli =
+        <Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| format!("flags {argv:?}: {e}"))?;
     let mut args = cli.run;
     args.report_dir = Some(dir.path().to_path_buf());
     let cfg = Config::resolve(&args, &env, argv.join(" "))?;
     let started = Instant::now();
     let out = oci_conformance::app::run(cfg, false).await;
     let elapsed = started.elapsed();
-    let text = std::fs::read_to_string(dir.path().join("results.json")).map_err(|e| format!("results.json missing (exit {}): {e}", out.exit_code))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("results.json: {e}"))?;
+    let text = std::fs::read_to_string(dir.path().join("results.json"))
+        .map_err(|e| format!("results.json missing (exit {}): {e}", out.exit_code))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("results.json: {e}"))?;
     let mut outcomes = BTreeMap::new();
-    for t in v.get("tests").and_then(|t| t.as_array()).into_iter().flatten() {
+    for t in v
+        .get("tests")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+    {
         let s = |k: &str| t.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
         outcomes.insert(s("id"), (s("outcome"), s("message")));
     }
-    Ok(RunResult { outcomes, exit_code: out.exit_code, elapsed })
+    Ok(RunResult {
+        outcomes,
+        exit_code: out.exit_code,
+        elapsed,
+    })
 }

@@ -15,7 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn quiet() -> ConsoleSettings {
-    ConsoleSettings { quiet: true, ..Default::default() }
+    ConsoleSettings {
+        quiet: true,
+        ..Default::default()
+    }
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -39,7 +42,10 @@ fn attrs(e: &quick_xml::events::BytesStart) -> BTreeMap<String, String> {
     e.attributes()
         .map(|a| {
             let a = a.expect("well-formed attribute");
-            (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), a.unescape_value().expect("attribute value").into_owned())
+            (
+                String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                a.unescape_value().expect("attribute value").into_owned(),
+            )
         })
         .collect()
 }
@@ -47,7 +53,11 @@ fn attrs(e: &quick_xml::events::BytesStart) -> BTreeMap<String, String> {
 /// Parses junit.xml strictly (quick-xml checks end names) and collects what the tests compare.
 fn parse_junit(xml: &str) -> Junit {
     for c in xml.chars() {
-        assert!(c == '\t' || c == '\n' || c == '\r' || (c as u32) >= 0x20, "XML 1.0 forbids {:?}", c);
+        assert!(
+            c == '\t' || c == '\n' || c == '\r' || (c as u32) >= 0x20,
+            "XML 1.0 forbids {:?}",
+            c
+        );
     }
     let mut r = quick_xml::Reader::from_str(xml);
     let mut j = Junit::default();
@@ -55,7 +65,12 @@ fn parse_junit(xml: &str) -> Junit {
     let mut suite = String::new();
     let mut cdata = String::new();
     loop {
-        let ev = r.read_event().unwrap_or_else(|e| panic!("junit.xml does not parse at {}: {e}\n{xml}", r.buffer_position()));
+        let ev = r.read_event().unwrap_or_else(|e| {
+            panic!(
+                "junit.xml does not parse at {}: {e}\n{xml}",
+                r.buffer_position()
+            )
+        });
         let (start, is_start) = match &ev {
             X::Start(e) => (Some(e.clone()), true),
             X::Empty(e) => (Some(e.clone()), false),
@@ -74,7 +89,13 @@ fn parse_junit(xml: &str) -> Junit {
                     "property" => {
                         j.properties.insert(a["name"].clone(), a["value"].clone());
                     }
-                    "testcase" => j.cases.push((suite.clone(), a["name"].clone(), a.get("classname").cloned().unwrap_or_default(), "passed".into(), String::new())),
+                    "testcase" => j.cases.push((
+                        suite.clone(),
+                        a["name"].clone(),
+                        a.get("classname").cloned().unwrap_or_default(),
+                        "passed".into(),
+                        String::new(),
+                    )),
                     "failure" | "skipped" | "error" => {
                         let c = j.cases.last_mut().expect("inside a testcase");
                         c.3 = name.clone();
@@ -108,7 +129,10 @@ fn parse_junit(xml: &str) -> Junit {
 }
 
 fn num(m: &BTreeMap<String, String>, k: &str) -> u64 {
-    m.get(k).unwrap_or_else(|| panic!("no {k} in {m:?}")).parse().unwrap()
+    m.get(k)
+        .unwrap_or_else(|| panic!("no {k} in {m:?}"))
+        .parse()
+        .unwrap()
 }
 
 /// junit.xml's counts equal results.json's, with the documented mapping.
@@ -135,7 +159,11 @@ fn assert_counts_agree(j: &Junit, res: &Value) {
         let b = &a["name"];
         let cases: Vec<_> = j.cases.iter().filter(|c| &c.0 == b).collect();
         assert_eq!(num(a, "tests"), cases.len() as u64, "suite {b}");
-        assert_eq!(num(a, "skipped"), cases.iter().filter(|c| c.3 == "skipped").count() as u64, "suite {b}");
+        assert_eq!(
+            num(a, "skipped"),
+            cases.iter().filter(|c| c.3 == "skipped").count() as u64,
+            "suite {b}"
+        );
         if let Some(bc) = res["summary"]["buckets"].get(b) {
             assert_eq!(num(a, "tests"), bc["total"].as_u64().unwrap());
             assert_eq!(num(a, "failures"), bc["failed"].as_u64().unwrap());
@@ -150,11 +178,34 @@ fn full_run_reports_agree() {
     let w = res.expect("reports written");
     if let Some(keep) = std::env::var_os("OCI_REPORTS_TEST_KEEP") {
         // for looking at the output by hand
-        let (_, out) = run(full_run(), Path::new(&keep), ConsoleSettings { verbose: true, ..Default::default() }, Term { live: false, color: true });
+        let (_, out) = run(
+            full_run(),
+            Path::new(&keep),
+            ConsoleSettings {
+                verbose: true,
+                ..Default::default()
+            },
+            Term {
+                live: false,
+                color: true,
+            },
+        );
         std::fs::write(Path::new(&keep).join("console.txt"), out).unwrap();
     }
-    for f in ["results.json", "junit.xml", "report.html", "badge.json", "badge.svg", "badge-pull.json", "badge-push.svg"] {
-        assert!(w.files.contains(&dir.path().join(f)), "{f} in {:?}", w.files);
+    for f in [
+        "results.json",
+        "junit.xml",
+        "report.html",
+        "badge.json",
+        "badge.svg",
+        "badge-pull.json",
+        "badge-push.svg",
+    ] {
+        assert!(
+            w.files.contains(&dir.path().join(f)),
+            "{f} in {:?}",
+            w.files
+        );
     }
     // no temporary files left behind
     for e in std::fs::read_dir(dir.path()).unwrap() {
@@ -165,53 +216,131 @@ fn full_run_reports_agree() {
     let s = &results["summary"];
     assert_eq!(s["total"], 10);
     assert_eq!(s["failed"], 2, "the setup failure counts as a failure");
-    assert_eq!((s["passed"].as_u64(), s["warned"].as_u64(), s["unsupported"].as_u64()), (Some(3), Some(1), Some(1)));
-    assert_eq!((s["skipped"].as_u64(), s["expected_failure"].as_u64(), s["not_run"].as_u64()), (Some(1), Some(1), Some(1)));
-    assert_eq!(s["exit_code"], 1, "failures make the verdict 1 even though the runner left 0");
+    assert_eq!(
+        (
+            s["passed"].as_u64(),
+            s["warned"].as_u64(),
+            s["unsupported"].as_u64()
+        ),
+        (Some(3), Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            s["skipped"].as_u64(),
+            s["expected_failure"].as_u64(),
+            s["not_run"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(
+        s["exit_code"], 1,
+        "failures make the verdict 1 even though the runner left 0"
+    );
     assert_eq!(s["status"], "failed");
     assert_eq!(w.counts.failed, 2);
 
     let j = parse_junit(&read(dir.path(), "junit.xml"));
     assert_counts_agree(&j, &results);
     let names: Vec<_> = j.suites.iter().map(|a| a["name"].as_str()).collect();
-    assert_eq!(names, ["pull", "push", "content-discovery", "content-management", "referrers"]);
+    assert_eq!(
+        names,
+        [
+            "pull",
+            "push",
+            "content-discovery",
+            "content-management",
+            "referrers"
+        ]
+    );
     // classname = bucket, name = id, message = first line, text = full message + trace
-    let failed = j.cases.iter().find(|c| c.1 == "pull.manifest.get-by-tag").unwrap();
+    let failed = j
+        .cases
+        .iter()
+        .find(|c| c.1 == "pull.manifest.get-by-tag")
+        .unwrap();
     assert_eq!((failed.2.as_str(), failed.3.as_str()), ("pull", "failure"));
-    assert!(failed.4.starts_with("MUST <script>alert('x')</script> & \"quoted\" ]]> \\x1B[31mred\\x00 end"), "{}", failed.4);
+    assert!(
+        failed
+            .4
+            .starts_with("MUST <script>alert('x')</script> & \"quoted\" ]]> \\x1B[31mred\\x00 end"),
+        "{}",
+        failed.4
+    );
     assert!(!failed.4.contains("second line"));
-    let text = j.failure_texts.iter().find(|t| t.contains("second line <b>bold</b>")).expect("full message in failure text");
+    let text = j
+        .failure_texts
+        .iter()
+        .find(|t| t.contains("second line <b>bold</b>"))
+        .expect("full message in failure text");
     assert!(text.contains("]]>"), "CDATA split keeps ]]> intact: {text}");
-    assert!(text.contains("GET http://127.0.0.1:5000/v2/repo/manifests/<latest> → 200 (7 ms)"), "{text}");
+    assert!(
+        text.contains("GET http://127.0.0.1:5000/v2/repo/manifests/<latest> → 200 (7 ms)"),
+        "{text}"
+    );
     assert!(text.contains("→ no response"));
-    let setup = j.cases.iter().find(|c| c.1 == "push.manifest.setup").unwrap();
+    let setup = j
+        .cases
+        .iter()
+        .find(|c| c.1 == "push.manifest.setup")
+        .unwrap();
     assert_eq!((setup.2.as_str(), setup.3.as_str()), ("push", "failure"));
     let msg = |id: &str| j.cases.iter().find(|c| c.1 == id).unwrap().4.clone();
-    assert_eq!(msg("push.monolithic.single-post"), "unsupported: single POST not supported (202)");
-    assert_eq!(msg("push.chunked.patch-202"), "expected failure (PATCH answers 204 (vendor bug #12)): MUST answer 202");
-    assert_eq!(msg("content-discovery.tags.list"), "not run: run cancelled before this check ran");
+    assert_eq!(
+        msg("push.monolithic.single-post"),
+        "unsupported: single POST not supported (202)"
+    );
+    assert_eq!(
+        msg("push.chunked.patch-202"),
+        "expected failure (PATCH answers 204 (vendor bug #12)): MUST answer 202"
+    );
+    assert_eq!(
+        msg("content-discovery.tags.list"),
+        "not run: run cancelled before this check ran"
+    );
     assert!(msg("push.manifest.put-by-tag").starts_with("skipped: "));
-    assert!(j.system_outs.iter().any(|o| o.contains("WARNING") && o.contains("SHOULD answer 206")), "{:?}", j.system_outs);
+    assert!(
+        j.system_outs
+            .iter()
+            .any(|o| o.contains("WARNING") && o.contains("SHOULD answer 206")),
+        "{:?}",
+        j.system_outs
+    );
     assert_eq!(j.properties["seed"], "42");
     assert_eq!(j.properties["spec.version"], "1.1");
     assert_eq!(j.properties["registry"], "http://127.0.0.1:5000/");
     assert_eq!(j.properties["tool.version"], "0.1.0");
     assert_eq!(j.properties["config.password"], "[REDACTED]");
-    assert!(j.suites.iter().all(|a| a["timestamp"].starts_with("2025-01-02T03:04:05")), "{:?}", j.suites);
+    assert!(
+        j.suites
+            .iter()
+            .all(|a| a["timestamp"].starts_with("2025-01-02T03:04:05")),
+        "{:?}",
+        j.suites
+    );
 
     let html = read(dir.path(), "report.html");
     check_html(&html);
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "hostile header escaped");
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "hostile header escaped"
+    );
     assert!(html.contains("class=\"pill pill-failed\">FAILED<"));
     assert!(html.contains("<span class=\"n\">10</span><span class=\"l\">checks</span>"));
     assert!(html.contains("<span class=\"n\">2</span><span class=\"l\">failed</span>"));
     assert!(html.contains("TLS certificate verification is OFF"));
     assert!(html.contains("deleted 3 manifests &lt;ok&gt;"));
-    assert_eq!(html.matches("deleted 3 manifests").count(), 1, "cleanup shown once");
+    assert_eq!(
+        html.matches("deleted 3 manifests").count(),
+        1,
+        "cleanup shown once"
+    );
     assert!(html.contains("oci-conformance --registry http://127.0.0.1:5000 --seed 42"));
     assert_eq!(html.matches("<tr class=\"check ").count(), 10);
-    assert!(html.contains("<details class=\"trace\" open>"), "a failed check's trace starts open");
+    assert!(
+        html.contains("<details class=\"trace\" open>"),
+        "a failed check's trace starts open"
+    );
 
     let badge: Value = serde_json::from_str(&read(dir.path(), "badge.json")).unwrap();
     assert_eq!(badge["schemaVersion"], 1);
@@ -219,8 +348,24 @@ fn full_run_reports_agree() {
     assert_eq!(badge["message"], "4/8 passed");
     assert_eq!(badge["color"], "red");
     let b: Value = serde_json::from_str(&read(dir.path(), "badge-referrers.json")).unwrap();
-    assert_eq!((b["label"].as_str(), b["message"].as_str(), b["color"].as_str()), (Some("OCI referrers"), Some("conformant"), Some("brightgreen")));
-    for f in ["badge.svg", "badge-pull.svg", "badge-referrers.svg", "badge-content-management.svg"] {
+    assert_eq!(
+        (
+            b["label"].as_str(),
+            b["message"].as_str(),
+            b["color"].as_str()
+        ),
+        (
+            Some("OCI referrers"),
+            Some("conformant"),
+            Some("brightgreen")
+        )
+    );
+    for f in [
+        "badge.svg",
+        "badge-pull.svg",
+        "badge-referrers.svg",
+        "badge-content-management.svg",
+    ] {
         check_svg(&read(dir.path(), f));
     }
 }
@@ -229,17 +374,34 @@ fn full_run_reports_agree() {
 fn check_html(html: &str) {
     assert!(html.starts_with("<!doctype html>"));
     let lower = html.to_ascii_lowercase();
-    for bad in ["src=\"http", "src='http", "url(http", "url(\"http", "url('http", "@import", "<link rel=\"stylesheet\"", "<iframe", "srcset="] {
+    for bad in [
+        "src=\"http",
+        "src='http",
+        "url(http",
+        "url(\"http",
+        "url('http",
+        "@import",
+        "<link rel=\"stylesheet\"",
+        "<iframe",
+        "srcset=",
+    ] {
         assert!(!lower.contains(bad), "external asset reference {bad:?}");
     }
     // every href to http(s) is on an <a> element
     let mut rest = lower.as_str();
     while let Some(i) = rest.find("href=\"http") {
         let tag_start = rest[..i].rfind('<').unwrap();
-        assert!(rest[tag_start..].starts_with("<a "), "non-link href: {}", &rest[tag_start..i + 40]);
+        assert!(
+            rest[tag_start..].starts_with("<a "),
+            "non-link href: {}",
+            &rest[tag_start..i + 40]
+        );
         rest = &rest[i + 5..];
     }
-    assert!(!html.contains("<script>alert"), "hostile script not escaped");
+    assert!(
+        !html.contains("<script>alert"),
+        "hostile script not escaped"
+    );
     assert!(!html.contains('\u{1b}') && !html.contains('\u{0}'));
     assert_eq!(html.matches("<script>").count(), 1, "only our own script");
     assert!(html.contains("Content-Security-Policy"));
@@ -251,7 +413,10 @@ fn check_svg(svg: &str) {
     let mut depth = 0i32;
     let mut root = None;
     loop {
-        match r.read_event().unwrap_or_else(|e| panic!("badge does not parse: {e}\n{svg}")) {
+        match r
+            .read_event()
+            .unwrap_or_else(|e| panic!("badge does not parse: {e}\n{svg}"))
+        {
             X::Start(e) => {
                 if root.is_none() {
                     root = Some(String::from_utf8(e.name().as_ref().to_vec()).unwrap());
@@ -265,7 +430,10 @@ fn check_svg(svg: &str) {
     }
     assert_eq!(depth, 0);
     assert_eq!(root.as_deref(), Some("svg"));
-    assert!(!svg.contains("href=\"http") && !svg.contains("xlink:href"), "self-contained");
+    assert!(
+        !svg.contains("href=\"http") && !svg.contains("xlink:href"),
+        "self-contained"
+    );
 }
 
 #[test]
@@ -285,9 +453,17 @@ fn interrupted_run_still_reports() {
     assert_eq!(s["total"], 9, "every planned check is listed");
     assert_eq!(s["not_run"], 7);
     assert_eq!(w.counts.not_run, 7);
-    let missing = results["tests"].as_array().unwrap().iter().find(|t| t["id"] == "referrers.api.list").unwrap();
+    let missing = results["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "referrers.api.list")
+        .unwrap();
     assert_eq!(missing["outcome"], "not-run");
-    assert!(missing["message"].as_str().unwrap().contains("interrupted by SIGINT"));
+    assert!(missing["message"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted by SIGINT"));
     let j = parse_junit(&read(dir.path(), "junit.xml"));
     assert_counts_agree(&j, &results);
     assert_eq!(j.properties["interrupted"], "interrupted by SIGINT");
@@ -296,7 +472,10 @@ fn interrupted_run_still_reports() {
     assert!(html.contains("The run was cut short."));
     assert!(html.contains("pill-interrupted"));
     let badge: Value = serde_json::from_str(&read(dir.path(), "badge.json")).unwrap();
-    assert_eq!(badge["color"], "red", "a failure seen before the interruption still shows");
+    assert_eq!(
+        badge["color"], "red",
+        "a failure seen before the interruption still shows"
+    );
 }
 
 #[test]
@@ -308,7 +487,13 @@ fn stream_closing_without_summary_still_reports() {
     res.unwrap();
     let results: Value = serde_json::from_str(&read(dir.path(), "results.json")).unwrap();
     let s = &results["summary"];
-    assert!(s["interrupted"].as_str().unwrap().contains("without a summary"), "{s}");
+    assert!(
+        s["interrupted"]
+            .as_str()
+            .unwrap()
+            .contains("without a summary"),
+        "{s}"
+    );
     assert_eq!(s["exit_code"], 4);
     assert_eq!(s["passed"], 1);
     assert_eq!(s["not_run"], 8);
@@ -316,7 +501,10 @@ fn stream_closing_without_summary_still_reports() {
     assert_counts_agree(&j, &results);
     check_html(&read(dir.path(), "report.html"));
     let badge: Value = serde_json::from_str(&read(dir.path(), "badge.json")).unwrap();
-    assert_eq!((badge["message"].as_str(), badge["color"].as_str()), (Some("1/9 passed, incomplete"), Some("lightgrey")));
+    assert_eq!(
+        (badge["message"].as_str(), badge["color"].as_str()),
+        (Some("1/9 passed, incomplete"), Some("lightgrey"))
+    );
 }
 
 #[test]
@@ -353,7 +541,10 @@ fn fatal_run_with_no_checks() {
     assert!(j.properties["fatal"].contains("connection refused"));
     let html = read(dir.path(), "report.html");
     check_html(&html);
-    assert!(html.contains("The run could not start.") && html.contains("connection refused &lt;127.0.0.1:1&gt;"));
+    assert!(
+        html.contains("The run could not start.")
+            && html.contains("connection refused &lt;127.0.0.1:1&gt;")
+    );
     let badge: Value = serde_json::from_str(&read(dir.path(), "badge.json")).unwrap();
     assert_eq!(badge["message"], "not run");
 }
@@ -363,7 +554,11 @@ fn passing_run_is_conformant() {
     let dir = tempfile::tempdir().unwrap();
     let mut ev = vec![Event::RunStarted(info())];
     for m in PLAN.iter() {
-        let o = if m.level == Level::May { Outcome::Unsupported } else { Outcome::Passed };
+        let o = if m.level == Level::May {
+            Outcome::Unsupported
+        } else {
+            Outcome::Passed
+        };
         ev.push(result(m.id, m.bucket, o, m.level, "", vec![]));
     }
     ev.push(finished(None, 0, vec![]));
@@ -372,7 +567,10 @@ fn passing_run_is_conformant() {
     let results: Value = serde_json::from_str(&read(dir.path(), "results.json")).unwrap();
     assert_eq!(results["summary"]["exit_code"], 0);
     let badge: Value = serde_json::from_str(&read(dir.path(), "badge.json")).unwrap();
-    assert_eq!((badge["message"].as_str(), badge["color"].as_str()), (Some("conformant"), Some("brightgreen")));
+    assert_eq!(
+        (badge["message"].as_str(), badge["color"].as_str()),
+        (Some("conformant"), Some("brightgreen"))
+    );
     assert!(read(dir.path(), "report.html").contains("pill-passed\">PASSED<"));
     assert_counts_agree(&parse_junit(&read(dir.path(), "junit.xml")), &results);
 }
@@ -380,9 +578,23 @@ fn passing_run_is_conformant() {
 #[test]
 fn console_json_lines_only() {
     let dir = tempfile::tempdir().unwrap();
-    let (res, out) = run(full_run(), dir.path(), ConsoleSettings { json: true, ..Default::default() }, Term { live: false, color: true });
+    let (res, out) = run(
+        full_run(),
+        dir.path(),
+        ConsoleSettings {
+            json: true,
+            ..Default::default()
+        },
+        Term {
+            live: false,
+            color: true,
+        },
+    );
     res.unwrap();
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect();
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
     let kinds: Vec<&str> = lines.iter().map(|v| v["event"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"run-started"));
     assert_eq!(kinds.last(), Some(&"run-finished"));
@@ -391,7 +603,10 @@ fn console_json_lines_only() {
     let start = &lines[0];
     assert_eq!(start["seed"], 42);
     assert_eq!(start["config"]["password"], "[REDACTED]");
-    let f = lines.iter().find(|v| v["id"] == "pull.manifest.get-by-tag" && v["event"] == "check-finished").unwrap();
+    let f = lines
+        .iter()
+        .find(|v| v["id"] == "pull.manifest.get-by-tag" && v["event"] == "check-finished")
+        .unwrap();
     for k in ["bucket", "outcome", "level", "message", "duration_ms"] {
         assert!(f.get(k).is_some(), "{k}");
     }
@@ -407,16 +622,46 @@ fn console_json_lines_only() {
 #[test]
 fn console_plain_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let (res, out) = run(full_run(), dir.path(), ConsoleSettings { verbose: true, ..Default::default() }, Term { live: false, color: false });
+    let (res, out) = run(
+        full_run(),
+        dir.path(),
+        ConsoleSettings {
+            verbose: true,
+            ..Default::default()
+        },
+        Term {
+            live: false,
+            color: false,
+        },
+    );
     res.unwrap();
-    assert!(!out.contains('\u{1b}'), "no colour without a terminal (and hostile escapes neutralised):\n{out}");
-    let check_lines: Vec<&str> = out.lines().filter(|l| Outcome::ALL.iter().any(|o| l.starts_with(&format!("{:<16} ", o.as_str())))).collect();
+    assert!(
+        !out.contains('\u{1b}'),
+        "no colour without a terminal (and hostile escapes neutralised):\n{out}"
+    );
+    let check_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            Outcome::ALL
+                .iter()
+                .any(|o| l.starts_with(&format!("{:<16} ", o.as_str())))
+        })
+        .collect();
     assert_eq!(check_lines.len(), 10, "one line per check:\n{out}");
-    let f = check_lines.iter().find(|l| l.contains("pull.manifest.get-by-tag")).unwrap();
-    assert!(f.starts_with("failed ") && f.contains("\\x1B[31mred"), "{f}");
+    let f = check_lines
+        .iter()
+        .find(|l| l.contains("pull.manifest.get-by-tag"))
+        .unwrap();
+    assert!(
+        f.starts_with("failed ") && f.contains("\\x1B[31mred"),
+        "{f}"
+    );
     assert!(!f.contains("second line"));
     // verbose: the failed check's trace follows
-    assert!(out.contains("    GET http://127.0.0.1:5000/v2/repo/manifests/<latest> → 200 (7 ms)"), "{out}");
+    assert!(
+        out.contains("    GET http://127.0.0.1:5000/v2/repo/manifests/<latest> → 200 (7 ms)"),
+        "{out}"
+    );
     assert!(out.contains("      < X-Evil: <img src=x onerror=alert(1)>"));
     assert!(out.contains("note: cleanup: deleted 3 manifests <ok>"));
     // summary: per bucket, overall, failed checks with messages, report paths, verdict
@@ -424,7 +669,10 @@ fn console_plain_lines() {
     assert!(out.contains("overall") && out.contains("10 checks"));
     assert!(out.contains("Failed checks (2):"));
     assert!(out.contains("      second line <b>bold</b>"));
-    assert!(out.contains(&format!("report: {}", dir.path().join("junit.xml").display())));
+    assert!(out.contains(&format!(
+        "report: {}",
+        dir.path().join("junit.xml").display()
+    )));
     assert!(out.contains("badges: "));
     assert!(out.contains("result: FAILED (exit status 1)"));
     assert!(out.contains("warning: TLS certificate verification is OFF"));
@@ -433,12 +681,26 @@ fn console_plain_lines() {
 #[test]
 fn console_quiet_and_colour() {
     let dir = tempfile::tempdir().unwrap();
-    let (res, out) = run(full_run(), dir.path(), quiet(), Term { live: false, color: true });
+    let (res, out) = run(
+        full_run(),
+        dir.path(),
+        quiet(),
+        Term {
+            live: false,
+            color: true,
+        },
+    );
     res.unwrap();
-    assert!(!out.lines().any(|l| l.starts_with("passed ")), "quiet prints no per-check lines:\n{out}");
+    assert!(
+        !out.lines().any(|l| l.starts_with("passed ")),
+        "quiet prints no per-check lines:\n{out}"
+    );
     assert!(!out.contains("note:"));
     assert!(out.contains("overall"));
-    assert!(out.contains("\u{1b}[31;1mFAILED\u{1b}[0m"), "colours on a terminal");
+    assert!(
+        out.contains("\u{1b}[31;1mFAILED\u{1b}[0m"),
+        "colours on a terminal"
+    );
     // the hostile message's own escape sequence never reaches the terminal raw
     assert!(!out.contains("\u{1b}[31mred"));
 }

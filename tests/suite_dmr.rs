@@ -16,51 +16,234 @@ const CONTRACT: &[(&str, Level, Option<Level>, SpecVersion, &str)] = {
     &[
         ("discovery.tags.list", Must, None, V1_0, "listing-tags"),
         ("discovery.tags.name", Must, None, V1_0, "listing-tags"),
-        ("discovery.tags.contains-pushed", Must, None, V1_0, "listing-tags"),
+        (
+            "discovery.tags.contains-pushed",
+            Must,
+            None,
+            V1_0,
+            "listing-tags",
+        ),
         ("discovery.tags.order", Must, None, V1_0, "listing-tags"),
         ("discovery.tags.n", Must, None, V1_0, "listing-tags"),
         ("discovery.tags.n-zero", Must, None, V1_0, "listing-tags"),
         ("discovery.tags.last", Must, None, V1_0, "listing-tags"),
-        ("discovery.tags.link-header", Must, None, V1_0, "listing-tags"),
-        ("discovery.tags.pagination-walk", Must, None, V1_0, "listing-tags"),
-        ("discovery.tags.unknown-repo-404", Must, None, V1_0, "listing-tags"),
-        ("discovery.tags.retag", Must, None, V1_0, "pulling-manifests"),
-        ("discovery.names.multi-component", Must, None, V1_0, "pulling-manifests"),
-        ("discovery.names.long-name", Must, None, V1_0, "pulling-manifests"),
-        ("discovery.names.tag-128", Must, None, V1_0, "pulling-manifests"),
-        ("discovery.names.invalid-tag", Should, None, V1_0, "pulling-manifests"),
-        ("discovery.names.invalid-name", Should, None, V1_0, "error-codes"),
+        (
+            "discovery.tags.link-header",
+            Must,
+            None,
+            V1_0,
+            "listing-tags",
+        ),
+        (
+            "discovery.tags.pagination-walk",
+            Must,
+            None,
+            V1_0,
+            "listing-tags",
+        ),
+        (
+            "discovery.tags.unknown-repo-404",
+            Must,
+            None,
+            V1_0,
+            "listing-tags",
+        ),
+        (
+            "discovery.tags.retag",
+            Must,
+            None,
+            V1_0,
+            "pulling-manifests",
+        ),
+        (
+            "discovery.names.multi-component",
+            Must,
+            None,
+            V1_0,
+            "pulling-manifests",
+        ),
+        (
+            "discovery.names.long-name",
+            Must,
+            None,
+            V1_0,
+            "pulling-manifests",
+        ),
+        (
+            "discovery.names.tag-128",
+            Must,
+            None,
+            V1_0,
+            "pulling-manifests",
+        ),
+        (
+            "discovery.names.invalid-tag",
+            Should,
+            None,
+            V1_0,
+            "pulling-manifests",
+        ),
+        (
+            "discovery.names.invalid-name",
+            Should,
+            None,
+            V1_0,
+            "error-codes",
+        ),
         ("management.tag.delete", Must, None, V1_0, "deleting-tags"),
-        ("management.tag.deleted-404", Must, None, V1_0, "deleting-tags"),
-        ("management.manifest.delete", Must, None, V1_0, "deleting-manifests"),
-        ("management.manifest.deleted-404", Must, None, V1_0, "deleting-manifests"),
-        ("management.manifest.delete-unknown-repo-404", Must, None, V1_0, "deleting-manifests"),
+        (
+            "management.tag.deleted-404",
+            Must,
+            None,
+            V1_0,
+            "deleting-tags",
+        ),
+        (
+            "management.manifest.delete",
+            Must,
+            None,
+            V1_0,
+            "deleting-manifests",
+        ),
+        (
+            "management.manifest.deleted-404",
+            Must,
+            None,
+            V1_0,
+            "deleting-manifests",
+        ),
+        (
+            "management.manifest.delete-unknown-repo-404",
+            Must,
+            None,
+            V1_0,
+            "deleting-manifests",
+        ),
         ("management.blob.delete", Must, None, V1_0, "deleting-blobs"),
-        ("management.blob.deleted-404", Must, None, V1_0, "deleting-blobs"),
-        ("management.blob.delete-unknown-404", Must, None, V1_0, "deleting-blobs"),
+        (
+            "management.blob.deleted-404",
+            Must,
+            None,
+            V1_0,
+            "deleting-blobs",
+        ),
+        (
+            "management.blob.delete-unknown-404",
+            Must,
+            None,
+            V1_0,
+            "deleting-blobs",
+        ),
         ("referrers.push.subject-missing", Must, None, V1_0, "push"),
-        ("referrers.push.oci-subject", Must, None, V1_1, "pushing-manifests-with-subject"),
+        (
+            "referrers.push.oci-subject",
+            Must,
+            None,
+            V1_1,
+            "pushing-manifests-with-subject",
+        ),
         ("referrers.api.list", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.descriptors", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.artifact-type", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.artifact-type-config", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.index-referrer", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.annotations", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.same-repo-only", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.unknown-subject-empty", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.invalid-digest-400", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.filter", Should, None, V1_1, "listing-referrers"),
-        ("referrers.api.removed-after-delete", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.pagination", Must, None, V1_1, "listing-referrers"),
-        ("referrers.api.subject-pushed-later", Must, None, V1_1, "listing-referrers"),
-        ("referrers.fallback.tag-schema", Must, None, V1_0, "referrers-tag-schema"),
+        (
+            "referrers.api.descriptors",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.artifact-type",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.artifact-type-config",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.index-referrer",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.annotations",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.same-repo-only",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.unknown-subject-empty",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.invalid-digest-400",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.filter",
+            Should,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.removed-after-delete",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.pagination",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.api.subject-pushed-later",
+            Must,
+            None,
+            V1_1,
+            "listing-referrers",
+        ),
+        (
+            "referrers.fallback.tag-schema",
+            Must,
+            None,
+            V1_0,
+            "referrers-tag-schema",
+        ),
     ]
 };
 
 #[test]
 fn checks_match_the_contract() {
     let all = oci_conformance::plan::all_checks();
-    let ours: Vec<_> = all.iter().filter(|m| BUCKETS.contains(&m.bucket.as_str())).collect();
+    let ours: Vec<_> = all
+        .iter()
+        .filter(|m| BUCKETS.contains(&m.bucket.as_str()))
+        .collect();
     let ids: Vec<&str> = ours.iter().map(|m| m.id).collect();
     let want: Vec<&str> = CONTRACT.iter().map(|c| c.0).collect();
     let mut a = ids.clone();
@@ -74,7 +257,11 @@ fn checks_match_the_contract() {
         assert_eq!(m.level_v1_1, *v11, "{id} 1.1 level");
         assert_eq!(m.since, *since, "{id} since");
         assert_eq!(m.spec, *spec, "{id} spec anchor");
-        assert!(id.starts_with(m.bucket.as_str().trim_start_matches("content-")), "{id} in bucket {}", m.bucket.as_str());
+        assert!(
+            id.starts_with(m.bucket.as_str().trim_start_matches("content-")),
+            "{id} in bucket {}",
+            m.bucket.as_str()
+        );
     }
 }
 
@@ -95,26 +282,46 @@ async fn run(registry: Option<String>, spec: &str) -> BTreeMap<String, (String, 
     };
     let cfg = Config::resolve(&args, &BTreeMap::new(), String::new()).expect("config");
     oci_conformance::app::run(cfg, false).await;
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).expect("results.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("results.json")).expect("results.json"),
+    )
+    .unwrap();
     v["tests"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["id"].as_str().unwrap().to_string(), (t["outcome"].as_str().unwrap().to_string(), t["message"].as_str().unwrap_or("").to_string())))
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_string(),
+                (
+                    t["outcome"].as_str().unwrap().to_string(),
+                    t["message"].as_str().unwrap_or("").to_string(),
+                ),
+            )
+        })
         .collect()
 }
 
 fn outcome<'a>(r: &'a BTreeMap<String, (String, String)>, id: &str) -> &'a str {
-    r.get(id).map(|(o, _)| o.as_str()).unwrap_or_else(|| panic!("{id} not reported"))
+    r.get(id)
+        .map(|(o, _)| o.as_str())
+        .unwrap_or_else(|| panic!("{id} not reported"))
 }
 
 fn not_failed(r: &BTreeMap<String, (String, String)>) {
-    let bad: Vec<_> = r.iter().filter(|(_, (o, _))| o == "failed" || o == "warned").collect();
+    let bad: Vec<_> = r
+        .iter()
+        .filter(|(_, (o, _))| o == "failed" || o == "warned")
+        .collect();
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
 async fn embedded(no_referrers_api: bool) -> Option<oci_conformance::registry::Running> {
-    let o = oci_conformance::registry::Options { addr: "127.0.0.1:0".into(), no_referrers_api, ..Default::default() };
+    let o = oci_conformance::registry::Options {
+        addr: "127.0.0.1:0".into(),
+        no_referrers_api,
+        ..Default::default()
+    };
     match oci_conformance::registry::start(o).await {
         Ok(r) => Some(r),
         Err(e) => {
@@ -126,19 +333,31 @@ async fn embedded(no_referrers_api: bool) -> Option<oci_conformance::registry::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_registry_passes_every_check() {
-    let Some(reg) = embedded(false).await else { return };
+    let Some(reg) = embedded(false).await else {
+        return;
+    };
     for spec in ["1.1", "main"] {
         let r = run(Some(reg.url()), spec).await;
         assert_eq!(r.len(), CONTRACT.len());
         not_failed(&r);
-        let skipped: Vec<&String> = r.iter().filter(|(_, (o, _))| o != "passed").map(|(k, _)| k).collect();
-        assert_eq!(skipped, vec!["referrers.fallback.tag-schema"], "only the fallback is skipped when the API exists ({spec})");
+        let skipped: Vec<&String> = r
+            .iter()
+            .filter(|(_, (o, _))| o != "passed")
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            skipped,
+            vec!["referrers.fallback.tag-schema"],
+            "only the fallback is skipped when the API exists ({spec})"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_referrers_api_the_fallback_is_checked() {
-    let Some(reg) = embedded(true).await else { return };
+    let Some(reg) = embedded(true).await else {
+        return;
+    };
     let r = run(Some(reg.url()), "1.1").await;
     not_failed(&r);
     for (id, (o, m)) in &r {
@@ -152,7 +371,9 @@ async fn without_referrers_api_the_fallback_is_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spec_1_0_skips_the_referrers_api() {
-    let Some(reg) = embedded(false).await else { return };
+    let Some(reg) = embedded(false).await else {
+        return;
+    };
     let r = run(Some(reg.url()), "1.0").await;
     not_failed(&r);
     for (id, (o, m)) in &r {
@@ -169,11 +390,17 @@ async fn spec_1_0_skips_the_referrers_api() {
 async fn debian_docker_registry_verdicts() {
     let bin = std::path::Path::new("/usr/bin/docker-registry");
     if !bin.exists() {
-        eprintln!("skipped: /usr/bin/docker-registry is not installed (apt-get install docker-registry)");
+        eprintln!(
+            "skipped: /usr/bin/docker-registry is not installed (apt-get install docker-registry)"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = format!(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\nhealth:\n  storagedriver:\n    enabled: false\n",
         dir.path().join("storage").display()
@@ -191,27 +418,53 @@ async fn debian_docker_registry_verdicts() {
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut up = false;
     for _ in 0..100 {
-        if c.get(format!("{url}/v2/")).send().await.map(|r| r.status() == 200).unwrap_or(false) {
+        if c.get(format!("{url}/v2/"))
+            .send()
+            .await
+            .map(|r| r.status() == 200)
+            .unwrap_or(false)
+        {
             up = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let r = if up { Some(run(Some(url), "1.1").await) } else { None };
+    let r = if up {
+        Some(run(Some(url), "1.1").await)
+    } else {
+        None
+    };
     let _ = child.kill();
     let _ = child.wait();
     let r = r.expect("docker-registry did not come up");
 
-    for id in ["discovery.tags.n", "discovery.tags.n-zero", "discovery.tags.last"] {
+    for id in [
+        "discovery.tags.n",
+        "discovery.tags.n-zero",
+        "discovery.tags.last",
+    ] {
         assert_eq!(outcome(&r, id), "failed", "{id}: {:?}", r.get(id));
     }
     assert_eq!(outcome(&r, "management.tag.delete"), "unsupported");
     assert_eq!(outcome(&r, "referrers.fallback.tag-schema"), "passed");
-    for id in ["referrers.api.list", "referrers.api.pagination", "referrers.push.oci-subject"] {
+    for id in [
+        "referrers.api.list",
+        "referrers.api.pagination",
+        "referrers.push.oci-subject",
+    ] {
         assert_eq!(outcome(&r, id), "unsupported", "{id}");
     }
     // Readdir order may happen to be sorted; nothing else may fail.
-    let allowed = ["discovery.tags.n", "discovery.tags.n-zero", "discovery.tags.last", "discovery.tags.order", "discovery.tags.pagination-walk"];
-    let other: Vec<_> = r.iter().filter(|(id, (o, _))| (o == "failed" || o == "warned") && !allowed.contains(&id.as_str())).collect();
+    let allowed = [
+        "discovery.tags.n",
+        "discovery.tags.n-zero",
+        "discovery.tags.last",
+        "discovery.tags.order",
+        "discovery.tags.pagination-walk",
+    ];
+    let other: Vec<_> = r
+        .iter()
+        .filter(|(id, (o, _))| (o == "failed" || o == "warned") && !allowed.contains(&id.as_str()))
+        .collect();
     assert!(other.is_empty(), "{other:#?}");
 }

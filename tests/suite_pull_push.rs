@@ -19,32 +19,67 @@ use support::RunResult;
 fn response(status: u16, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let mut h = HeaderMap::new();
     for (k, v) in headers {
-        h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
-    Response { status, headers: h, body: Bytes::copy_from_slice(body), hashed: None, url: url::Url::parse(url).unwrap(), request: "TEST".into() }
+    Response {
+        status,
+        headers: h,
+        body: Bytes::copy_from_slice(body),
+        hashed: None,
+        url: url::Url::parse(url).unwrap(),
+        request: "TEST".into(),
+    }
 }
 
 #[test]
 fn location_resolves_against_the_answering_url() {
     let base = "http://127.0.0.1:5000/v2/a/b/blobs/uploads/";
     let r = |l: &str| location(&response(202, base, &[("location", l)], b""));
-    assert_eq!(r("/v2/a/b/blobs/uploads/u1?_state=x%3D").as_deref(), Some("http://127.0.0.1:5000/v2/a/b/blobs/uploads/u1?_state=x%3D"));
-    assert_eq!(r("u2?s=1").as_deref(), Some("http://127.0.0.1:5000/v2/a/b/blobs/uploads/u2?s=1"));
-    assert_eq!(r("https://storage.example/up?sig=abc").as_deref(), Some("https://storage.example/up?sig=abc"));
+    assert_eq!(
+        r("/v2/a/b/blobs/uploads/u1?_state=x%3D").as_deref(),
+        Some("http://127.0.0.1:5000/v2/a/b/blobs/uploads/u1?_state=x%3D")
+    );
+    assert_eq!(
+        r("u2?s=1").as_deref(),
+        Some("http://127.0.0.1:5000/v2/a/b/blobs/uploads/u2?s=1")
+    );
+    assert_eq!(
+        r("https://storage.example/up?sig=abc").as_deref(),
+        Some("https://storage.example/up?sig=abc")
+    );
     assert_eq!(r("  ").as_deref(), None);
     assert_eq!(location(&response(202, base, &[], b"")), None);
     // The digest is added after the location's own query parameters, encoded.
-    assert_eq!(with_query("http://h/up?s=1", "digest", "sha256:ab"), "http://h/up?s=1&digest=sha256%3Aab");
-    assert_eq!(with_query("/up", "digest", "sha256:ab"), "/up?digest=sha256%3Aab");
+    assert_eq!(
+        with_query("http://h/up?s=1", "digest", "sha256:ab"),
+        "http://h/up?s=1&digest=sha256%3Aab"
+    );
+    assert_eq!(
+        with_query("/up", "digest", "sha256:ab"),
+        "/up?digest=sha256%3Aab"
+    );
 }
 
 #[test]
 fn chunk_sizes_honour_the_registry_minimum() {
-    let r = |v: &str| chunk_min_length(&response(202, "http://h/", &[("oci-chunk-min-length", v)], b""));
+    let r = |v: &str| {
+        chunk_min_length(&response(
+            202,
+            "http://h/",
+            &[("oci-chunk-min-length", v)],
+            b"",
+        ))
+    };
     assert_eq!(r("5242880"), Ok(Some(5 << 20)));
     assert_eq!(r(" 7 "), Ok(Some(7)));
     assert!(r("0").is_err() && r("-1").is_err() && r("5MB").is_err() && r("").is_err());
-    assert_eq!(chunk_min_length(&response(202, "http://h/", &[], b"")), Ok(None));
+    assert_eq!(
+        chunk_min_length(&response(202, "http://h/", &[], b"")),
+        Ok(None)
+    );
     assert_eq!(chunk_size(None, 1 << 20), 1 << 20);
     assert_eq!(chunk_size(Some(5 << 20), 1 << 20), 5 << 20);
     assert_eq!(chunk_size(Some(1), 1 << 20), 1 << 20);
@@ -55,24 +90,44 @@ fn chunk_sizes_honour_the_registry_minimum() {
 fn digest_header_accepts_any_matching_algorithm() {
     let body = b"{\"x\":1}";
     let expect = |a: Algorithm| Digest::of(a, body);
-    let judge = |v: &str| digest_header(&response(200, "http://h/", &[("docker-content-digest", v)], b""), expect);
+    let judge = |v: &str| {
+        digest_header(
+            &response(200, "http://h/", &[("docker-content-digest", v)], b""),
+            expect,
+        )
+    };
     let s256 = Digest::sha256(body).to_string();
     let s512 = Digest::of(Algorithm::Sha512, body).to_string();
     assert_eq!(judge(&s256), DigestHeader::Matches(s256.clone()));
     // "MAY differ from the provided digest ... the hashing algorithms used do not match"
     assert_eq!(judge(&s512), DigestHeader::Matches(s512.clone()));
-    assert!(matches!(judge(&Digest::sha256(b"other").to_string()), DigestHeader::Differs(_)));
-    assert!(matches!(judge(&s256.to_uppercase()), DigestHeader::Differs(_)));
+    assert!(matches!(
+        judge(&Digest::sha256(b"other").to_string()),
+        DigestHeader::Differs(_)
+    ));
+    assert!(matches!(
+        judge(&s256.to_uppercase()),
+        DigestHeader::Differs(_)
+    ));
     assert!(matches!(judge("sha256:abc"), DigestHeader::Differs(_)));
     assert!(matches!(judge("garbage"), DigestHeader::Differs(_)));
-    assert!(matches!(judge("blake3:0123abcd"), DigestHeader::Unverifiable(_)));
-    assert_eq!(digest_header(&response(200, "http://h/", &[], b""), expect), DigestHeader::Absent);
+    assert!(matches!(
+        judge("blake3:0123abcd"),
+        DigestHeader::Unverifiable(_)
+    ));
+    assert_eq!(
+        digest_header(&response(200, "http://h/", &[], b""), expect),
+        DigestHeader::Absent
+    );
 }
 
 #[test]
 fn error_bodies_are_read_loosely() {
     let r = |b: &str| error_codes_loose(&response(404, "http://h/", &[], b.as_bytes()));
-    assert_eq!(r(r#"{"errors":[{"code":"BLOB_UNKNOWN"},{"code":"NAME_UNKNOWN"}]}"#), Some(vec!["BLOB_UNKNOWN".to_string(), "NAME_UNKNOWN".to_string()]));
+    assert_eq!(
+        r(r#"{"errors":[{"code":"BLOB_UNKNOWN"},{"code":"NAME_UNKNOWN"}]}"#),
+        Some(vec!["BLOB_UNKNOWN".to_string(), "NAME_UNKNOWN".to_string()])
+    );
     assert_eq!(r("404 page not found"), None);
     assert_eq!(r(r#"{"message":"nope"}"#), None);
 }
@@ -82,17 +137,28 @@ fn error_bodies_are_read_loosely() {
 const SEED: &str = "20261129";
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn run(extra: &[&str]) -> RunResult {
-    let mut flags: Vec<String> = ["--seed", SEED, "--deadline", "300"].iter().map(|s| s.to_string()).collect();
+    let mut flags: Vec<String> = ["--seed", SEED, "--deadline", "300"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     flags.extend(extra.iter().map(|s| s.to_string()));
-    rt().block_on(support::run(&flags, BTreeMap::new())).unwrap_or_else(|e| panic!("harness run {extra:?}: {e}"))
+    rt().block_on(support::run(&flags, BTreeMap::new()))
+        .unwrap_or_else(|e| panic!("harness run {extra:?}: {e}"))
 }
 
 fn ids(r: &RunResult, outcome: &str) -> BTreeSet<String> {
-    r.with(&[outcome]).into_iter().map(|(id, _)| id.clone()).collect()
+    r.with(&[outcome])
+        .into_iter()
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 fn set(v: &[&str]) -> BTreeSet<String> {
@@ -101,26 +167,81 @@ fn set(v: &[&str]) -> BTreeSet<String> {
 
 /// Every pull and push check of checks.md (the contract with the embedded registry's faults).
 const IDS: &[&str] = &[
-    "pull.api.v2-base", "pull.manifest.get-by-tag", "pull.manifest.get-by-digest", "pull.manifest.get-digest-header", "pull.manifest.content-type",
-    "pull.manifest.content-type-params", "pull.manifest.head-by-tag", "pull.manifest.head-by-digest", "pull.manifest.head-content-length", "pull.manifest.index",
-    "pull.manifest.unknown-tag-404", "pull.manifest.unknown-digest-404", "pull.manifest.head-unknown-404", "pull.manifest.unknown-repo-404", "pull.manifest.error-code",
-    "pull.blob.get", "pull.blob.get-digest-header", "pull.blob.get-empty", "pull.blob.head", "pull.blob.range", "pull.blob.unknown-404", "pull.blob.head-unknown-404",
-    "pull.blob.error-code", "pull.errors.json-format", "push.upload.post-202", "push.monolithic.put-201", "push.monolithic.location-pullable",
-    "push.monolithic.single-post", "push.chunked.patch-202", "push.chunked.put-201", "push.chunked.final-chunk-in-put", "push.chunked.status-204",
-    "push.chunked.out-of-order-416", "push.chunked.final-out-of-order-416", "push.chunked.min-length", "push.streamed.patch", "push.upload.cancel",
-    "push.digest.mismatch", "push.digest.invalid-400", "push.digest.sha512", "push.mount.from", "push.mount.without-from", "push.mount.unknown-blob",
-    "push.manifest.put-by-tag", "push.manifest.put-by-digest", "push.manifest.digest-header", "push.manifest.exact-bytes", "push.manifest.index",
-    "push.manifest.artifact", "push.manifest.no-layers", "push.manifest.missing-blobs", "push.manifest.tag-param", "push.manifest.size-4mib",
-    "push.manifest.too-large-413", "push.manifest.location",
+    "pull.api.v2-base",
+    "pull.manifest.get-by-tag",
+    "pull.manifest.get-by-digest",
+    "pull.manifest.get-digest-header",
+    "pull.manifest.content-type",
+    "pull.manifest.content-type-params",
+    "pull.manifest.head-by-tag",
+    "pull.manifest.head-by-digest",
+    "pull.manifest.head-content-length",
+    "pull.manifest.index",
+    "pull.manifest.unknown-tag-404",
+    "pull.manifest.unknown-digest-404",
+    "pull.manifest.head-unknown-404",
+    "pull.manifest.unknown-repo-404",
+    "pull.manifest.error-code",
+    "pull.blob.get",
+    "pull.blob.get-digest-header",
+    "pull.blob.get-empty",
+    "pull.blob.head",
+    "pull.blob.range",
+    "pull.blob.unknown-404",
+    "pull.blob.head-unknown-404",
+    "pull.blob.error-code",
+    "pull.errors.json-format",
+    "push.upload.post-202",
+    "push.monolithic.put-201",
+    "push.monolithic.location-pullable",
+    "push.monolithic.single-post",
+    "push.chunked.patch-202",
+    "push.chunked.put-201",
+    "push.chunked.final-chunk-in-put",
+    "push.chunked.status-204",
+    "push.chunked.out-of-order-416",
+    "push.chunked.final-out-of-order-416",
+    "push.chunked.min-length",
+    "push.streamed.patch",
+    "push.upload.cancel",
+    "push.digest.mismatch",
+    "push.digest.invalid-400",
+    "push.digest.sha512",
+    "push.mount.from",
+    "push.mount.without-from",
+    "push.mount.unknown-blob",
+    "push.manifest.put-by-tag",
+    "push.manifest.put-by-digest",
+    "push.manifest.digest-header",
+    "push.manifest.exact-bytes",
+    "push.manifest.index",
+    "push.manifest.artifact",
+    "push.manifest.no-layers",
+    "push.manifest.missing-blobs",
+    "push.manifest.tag-param",
+    "push.manifest.size-4mib",
+    "push.manifest.too-large-413",
+    "push.manifest.location",
 ];
 
 #[test]
 fn every_contract_id_is_declared_once() {
-    let all: Vec<&str> = oci_conformance::plan::all_checks().into_iter().map(|m| m.id).collect();
+    let all: Vec<&str> = oci_conformance::plan::all_checks()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
     for id in IDS {
-        assert_eq!(all.iter().filter(|x| *x == id).count(), 1, "{id} declared {} times", all.iter().filter(|x| *x == id).count());
+        assert_eq!(
+            all.iter().filter(|x| *x == id).count(),
+            1,
+            "{id} declared {} times",
+            all.iter().filter(|x| *x == id).count()
+        );
     }
-    let ours = all.iter().filter(|id| id.starts_with("pull.") || id.starts_with("push.")).filter(|id| !id.contains(".large."));
+    let ours = all
+        .iter()
+        .filter(|id| id.starts_with("pull.") || id.starts_with("push."))
+        .filter(|id| !id.contains(".large."));
     for id in ours {
         assert!(IDS.contains(id), "{id} is not in checks.md");
     }
@@ -131,12 +252,30 @@ fn every_contract_id_is_declared_once() {
 fn embedded_registry_passes_pull_and_push() {
     for spec in ["1.1", "main"] {
         let r = run(&["--bucket", "pull,push", "--spec-version", spec]);
-        assert!(r.caught().is_empty() && ids(&r, "not-run").is_empty(), "spec {spec}: {}", r.problems());
+        assert!(
+            r.caught().is_empty() && ids(&r, "not-run").is_empty(),
+            "spec {spec}: {}",
+            r.problems()
+        );
         for id in IDS {
             let o = r.outcomes.get(*id).map(|(o, _)| o.as_str());
-            let since_main = matches!(*id, "push.chunked.final-out-of-order-416" | "push.upload.cancel" | "push.manifest.tag-param");
-            let want = if spec == "1.1" && since_main { "skipped" } else { "passed" };
-            assert_eq!(o, Some(want), "spec {spec}: {id}: {:?}", r.outcomes.get(*id));
+            let since_main = matches!(
+                *id,
+                "push.chunked.final-out-of-order-416"
+                    | "push.upload.cancel"
+                    | "push.manifest.tag-param"
+            );
+            let want = if spec == "1.1" && since_main {
+                "skipped"
+            } else {
+                "passed"
+            };
+            assert_eq!(
+                o,
+                Some(want),
+                "spec {spec}: {id}: {:?}",
+                r.outcomes.get(*id)
+            );
         }
     }
 }
@@ -147,24 +286,90 @@ fn embedded_registry_passes_pull_and_push() {
 fn embedded_faults_get_the_level_the_spec_gives() {
     let cases: &[(&str, &str, &str, &str)] = &[
         ("blob-range-ignored", "main", "pull.blob.range", "warned"),
-        ("blob-range-wrong-bytes", "main", "pull.blob.range", "failed"),
-        ("manifest-head-wrong-length", "main", "pull.manifest.head-content-length", "failed"),
-        ("manifest-head-wrong-length", "1.1", "pull.manifest.head-content-length", "warned"),
+        (
+            "blob-range-wrong-bytes",
+            "main",
+            "pull.blob.range",
+            "failed",
+        ),
+        (
+            "manifest-head-wrong-length",
+            "main",
+            "pull.manifest.head-content-length",
+            "failed",
+        ),
+        (
+            "manifest-head-wrong-length",
+            "1.1",
+            "pull.manifest.head-content-length",
+            "warned",
+        ),
         ("blob-head-wrong-length", "main", "pull.blob.head", "failed"),
         ("blob-head-wrong-length", "1.1", "pull.blob.head", "warned"),
-        ("manifest-wrong-digest-header", "1.1", "pull.manifest.get-digest-header", "failed"),
-        ("digest-mismatch-accepted", "1.1", "push.digest.mismatch", "failed"),
-        ("invalid-digest-404", "1.1", "push.digest.invalid-400", "warned"),
-        ("mount-unknown-blob-201", "1.1", "push.mount.unknown-blob", "failed"),
-        ("manifest-no-size-limit", "1.1", "push.manifest.too-large-413", "warned"),
-        ("upload-cancel-ignored", "main", "push.upload.cancel", "warned"),
-        ("tag-param-no-oci-tag", "main", "push.manifest.tag-param", "failed"),
+        (
+            "manifest-wrong-digest-header",
+            "1.1",
+            "pull.manifest.get-digest-header",
+            "failed",
+        ),
+        (
+            "digest-mismatch-accepted",
+            "1.1",
+            "push.digest.mismatch",
+            "failed",
+        ),
+        (
+            "invalid-digest-404",
+            "1.1",
+            "push.digest.invalid-400",
+            "warned",
+        ),
+        (
+            "mount-unknown-blob-201",
+            "1.1",
+            "push.mount.unknown-blob",
+            "failed",
+        ),
+        (
+            "manifest-no-size-limit",
+            "1.1",
+            "push.manifest.too-large-413",
+            "warned",
+        ),
+        (
+            "upload-cancel-ignored",
+            "main",
+            "push.upload.cancel",
+            "warned",
+        ),
+        (
+            "tag-param-no-oci-tag",
+            "main",
+            "push.manifest.tag-param",
+            "failed",
+        ),
     ];
     for (fault, spec, id, want) in cases {
-        let r = run(&["--embedded-fault", fault, "--spec-version", spec, "--filter", id]);
+        let r = run(&[
+            "--embedded-fault",
+            fault,
+            "--spec-version",
+            spec,
+            "--filter",
+            id,
+        ]);
         let got = r.outcomes.get(*id).cloned().unwrap_or_default();
-        assert_eq!(got.0, *want, "fault {fault} (spec {spec}): {id} was {} ({})", got.0, got.1);
-        assert!(got.1.contains(if *want == "failed" { "MUST" } else { "SHOULD" }), "fault {fault}: message names no level: {}", got.1);
+        assert_eq!(
+            got.0, *want,
+            "fault {fault} (spec {spec}): {id} was {} ({})",
+            got.0, got.1
+        );
+        assert!(
+            got.1
+                .contains(if *want == "failed" { "MUST" } else { "SHOULD" }),
+            "fault {fault}: message names no level: {}",
+            got.1
+        );
     }
 }
 
@@ -174,15 +379,56 @@ fn embedded_faults_get_the_level_the_spec_gives() {
 fn embedded_registry_modes_pass_pull_and_push() {
     use oci_conformance::registry::{self, Options};
     let rt = rt();
-    let modes = [("redirected blob GETs", Options { redirect_blobs: true, ..Default::default() }), ("OCI-Chunk-Min-Length", Options { chunk_min_length: Some(3 << 20), ..Default::default() })];
+    let modes = [
+        (
+            "redirected blob GETs",
+            Options {
+                redirect_blobs: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "OCI-Chunk-Min-Length",
+            Options {
+                chunk_min_length: Some(3 << 20),
+                ..Default::default()
+            },
+        ),
+    ];
     for (what, o) in modes {
-        let reg = rt.block_on(registry::start(Options { addr: "127.0.0.1:0".into(), ..o })).expect("registry starts");
-        let flags: Vec<String> = ["--registry", &reg.url(), "--bucket", "pull,push", "--spec-version", "main", "--seed", SEED].iter().map(|s| s.to_string()).collect();
-        let r = rt.block_on(support::run(&flags, BTreeMap::new())).expect("harness run");
-        assert!(r.caught().is_empty() && ids(&r, "not-run").is_empty(), "{what}: {}", r.problems());
+        let reg = rt
+            .block_on(registry::start(Options {
+                addr: "127.0.0.1:0".into(),
+                ..o
+            }))
+            .expect("registry starts");
+        let flags: Vec<String> = [
+            "--registry",
+            &reg.url(),
+            "--bucket",
+            "pull,push",
+            "--spec-version",
+            "main",
+            "--seed",
+            SEED,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let r = rt
+            .block_on(support::run(&flags, BTreeMap::new()))
+            .expect("harness run");
+        assert!(
+            r.caught().is_empty() && ids(&r, "not-run").is_empty(),
+            "{what}: {}",
+            r.problems()
+        );
         if what == "OCI-Chunk-Min-Length" {
             let (o, m) = &r.outcomes["push.chunked.min-length"];
-            assert!(o == "passed" && m.contains("3145728; chunks of that size were accepted"), "{what}: {o} {m}");
+            assert!(
+                o == "passed" && m.contains("3145728; chunks of that size were accepted"),
+                "{what}: {o} {m}"
+            );
         }
     }
 }
@@ -207,14 +453,24 @@ fn start_docker_registry() -> Option<(Server, u16)> {
         return None;
     }
     let dir = tempfile::tempdir().ok()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let cfg = format!(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
         dir.path().join("storage").display()
     );
     let path = dir.path().join("config.yml");
     std::fs::write(&path, cfg).ok()?;
-    let child = Command::new(bin).arg("serve").arg(&path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let server = Server { child, _dir: dir };
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
@@ -232,12 +488,21 @@ fn start_docker_registry() -> Option<(Server, u16)> {
 #[test]
 fn docker_registry_2_8_verdicts() {
     let Some((_server, port)) = start_docker_registry() else {
-        eprintln!("skipped: /usr/bin/docker-registry not installed (apt-get install docker-registry)");
+        eprintln!(
+            "skipped: /usr/bin/docker-registry not installed (apt-get install docker-registry)"
+        );
         return;
     };
     let url = format!("http://127.0.0.1:{port}");
     for spec in ["1.1", "main"] {
-        let r = run(&["--registry", &url, "--bucket", "pull,push", "--spec-version", spec]);
+        let r = run(&[
+            "--registry",
+            &url,
+            "--bucket",
+            "pull,push",
+            "--spec-version",
+            spec,
+        ]);
         // "If a chunk is uploaded out of order, the registry MUST respond with a 416"
         let mut failed = set(&["push.chunked.out-of-order-416"]);
         // "If the final chunk is uploaded out of order, the registry MUST respond with a 416" (main)
@@ -248,8 +513,17 @@ fn docker_registry_2_8_verdicts() {
         }
         assert_eq!(ids(&r, "failed"), failed, "spec {spec}: {}", r.problems());
         // "A registry that enforces this limit SHOULD respond ... with a response code 413"
-        assert_eq!(ids(&r, "warned"), set(&["push.manifest.too-large-413"]), "spec {spec}: {}", r.problems());
+        assert_eq!(
+            ids(&r, "warned"),
+            set(&["push.manifest.too-large-413"]),
+            "spec {spec}: {}",
+            r.problems()
+        );
         assert_eq!(ids(&r, "unsupported"), unsupported, "spec {spec}");
-        assert!(ids(&r, "not-run").is_empty(), "spec {spec}: {}", r.problems());
+        assert!(
+            ids(&r, "not-run").is_empty(),
+            "spec {spec}: {}",
+            r.problems()
+        );
     }
 }

@@ -41,9 +41,17 @@ fn results_json(tests: &[(&str, &str, &str)]) -> Value {
 fn report_dir(root: &Path, name: &str, v: &Value) -> PathBuf {
     let d = root.join(name);
     std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("results.json"), serde_json::to_string_pretty(v).unwrap()).unwrap();
+    std::fs::write(
+        d.join("results.json"),
+        serde_json::to_string_pretty(v).unwrap(),
+    )
+    .unwrap();
     std::fs::write(d.join("junit.xml"), JUNIT).unwrap();
-    std::fs::write(d.join("report.html"), "<!doctype html><html><body>report</body></html>\n").unwrap();
+    std::fs::write(
+        d.join("report.html"),
+        "<!doctype html><html><body>report</body></html>\n",
+    )
+    .unwrap();
     d
 }
 
@@ -74,17 +82,37 @@ reason = "  range support lands in 2.0  "
 "#;
     let e = Expectations::parse(text, "x.toml").unwrap();
     assert_eq!(e.entries.len(), 2);
-    assert_eq!(e.entries[0].link.as_deref(), Some("https://tracker.example/123"));
+    assert_eq!(
+        e.entries[0].link.as_deref(),
+        Some("https://tracker.example/123")
+    );
     assert_eq!(e.entries[0].line, 3);
     assert_eq!(e.entries[1].reason, "range support lands in 2.0");
-    assert_eq!(e.lookup("push.chunked.out-of-order-416", &[]).unwrap().reason, "our proxy answers 400");
+    assert_eq!(
+        e.lookup("push.chunked.out-of-order-416", &[])
+            .unwrap()
+            .reason,
+        "our proxy answers 400"
+    );
     // by requirement id
-    assert!(e.lookup("pull.blob.range", &["req-pull.blob.range".to_string()]).is_some());
-    assert!(e.lookup("pull.blob.get", &["req-pull.blob.get".to_string()]).is_none());
-    assert_eq!(e.unknown_ids(&["push.chunked.out-of-order-416"], &[]), vec!["req-pull.blob.range".to_string()]);
-    assert!(e.unknown_ids(&["push.chunked.out-of-order-416"], &["req-pull.blob.range"]).is_empty());
+    assert!(e
+        .lookup("pull.blob.range", &["req-pull.blob.range".to_string()])
+        .is_some());
+    assert!(e
+        .lookup("pull.blob.get", &["req-pull.blob.get".to_string()])
+        .is_none());
+    assert_eq!(
+        e.unknown_ids(&["push.chunked.out-of-order-416"], &[]),
+        vec!["req-pull.blob.range".to_string()]
+    );
+    assert!(e
+        .unknown_ids(&["push.chunked.out-of-order-416"], &["req-pull.blob.range"])
+        .is_empty());
     // an empty file is valid: nothing expected
-    assert!(Expectations::parse("# nothing yet\n", "x.toml").unwrap().entries.is_empty());
+    assert!(Expectations::parse("# nothing yet\n", "x.toml")
+        .unwrap()
+        .entries
+        .is_empty());
 }
 
 #[test]
@@ -105,7 +133,10 @@ fn expectations_errors_name_file_line_and_field() {
     for (text, wants) in cases {
         let err = Expectations::parse(text, "e.toml").expect_err(text);
         for w in *wants {
-            assert!(err.contains(w), "error for {text:?} should contain {w:?}: {err}");
+            assert!(
+                err.contains(w),
+                "error for {text:?} should contain {w:?}: {err}"
+            );
         }
     }
     let err = Expectations::load(Path::new("/nonexistent/e.toml")).unwrap_err();
@@ -116,10 +147,18 @@ fn expectations_errors_name_file_line_and_field() {
 fn write_from_results_round_trips() {
     let d = tmp();
     let mut v = results_json(&[
-        ("push.z-last", "failed", "expected 416, got \"400\"\nPATCH /v2/x/blobs/uploads/1\n→ 400"),
+        (
+            "push.z-last",
+            "failed",
+            "expected 416, got \"400\"\nPATCH /v2/x/blobs/uploads/1\n→ 400",
+        ),
         ("pull.blob.get", "passed", ""),
         ("pull.blob.range", "warned", "no Range support"),
-        ("push.a-first", "expected-failure", "expected failure (proxy bug): expected 201, got 500"),
+        (
+            "push.a-first",
+            "expected-failure",
+            "expected failure (proxy bug): expected 201, got 500",
+        ),
         ("push.no-message", "failed", ""),
     ]);
     v["tests"][3]["expectation"] = json!("proxy bug");
@@ -127,8 +166,20 @@ fn write_from_results_round_trips() {
     // a report dir and its results.json give the same file, apart from the path in the header
     let from_dir = expect::write_from_results(&dir).unwrap();
     let from_file = expect::write_from_results(&dir.join("results.json")).unwrap();
-    assert_eq!(from_dir.lines().filter(|l| !l.starts_with("# Generated")).collect::<Vec<_>>(), from_file.lines().filter(|l| !l.starts_with("# Generated")).collect::<Vec<_>>());
-    assert!(from_dir.contains("registry http://127.0.0.1:5000/"), "{from_dir}");
+    assert_eq!(
+        from_dir
+            .lines()
+            .filter(|l| !l.starts_with("# Generated"))
+            .collect::<Vec<_>>(),
+        from_file
+            .lines()
+            .filter(|l| !l.starts_with("# Generated"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        from_dir.contains("registry http://127.0.0.1:5000/"),
+        "{from_dir}"
+    );
     assert!(from_dir.contains("date 2025-01-02T03:04:05Z"), "{from_dir}");
     assert!(from_dir.contains("seed 4242"), "{from_dir}");
     let e = Expectations::parse(&from_dir, "generated").unwrap();
@@ -146,19 +197,35 @@ fn write_from_results_round_trips() {
 #[test]
 fn write_from_results_without_failures_and_with_bad_input() {
     let d = tmp();
-    let dir = report_dir(d.path(), "ok", &results_json(&[("pull.blob.get", "passed", "")]));
+    let dir = report_dir(
+        d.path(),
+        "ok",
+        &results_json(&[("pull.blob.get", "passed", "")]),
+    );
     let text = expect::write_from_results(&dir).unwrap();
     assert!(Expectations::parse(&text, "g").unwrap().entries.is_empty());
     assert!(text.contains("No check failed"));
     let err = expect::write_from_results(&d.path().join("missing")).unwrap_err();
-    assert!(err.contains("missing") && err.contains("no such file"), "{err}");
+    assert!(
+        err.contains("missing") && err.contains("no such file"),
+        "{err}"
+    );
     let empty = d.path().join("empty-dir");
     std::fs::create_dir_all(&empty).unwrap();
-    assert!(expect::write_from_results(&empty).unwrap_err().contains("no results.json"));
+    assert!(expect::write_from_results(&empty)
+        .unwrap_err()
+        .contains("no results.json"));
     let bad = d.path().join("bad.json");
-    std::fs::write(&bad, "{\"tests\": [{\"id\": \"x\", \"outcome\": \"exploded\"}]}").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"tests\": [{\"id\": \"x\", \"outcome\": \"exploded\"}]}",
+    )
+    .unwrap();
     let err = expect::write_from_results(&bad).unwrap_err();
-    assert!(err.contains("bad.json") && err.contains("exploded"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("exploded"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------- diff
@@ -166,11 +233,25 @@ fn write_from_results_without_failures_and_with_bad_input() {
 #[test]
 fn regression_rules() {
     use Outcome::*;
-    for (a, b) in [(Passed, Failed), (Warned, Failed), (Unsupported, Failed), (Skipped, Failed), (Passed, Warned)] {
+    for (a, b) in [
+        (Passed, Failed),
+        (Warned, Failed),
+        (Unsupported, Failed),
+        (Skipped, Failed),
+        (Passed, Warned),
+    ] {
         assert!(diff::is_regression(a, b), "{a:?} → {b:?}");
         assert_eq!(diff::classify(a, b), Change::Regressed);
     }
-    for (a, b) in [(ExpectedFailure, Failed), (NotRun, Failed), (Unsupported, Warned), (Passed, Skipped), (Failed, Passed), (Warned, Passed), (Passed, ExpectedFailure)] {
+    for (a, b) in [
+        (ExpectedFailure, Failed),
+        (NotRun, Failed),
+        (Unsupported, Warned),
+        (Passed, Skipped),
+        (Failed, Passed),
+        (Warned, Passed),
+        (Passed, ExpectedFailure),
+    ] {
         assert!(!diff::is_regression(a, b), "{a:?} → {b:?}");
     }
     assert_eq!(diff::classify(Failed, Passed), Change::Improved);
@@ -222,24 +303,56 @@ fn diff_fixtures(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
 fn diff_table_json_and_exit_codes() {
     let d = tmp();
     let (old, regressed, better) = diff_fixtures(d.path());
-    let (a, b) = (diff::load_results(&old).unwrap(), diff::load_results(&regressed).unwrap());
+    let (a, b) = (
+        diff::load_results(&old).unwrap(),
+        diff::load_results(&regressed).unwrap(),
+    );
     let cmp = diff::compare(&a, &b);
     assert_eq!(cmp.regressions(), 2);
     // regressions first, by id
-    let order: Vec<_> = cmp.changed.iter().map(|c| (c.id.as_str(), c.change)).collect();
-    assert_eq!(order, vec![("pull.blob.get", Change::Regressed), ("pull.blob.range", Change::Regressed), ("push.digest.mismatch", Change::Improved)]);
-    assert_eq!(cmp.added.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec!["push.added"]);
-    assert_eq!(cmp.removed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec!["push.removed"]);
+    let order: Vec<_> = cmp
+        .changed
+        .iter()
+        .map(|c| (c.id.as_str(), c.change))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            ("pull.blob.get", Change::Regressed),
+            ("pull.blob.range", Change::Regressed),
+            ("push.digest.mismatch", Change::Improved)
+        ]
+    );
+    assert_eq!(
+        cmp.added.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        vec!["push.added"]
+    );
+    assert_eq!(
+        cmp.removed
+            .iter()
+            .map(|x| x.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["push.removed"]
+    );
     assert_eq!((cmp.old_counts.passed, cmp.new_counts.passed), (3, 2));
 
     let table = diff::render_table(&a, &b, &cmp);
-    assert!(table.contains("pull.blob.get") && table.contains("passed") && table.contains("REGRESSED"), "{table}");
-    assert!(table.contains("Added checks (1)") && table.contains("Removed checks (1)"), "{table}");
+    assert!(
+        table.contains("pull.blob.get") && table.contains("passed") && table.contains("REGRESSED"),
+        "{table}"
+    );
+    assert!(
+        table.contains("Added checks (1)") && table.contains("Removed checks (1)"),
+        "{table}"
+    );
     assert!(table.contains("2 regressions."), "{table}");
 
     let j: Value = serde_json::from_str(&diff::render_json(&a, &b, &cmp)).unwrap();
     assert_eq!(j["regressions"], 2);
-    assert_eq!(j["changed"][0], json!({"id": "pull.blob.get", "name": "check pull.blob.get", "old": "passed", "new": "failed", "change": "regressed"}));
+    assert_eq!(
+        j["changed"][0],
+        json!({"id": "pull.blob.get", "name": "check pull.blob.get", "old": "passed", "new": "failed", "change": "regressed"})
+    );
     assert_eq!(j["added"][0]["id"], "push.added");
     assert_eq!(j["removed"][0]["outcome"], "passed");
     assert_eq!(j["counts"]["old"]["failed"], 1);
@@ -247,7 +360,10 @@ fn diff_table_json_and_exit_codes() {
     assert_eq!(j["old"]["seed"], 4242);
 
     assert_eq!(diff::run(&old, &regressed, false).unwrap(), 1);
-    assert_eq!(diff::run(&old, &regressed.join("results.json"), true).unwrap(), 1);
+    assert_eq!(
+        diff::run(&old, &regressed.join("results.json"), true).unwrap(),
+        1
+    );
     assert_eq!(diff::run(&old, &better, false).unwrap(), 0);
     assert_eq!(diff::run(&old, &old, true).unwrap(), 0);
     let b2 = diff::load_results(&better).unwrap();
@@ -259,13 +375,19 @@ fn diff_table_json_and_exit_codes() {
 fn diff_unreadable_input_is_an_error() {
     let d = tmp();
     let (old, _, _) = diff_fixtures(d.path());
-    assert!(diff::run(&old, &d.path().join("nope"), false).unwrap_err().contains("nope"));
+    assert!(diff::run(&old, &d.path().join("nope"), false)
+        .unwrap_err()
+        .contains("nope"));
     let garbage = d.path().join("garbage.json");
     std::fs::write(&garbage, "not json").unwrap();
-    assert!(diff::run(&garbage, &old, false).unwrap_err().contains("garbage.json"));
+    assert!(diff::run(&garbage, &old, false)
+        .unwrap_err()
+        .contains("garbage.json"));
     let no_tests = d.path().join("no-tests.json");
     std::fs::write(&no_tests, "{\"tool\": \"x\"}").unwrap();
-    assert!(diff::run(&old, &no_tests, false).unwrap_err().contains("tests"));
+    assert!(diff::run(&old, &no_tests, false)
+        .unwrap_err()
+        .contains("tests"));
 }
 
 #[test]
@@ -275,9 +397,18 @@ fn diff_notes_different_spec_versions() {
     let a = report_dir(d.path(), "a", &v);
     v["spec_version"] = json!("1.0");
     let b = report_dir(d.path(), "b", &v);
-    let (a, b) = (diff::load_results(&a).unwrap(), diff::load_results(&b).unwrap());
+    let (a, b) = (
+        diff::load_results(&a).unwrap(),
+        diff::load_results(&b).unwrap(),
+    );
     let cmp = diff::compare(&a, &b);
-    assert!(cmp.notes.iter().any(|n| n.contains("different spec versions")), "{:?}", cmp.notes);
+    assert!(
+        cmp.notes
+            .iter()
+            .any(|n| n.contains("different spec versions")),
+        "{:?}",
+        cmp.notes
+    );
 }
 
 // ---------------------------------------------------------------- bundle
@@ -285,29 +416,55 @@ fn diff_notes_different_spec_versions() {
 #[test]
 fn bundle_layout_and_files() {
     let d = tmp();
-    let mut v = results_json(&[("pull.blob.get", "passed", ""), ("pull.blob.range", "warned", "no range"), ("push.x", "expected-failure", "known")]);
+    let mut v = results_json(&[
+        ("pull.blob.get", "passed", ""),
+        ("pull.blob.range", "warned", "no range"),
+        ("push.x", "expected-failure", "known"),
+    ]);
     v["command"] = json!("/home/ci/target/release/oci-conformance --registry http://127.0.0.1:5000 --seed 4242 --token hunter2");
     let rep = report_dir(d.path(), "report", &v);
     let product = d.path().join("PRODUCT.yaml");
     std::fs::write(&product, PRODUCT).unwrap();
     let out = d.path().join("out");
     let dir = bundle::run(&product, &out, &rep).unwrap();
-    assert_eq!(dir, out.join("distribution-spec").join("v1.1").join("acme-registry"));
-    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(
+        dir,
+        out.join("distribution-spec")
+            .join("v1.1")
+            .join("acme-registry")
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
-    assert_eq!(names, vec!["PRODUCT.yaml", "README.md", "junit.xml", "report.html"]);
+    assert_eq!(
+        names,
+        vec!["PRODUCT.yaml", "README.md", "junit.xml", "report.html"]
+    );
 
     // PRODUCT.yaml: normalized, same content, version kept as the string written
     let p = Product::load(&dir.join("PRODUCT.yaml")).unwrap();
     assert_eq!(p, Product::parse(PRODUCT, "given").unwrap());
     assert_eq!(p.version, "1.10");
-    let y: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(dir.join("PRODUCT.yaml")).unwrap()).unwrap();
-    assert_eq!(y["version"], serde_yaml::Value::String("1.10".into()), "version must be written as a string");
+    let y: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("PRODUCT.yaml")).unwrap()).unwrap();
+    assert_eq!(
+        y["version"],
+        serde_yaml::Value::String("1.10".into()),
+        "version must be written as a string"
+    );
     assert_eq!(y["type"], serde_yaml::Value::String("distribution".into()));
 
     // copies are byte-identical; junit.xml still parses
-    assert_eq!(std::fs::read(dir.join("junit.xml")).unwrap(), std::fs::read(rep.join("junit.xml")).unwrap());
-    assert_eq!(std::fs::read(dir.join("report.html")).unwrap(), std::fs::read(rep.join("report.html")).unwrap());
+    assert_eq!(
+        std::fs::read(dir.join("junit.xml")).unwrap(),
+        std::fs::read(rep.join("junit.xml")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("report.html")).unwrap(),
+        std::fs::read(rep.join("report.html")).unwrap()
+    );
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     let mut r = quick_xml::Reader::from_str(&junit);
     while !matches!(r.read_event().unwrap(), quick_xml::events::Event::Eof) {}
@@ -329,14 +486,29 @@ fn bundle_layout_and_files() {
         "v1.1 conformance: **FAIL**",
         "[report.html](report.html)",
     ] {
-        assert!(readme.contains(want), "README should contain {want:?}:\n{readme}");
+        assert!(
+            readme.contains(want),
+            "README should contain {want:?}:\n{readme}"
+        );
     }
-    assert!(!readme.contains("hunter2") && !readme.contains("/home/ci/target"), "{readme}");
+    assert!(
+        !readme.contains("hunter2") && !readme.contains("/home/ci/target"),
+        "{readme}"
+    );
 
     // a second bundle into the same place overwrites cleanly; a clean run is a PASS
-    let rep = report_dir(d.path(), "clean", &results_json(&[("pull.blob.get", "passed", ""), ("pull.blob.range", "warned", "no range")]));
+    let rep = report_dir(
+        d.path(),
+        "clean",
+        &results_json(&[
+            ("pull.blob.get", "passed", ""),
+            ("pull.blob.range", "warned", "no range"),
+        ]),
+    );
     assert_eq!(bundle::run(&product, &out, &rep).unwrap(), dir);
-    assert!(std::fs::read_to_string(dir.join("README.md")).unwrap().contains("conformance: **PASS**"));
+    assert!(std::fs::read_to_string(dir.join("README.md"))
+        .unwrap()
+        .contains("conformance: **PASS**"));
 }
 
 #[test]
@@ -348,73 +520,149 @@ fn bundle_spec_versions_and_run_checks() {
     let mut v = results_json(&[("pull.blob.get", "passed", "")]);
     v["spec_version"] = json!("1.0");
     let rep = report_dir(d.path(), "r10", &v);
-    assert!(bundle::run(&product, &out, &rep).unwrap().ends_with("distribution-spec/v1.0/acme-registry"));
+    assert!(bundle::run(&product, &out, &rep)
+        .unwrap()
+        .ends_with("distribution-spec/v1.0/acme-registry"));
 
     v["spec_version"] = json!("main");
     let rep = report_dir(d.path(), "rmain", &v);
-    assert!(bundle::run(&product, &out, &rep).unwrap_err().contains("main"));
+    assert!(bundle::run(&product, &out, &rep)
+        .unwrap_err()
+        .contains("main"));
 
     let mut v = results_json(&[("pull.blob.get", "passed", "")]);
     v["embedded"] = json!(true);
     let rep = report_dir(d.path(), "remb", &v);
-    assert!(bundle::run(&product, &out, &rep).unwrap_err().contains("embedded"));
+    assert!(bundle::run(&product, &out, &rep)
+        .unwrap_err()
+        .contains("embedded"));
 
     let mut v = results_json(&[("pull.blob.get", "not-run", "")]);
     v["summary"]["interrupted"] = json!("interrupted by SIGINT");
     let rep = report_dir(d.path(), "rint", &v);
-    assert!(bundle::run(&product, &out, &rep).unwrap_err().contains("stopped early"));
+    assert!(bundle::run(&product, &out, &rep)
+        .unwrap_err()
+        .contains("stopped early"));
 
-    let rep = report_dir(d.path(), "nojunit", &results_json(&[("pull.blob.get", "passed", "")]));
+    let rep = report_dir(
+        d.path(),
+        "nojunit",
+        &results_json(&[("pull.blob.get", "passed", "")]),
+    );
     std::fs::remove_file(rep.join("junit.xml")).unwrap();
-    assert!(bundle::run(&product, &out, &rep).unwrap_err().contains("junit.xml"));
-    let rep = report_dir(d.path(), "nohtml", &results_json(&[("pull.blob.get", "passed", "")]));
+    assert!(bundle::run(&product, &out, &rep)
+        .unwrap_err()
+        .contains("junit.xml"));
+    let rep = report_dir(
+        d.path(),
+        "nohtml",
+        &results_json(&[("pull.blob.get", "passed", "")]),
+    );
     std::fs::remove_file(rep.join("report.html")).unwrap();
-    assert!(bundle::run(&product, &out, &rep).unwrap_err().contains("report.html"));
+    assert!(bundle::run(&product, &out, &rep)
+        .unwrap_err()
+        .contains("report.html"));
 
-    assert!(bundle::run(&product, &out, &d.path().join("no-such-report")).unwrap_err().contains("no-such-report"));
-    assert!(bundle::run(&d.path().join("missing.yaml"), &out, &rep).unwrap_err().contains("missing.yaml"));
+    assert!(
+        bundle::run(&product, &out, &d.path().join("no-such-report"))
+            .unwrap_err()
+            .contains("no-such-report")
+    );
+    assert!(bundle::run(&d.path().join("missing.yaml"), &out, &rep)
+        .unwrap_err()
+        .contains("missing.yaml"));
 }
 
 #[test]
 fn bad_product_fields() {
     let replace = |field: &str, line: &str| -> String {
-        PRODUCT.lines().map(|l| if l.starts_with(&format!("{field}:")) { line.to_string() } else { l.to_string() }).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+        PRODUCT
+            .lines()
+            .map(|l| {
+                if l.starts_with(&format!("{field}:")) {
+                    line.to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let cases: Vec<(String, Vec<&str>)> = vec![
-        (replace("repo_url", ""), vec!["P.yaml", "missing field", "repo_url"]),
+        (
+            replace("repo_url", ""),
+            vec!["P.yaml", "missing field", "repo_url"],
+        ),
         (replace("vendor", ""), vec!["missing field", "vendor"]),
-        (format!("{PRODUCT}homepage: https://x.example\n"), vec!["unknown field", "homepage"]),
-        (replace("website_url", "website_url: ftp://acme.example/"), vec!["website_url", "http"]),
-        (replace("documentation_url", "documentation_url: acme.example/docs"), vec!["documentation_url", "http"]),
-        (replace("product_logo_url", "product_logo_url: https://"), vec!["product_logo_url"]),
+        (
+            format!("{PRODUCT}homepage: https://x.example\n"),
+            vec!["unknown field", "homepage"],
+        ),
+        (
+            replace("website_url", "website_url: ftp://acme.example/"),
+            vec!["website_url", "http"],
+        ),
+        (
+            replace("documentation_url", "documentation_url: acme.example/docs"),
+            vec!["documentation_url", "http"],
+        ),
+        (
+            replace("product_logo_url", "product_logo_url: https://"),
+            vec!["product_logo_url"],
+        ),
         (replace("name", "name: ''"), vec!["name", "empty"]),
         (replace("version", "version:"), vec!["version", "empty"]),
         (replace("type", "type: ~"), vec!["type", "empty"]),
         (replace("name", "name: '!!!'"), vec!["name", "folder"]),
-        (replace("vendor", "vendor: [a, b]"), vec!["P.yaml", "vendor"]),
-        (format!("{PRODUCT}name: Again\n"), vec!["P.yaml", "duplicate"]),
+        (
+            replace("vendor", "vendor: [a, b]"),
+            vec!["P.yaml", "vendor"],
+        ),
+        (
+            format!("{PRODUCT}name: Again\n"),
+            vec!["P.yaml", "duplicate"],
+        ),
         ("just a string".to_string(), vec!["P.yaml"]),
-        ("name: \"Multi\\nLine\"\n".to_string() + &replace("name", ""), vec!["name", "one line"]),
+        (
+            "name: \"Multi\\nLine\"\n".to_string() + &replace("name", ""),
+            vec!["name", "one line"],
+        ),
     ];
     for (text, wants) in &cases {
         let err = Product::parse(text, "P.yaml").expect_err(text);
         for w in wants {
-            assert!(err.contains(w), "error for\n{text}\nshould contain {w:?}: {err}");
+            assert!(
+                err.contains(w),
+                "error for\n{text}\nshould contain {w:?}: {err}"
+            );
         }
     }
     // numbers and dates stay as written
     let p = Product::parse(&replace("version", "version: 240626"), "P.yaml").unwrap();
     assert_eq!(p.version, "240626");
-    assert_eq!(bundle::slug("Azure Container Registry"), "azure-container-registry");
+    assert_eq!(
+        bundle::slug("Azure Container Registry"),
+        "azure-container-registry"
+    );
     assert_eq!(bundle::slug("  Bundle.Bar!! v2 "), "bundle-bar-v2");
     assert_eq!(bundle::slug("zot"), "zot");
 }
 
 #[test]
 fn reproducible_command_strips_build_path_and_secrets() {
-    assert_eq!(bundle::reproducible_command("./target/debug/oci-conformance --registry http://h:5000"), "oci-conformance --registry http://h:5000");
-    assert_eq!(bundle::reproducible_command("oci-conformance --api-token=abc --password-stdin --seed 1"), "oci-conformance --api-token=*** --password-stdin --seed 1");
-    assert_eq!(bundle::reproducible_command("cargo run -- --secret x"), "cargo run -- --secret ***");
+    assert_eq!(
+        bundle::reproducible_command("./target/debug/oci-conformance --registry http://h:5000"),
+        "oci-conformance --registry http://h:5000"
+    );
+    assert_eq!(
+        bundle::reproducible_command("oci-conformance --api-token=abc --password-stdin --seed 1"),
+        "oci-conformance --api-token=*** --password-stdin --seed 1"
+    );
+    assert_eq!(
+        bundle::reproducible_command("cargo run -- --secret x"),
+        "cargo run -- --secret ***"
+    );
 }
 
 // ---------------------------------------------------------------- the binary
@@ -424,7 +672,10 @@ fn bin(args: &[&dyn AsRef<std::ffi::OsStr>]) -> std::process::Output {
     for a in args {
         c.arg(a);
     }
-    c.env_remove("OCI_ROOT_URL").env_remove("OCI_REGISTRY").output().unwrap()
+    c.env_remove("OCI_ROOT_URL")
+        .env_remove("OCI_REGISTRY")
+        .output()
+        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -439,11 +690,23 @@ fn binary_expect_diff_bundle() {
     let o = bin(&[&"expect", &"--from", &regressed]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let e = Expectations::parse(&text(&o.stdout), "stdout").unwrap();
-    assert_eq!(e.entries.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec!["pull.blob.get"]);
+    assert_eq!(
+        e.entries.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        vec!["pull.blob.get"]
+    );
     let file = d.path().join("exp.toml");
-    let o = bin(&[&"expect", &"--from", &old.join("results.json"), &"-o", &file]);
+    let o = bin(&[
+        &"expect",
+        &"--from",
+        &old.join("results.json"),
+        &"-o",
+        &file,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert_eq!(Expectations::load(&file).unwrap().entries[0].id, "push.digest.mismatch");
+    assert_eq!(
+        Expectations::load(&file).unwrap().entries[0].id,
+        "push.digest.mismatch"
+    );
     let o = bin(&[&"expect", &"--from", &d.path().join("absent")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("absent"), "{}", text(&o.stderr));
@@ -464,12 +727,18 @@ fn binary_expect_diff_bundle() {
     let o = bin(&[&"bundle", &"--product", &product, &"--out", &out, &old]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("bundle written to"));
-    assert!(out.join("distribution-spec/v1.1/acme-registry/README.md").is_file());
+    assert!(out
+        .join("distribution-spec/v1.1/acme-registry/README.md")
+        .is_file());
     let bad = d.path().join("BAD.yaml");
     std::fs::write(&bad, PRODUCT.replace("https://acme.example/docs", "docs")).unwrap();
     let o = bin(&[&"bundle", &"--product", &bad, &"--out", &out, &old]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("documentation_url"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("documentation_url"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

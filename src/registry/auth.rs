@@ -21,8 +21,12 @@ pub const SERVICE: &str = "oci-conformance";
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Auth::Basic { user, .. } => write!(f, "Basic {{ user: {user:?}, password: [REDACTED] }}"),
-            Auth::Token { user, .. } => write!(f, "Token {{ user: {user:?}, password: [REDACTED] }}"),
+            Auth::Basic { user, .. } => {
+                write!(f, "Basic {{ user: {user:?}, password: [REDACTED] }}")
+            }
+            Auth::Token { user, .. } => {
+                write!(f, "Token {{ user: {user:?}, password: [REDACTED] }}")
+            }
         }
     }
 }
@@ -34,9 +38,18 @@ fn creds(a: &Auth) -> (&str, &str) {
 }
 
 fn basic_ok(req: &Req, user: &str, password: &str) -> bool {
-    let Some(v) = req.h("authorization") else { return false };
-    let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else { return false };
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else { return false };
+    let Some(v) = req.h("authorization") else {
+        return false;
+    };
+    let Some(b64) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
+        return false;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+        return false;
+    };
     raw == format!("{user}:{password}").as_bytes()
 }
 
@@ -57,10 +70,17 @@ pub fn check(st: &State, req: &Req, route: &Route) -> Option<R> {
         }
         Auth::Token { .. } => {
             let name = route.name();
-            let action = if matches!(req.method, Method::GET | Method::HEAD) { "pull" } else { "push" };
+            let action = if matches!(req.method, Method::GET | Method::HEAD) {
+                "pull"
+            } else {
+                "push"
+            };
             let granted = req
                 .h("authorization")
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
                 .and_then(|t| st.tokens.lock().ok().and_then(|m| m.get(t.trim()).cloned()));
             let ok = match (&granted, name) {
                 (None, _) => false,
@@ -85,9 +105,16 @@ pub fn check(st: &State, req: &Req, route: &Route) -> Option<R> {
 /// `delete` also allows the non-GET methods).
 fn scope_allows(scope: &str, name: &str, action: &str) -> bool {
     let mut parts = scope.rsplitn(2, ':');
-    let (Some(actions), Some(head)) = (parts.next(), parts.next()) else { return false };
-    let Some(n) = head.strip_prefix("repository:") else { return false };
-    n == name && actions.split(',').any(|a| a == action || a == "*" || (action == "push" && a == "delete"))
+    let (Some(actions), Some(head)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Some(n) = head.strip_prefix("repository:") else {
+        return false;
+    };
+    n == name
+        && actions
+            .split(',')
+            .any(|a| a == action || a == "*" || (action == "push" && a == "delete"))
 }
 
 /// `GET /token?service=…&scope=…` with basic credentials → `{"token": …}`.
@@ -99,7 +126,13 @@ pub fn token_endpoint(st: &State, req: &Req) -> R {
     if !basic_ok(req, user, password) {
         return unauthorized(format!("Basic realm=\"{SERVICE}\""));
     }
-    let scopes: Vec<String> = req.q_all("scope").iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let scopes: Vec<String> = req
+        .q_all("scope")
+        .iter()
+        .flat_map(|s| s.split(' '))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     use rand::RngCore;
     let mut b = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut b);
@@ -107,7 +140,8 @@ pub fn token_endpoint(st: &State, req: &Req) -> R {
     if let Ok(mut m) = st.tokens.lock() {
         m.insert(token.clone(), scopes);
     }
-    R::new(200).json(&serde_json::json!({ "token": token, "access_token": token, "expires_in": 3600 }))
+    R::new(200)
+        .json(&serde_json::json!({ "token": token, "access_token": token, "expires_in": 3600 }))
 }
 
 #[cfg(test)]

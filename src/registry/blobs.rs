@@ -1,6 +1,6 @@
 //! Blob endpoints: GET/HEAD (with Range, and the optional redirect to another origin) and DELETE.
 
-use super::http::{error, qenc, Req, R, MT_OCTET};
+use super::http::{error, qenc, Req, MT_OCTET, R};
 use super::names::{Dg, DigestError};
 use super::state::State;
 use bytes::Bytes;
@@ -8,13 +8,25 @@ use bytes::Bytes;
 /// Parses the digest of a blob URL, or the 400 to answer.
 pub fn parse_digest(d: &str) -> Result<Dg, R> {
     Dg::parse(d).map_err(|e| match e {
-        DigestError::Malformed => error(400, "DIGEST_INVALID", format!("{d:?} is not a valid digest")),
-        DigestError::Unsupported => error(400, "DIGEST_INVALID", format!("{d:?} uses an unsupported digest algorithm (sha256 and sha512 are supported)")),
+        DigestError::Malformed => error(
+            400,
+            "DIGEST_INVALID",
+            format!("{d:?} is not a valid digest"),
+        ),
+        DigestError::Unsupported => error(
+            400,
+            "DIGEST_INVALID",
+            format!("{d:?} uses an unsupported digest algorithm (sha256 and sha512 are supported)"),
+        ),
     })
 }
 
 fn unknown(st: &State, d: &Dg) -> R {
-    let code = if st.fault("blob-unknown-wrong-code") { "MANIFEST_UNKNOWN" } else { "BLOB_UNKNOWN" };
+    let code = if st.fault("blob-unknown-wrong-code") {
+        "MANIFEST_UNKNOWN"
+    } else {
+        "BLOB_UNKNOWN"
+    };
     error(404, code, format!("blob {d} is not in this repository"))
 }
 
@@ -25,14 +37,21 @@ pub fn get(st: &State, req: &Req, name: &str, digest: &str) -> R {
     };
     let data = {
         let s = st.store();
-        s.repos.get(name).filter(|r| r.blobs.contains(&d.to_string())).and_then(|_| s.blobs.get(&d.to_string()).cloned())
+        s.repos
+            .get(name)
+            .filter(|r| r.blobs.contains(&d.to_string()))
+            .and_then(|_| s.blobs.get(&d.to_string()).cloned())
     };
     let Some(data) = data else {
         if req.is_head() && st.fault("unknown-blob-head-200") {
             return R::new(200).header("content-type", MT_OCTET).into_head();
         }
         if !req.is_head() && st.fault("unknown-blob-400") {
-            return error(400, "BLOB_UNKNOWN", format!("blob {d} is not in this repository"));
+            return error(
+                400,
+                "BLOB_UNKNOWN",
+                format!("blob {d} is not in this repository"),
+            );
         }
         return unknown(st, &d);
     };
@@ -40,7 +59,11 @@ pub fn get(st: &State, req: &Req, name: &str, digest: &str) -> R {
         return unknown(st, &d);
     }
     if !req.is_head() && st.opts.redirect_blobs {
-        let base = st.redirect_base.lock().map(|b| b.clone()).unwrap_or_default();
+        let base = st
+            .redirect_base
+            .lock()
+            .map(|b| b.clone())
+            .unwrap_or_default();
         if let Some(base) = base {
             // Another origin serves the bytes; clients must not send it their credentials.
             return R::new(307).header("location", format!("{base}/blob/{d}?repo={}", qenc(name)));
@@ -53,7 +76,11 @@ pub fn get(st: &State, req: &Req, name: &str, digest: &str) -> R {
 pub fn serve_bytes(st: &State, req: &Req, d: &Dg, data: Bytes) -> R {
     let len = data.len() as u64;
     let base = R::new(200).header("accept-ranges", "bytes");
-    let range = if st.fault("blob-range-ignored") { None } else { req.h("range").map(|v| parse_range(v, len)) };
+    let range = if st.fault("blob-range-ignored") {
+        None
+    } else {
+        req.h("range").map(|v| parse_range(v, len))
+    };
     match range {
         Some(RangeReq::Unsatisfiable) => {
             // No error code in the spec's table fits; an empty body says it all with the header.
@@ -68,14 +95,22 @@ pub fn serve_bytes(st: &State, req: &Req, d: &Dg, data: Bytes) -> R {
             // No Docker-Content-Digest here: if present it "MUST be a digest matching that
             // of the response body", and this body is only part of the blob.
             let part = data.slice(a as usize..(b + 1) as usize);
-            let mut r = base.body(MT_OCTET, part).header("content-range", format!("bytes {a}-{b}/{len}"));
+            let mut r = base
+                .body(MT_OCTET, part)
+                .header("content-range", format!("bytes {a}-{b}/{len}"));
             r.status = 206;
             return r;
         }
         _ => {}
     }
-    let dcd = if st.fault("blob-wrong-digest-header") { d.other() } else { d.clone() };
-    let r = base.header("docker-content-digest", dcd.to_string()).header("etag", format!("\"{d}\""));
+    let dcd = if st.fault("blob-wrong-digest-header") {
+        d.other()
+    } else {
+        d.clone()
+    };
+    let r = base
+        .header("docker-content-digest", dcd.to_string())
+        .header("etag", format!("\"{d}\""));
     if req.is_head() {
         let mut r = r.body(MT_OCTET, data).into_head();
         if st.fault("blob-head-wrong-length") {
@@ -84,7 +119,10 @@ pub fn serve_bytes(st: &State, req: &Req, d: &Dg, data: Bytes) -> R {
         return r;
     }
     let mut body = data;
-    if !body.is_empty() && (st.fault("blob-wrong-bytes") || (body.len() > super::faults::LARGE && st.fault("large-get-corrupt"))) {
+    if !body.is_empty()
+        && (st.fault("blob-wrong-bytes")
+            || (body.len() > super::faults::LARGE && st.fault("large-get-corrupt")))
+    {
         let mut v = body.to_vec();
         if let Some(x) = v.last_mut() {
             *x ^= 0xff;
@@ -107,12 +145,23 @@ pub enum RangeReq {
 /// One `bytes=` range (RFC 9110 §14.1.2): `a-b`, `a-` or `-suffix`.
 pub fn parse_range(v: &str, len: u64) -> RangeReq {
     let v = v.trim();
-    let Some(spec) = v.strip_prefix("bytes=").or_else(|| v.strip_prefix("BYTES=")) else { return RangeReq::Ignore };
+    let Some(spec) = v
+        .strip_prefix("bytes=")
+        .or_else(|| v.strip_prefix("BYTES="))
+    else {
+        return RangeReq::Ignore;
+    };
     if spec.contains(',') {
         return RangeReq::Ignore;
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return RangeReq::Ignore };
-    let num = |s: &str| -> Option<u64> { (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse().ok()).flatten() };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeReq::Ignore;
+    };
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
     match (a.trim(), b.trim()) {
         ("", suffix) => match num(suffix) {
             None => RangeReq::Ignore,
@@ -145,7 +194,11 @@ pub fn delete(st: &State, name: &str, digest: &str) -> R {
     };
     let key = d.to_string();
     let mut s = st.store();
-    let present = s.repos.get(name).map(|r| r.blobs.contains(&key)).unwrap_or(false);
+    let present = s
+        .repos
+        .get(name)
+        .map(|r| r.blobs.contains(&key))
+        .unwrap_or(false);
     if !present {
         if st.fault("blob-delete-unknown-202") {
             return R::new(202);
@@ -158,7 +211,11 @@ pub fn delete(st: &State, name: &str, digest: &str) -> R {
         }
         State::collect(&mut s, &key);
     }
-    R::new(if st.fault("blob-delete-200") { 200 } else { 202 })
+    R::new(if st.fault("blob-delete-200") {
+        200
+    } else {
+        202
+    })
 }
 
 #[cfg(test)]

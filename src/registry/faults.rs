@@ -12,8 +12,16 @@ pub struct FaultDef {
     pub breaks: &'static [&'static str],
 }
 
-const fn f(name: &'static str, breaks: &'static [&'static str], description: &'static str) -> FaultDef {
-    FaultDef { name, description, breaks }
+const fn f(
+    name: &'static str,
+    breaks: &'static [&'static str],
+    description: &'static str,
+) -> FaultDef {
+    FaultDef {
+        name,
+        description,
+        breaks,
+    }
 }
 
 /// What the large-blob faults call large.
@@ -164,12 +172,24 @@ mod tests {
         let declared: HashSet<&str> = ALL.iter().map(|f| f.name).collect();
         assert_eq!(declared.len(), ALL.len(), "duplicate fault names");
         let undeclared: Vec<_> = used.difference(&declared).collect();
-        assert!(undeclared.is_empty(), "faults used but not declared: {undeclared:?}");
+        assert!(
+            undeclared.is_empty(),
+            "faults used but not declared: {undeclared:?}"
+        );
         let unused: Vec<_> = declared.difference(&used).collect();
-        assert!(unused.is_empty(), "faults declared but never used: {unused:?}");
+        assert!(
+            unused.is_empty(),
+            "faults declared but never used: {unused:?}"
+        );
         for f in ALL {
             assert!(!f.breaks.is_empty(), "{} breaks nothing", f.name);
-            assert!(f.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{} is not kebab-case", f.name);
+            assert!(
+                f.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{} is not kebab-case",
+                f.name
+            );
         }
     }
 }

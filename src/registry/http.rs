@@ -28,15 +28,36 @@ pub struct Req {
 impl Req {
     pub fn from_hyper(r: hyper::Request<Incoming>) -> Req {
         let (parts, body) = r.into_parts();
-        let query = parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-        Req { method: parts.method, path: parts.uri.path().to_string(), query, headers: parts.headers, body }
+        let query = parts
+            .uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Req {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query,
+            headers: parts.headers,
+            body,
+        }
     }
     /// First value of a query parameter.
     pub fn q(&self, k: &str) -> Option<&str> {
-        self.query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
     }
     pub fn q_all(&self, k: &str) -> Vec<&str> {
-        self.query.iter().filter(|(a, _)| a == k).map(|(_, v)| v.as_str()).collect()
+        self.query
+            .iter()
+            .filter(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     /// A header as text (None if absent or not visible ASCII).
     pub fn h(&self, k: &str) -> Option<&str> {
@@ -70,7 +91,11 @@ impl Req {
     /// Reads the whole body if it fits in `limit` bytes. `Ok(None)`: it is larger (the rest has
     /// been drained up to DRAIN_MAX, see `drained_all`).
     pub async fn read_limited(&mut self, limit: usize) -> Result<Option<Bytes>, String> {
-        if self.content_length().map(|n| n > limit as u64).unwrap_or(false) {
+        if self
+            .content_length()
+            .map(|n| n > limit as u64)
+            .unwrap_or(false)
+        {
             self.drain().await;
             return Ok(None);
         }
@@ -112,7 +137,12 @@ pub struct R {
 
 impl R {
     pub fn new(status: u16) -> R {
-        R { status, headers: vec![], body: Bytes::new(), head_length: None }
+        R {
+            status,
+            headers: vec![],
+            body: Bytes::new(),
+            head_length: None,
+        }
     }
     pub fn header(mut self, k: &'static str, v: impl AsRef<str>) -> R {
         if let Ok(v) = HeaderValue::from_str(v.as_ref()) {
@@ -126,7 +156,10 @@ impl R {
         self.header(k, v)
     }
     pub fn get_header(&self, k: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.as_str() == k).and_then(|(_, v)| v.to_str().ok())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.as_str() == k)
+            .and_then(|(_, v)| v.to_str().ok())
     }
     pub fn remove_header(mut self, k: &str) -> R {
         self.headers.retain(|(n, _)| n.as_str() != k);
@@ -148,7 +181,8 @@ impl R {
     }
     pub fn build(self) -> Resp {
         let mut r = hyper::Response::new(Full::new(self.body));
-        *r.status_mut() = hyper::StatusCode::from_u16(self.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        *r.status_mut() = hyper::StatusCode::from_u16(self.status)
+            .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
         let h = r.headers_mut();
         for (k, v) in self.headers {
             h.append(k, v);
@@ -168,7 +202,10 @@ pub fn error(status: u16, code: &str, message: impl Into<String>) -> R {
 }
 
 pub fn errors(status: u16, list: &[(&str, String)]) -> R {
-    let errs: Vec<_> = list.iter().map(|(c, m)| serde_json::json!({"code": c, "message": m})).collect();
+    let errs: Vec<_> = list
+        .iter()
+        .map(|(c, m)| serde_json::json!({"code": c, "message": m}))
+        .collect();
     R::new(status).json(&serde_json::json!({ "errors": errs }))
 }
 

@@ -1,7 +1,7 @@
 //! Manifest endpoints: GET/HEAD by tag or digest, PUT (validation of references, subject,
 //! ?tag= parameters, size limit) and DELETE of tags and manifests.
 
-use super::http::{error, errors, Req, R, MT_JSON};
+use super::http::{error, errors, Req, MT_JSON, R};
 use super::names::{Alg, Dg, DigestError};
 use super::state::{ManifestRec, Repo, State};
 use bytes::Bytes;
@@ -9,8 +9,14 @@ use serde_json::Value;
 
 pub const MT_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const IMAGE_TYPES: &[&str] = &[MT_OCI_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json"];
-const INDEX_TYPES: &[&str] = &[MT_OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json"];
+const IMAGE_TYPES: &[&str] = &[
+    MT_OCI_MANIFEST,
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+const INDEX_TYPES: &[&str] = &[
+    MT_OCI_INDEX,
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
 
 /// The manifest size limit: "Client and registry implementations SHOULD expect to be able to
 /// support manifest pushes of at least 4 megabytes"; above this, 413.
@@ -39,35 +45,72 @@ fn repo_unknown(st: &State, name: &str) -> R {
     if st.fault("unknown-repo-403") {
         return error(403, "DENIED", format!("access to {name} denied"));
     }
-    let code = if st.fault("manifest-unknown-wrong-code") { "BLOB_UNKNOWN" } else { "NAME_UNKNOWN" };
-    error(404, code, format!("repository {name} is not known to this registry"))
+    let code = if st.fault("manifest-unknown-wrong-code") {
+        "BLOB_UNKNOWN"
+    } else {
+        "NAME_UNKNOWN"
+    };
+    error(
+        404,
+        code,
+        format!("repository {name} is not known to this registry"),
+    )
 }
 
 fn manifest_unknown(st: &State, what: &str) -> R {
-    let code = if st.fault("manifest-unknown-wrong-code") { "BLOB_UNKNOWN" } else { "MANIFEST_UNKNOWN" };
-    error(404, code, format!("manifest {what} is not in this repository"))
+    let code = if st.fault("manifest-unknown-wrong-code") {
+        "BLOB_UNKNOWN"
+    } else {
+        "MANIFEST_UNKNOWN"
+    };
+    error(
+        404,
+        code,
+        format!("manifest {what} is not in this repository"),
+    )
 }
 
 /// The manifest a tag points to. With `manifest-delete-keeps-tags`, a deleted manifest stays
 /// reachable through its tags.
 fn by_tag<'a>(st: &State, repo: &'a Repo, t: &str) -> Option<&'a ManifestRec> {
     let d = repo.tags.get(t)?;
-    repo.manifests.get(d).or_else(|| if st.fault("manifest-delete-keeps-tags") { repo.ghosts.iter().rev().find(|g| &g.digest.to_string() == d) } else { None })
+    repo.manifests.get(d).or_else(|| {
+        if st.fault("manifest-delete-keeps-tags") {
+            repo.ghosts
+                .iter()
+                .rev()
+                .find(|g| &g.digest.to_string() == d)
+        } else {
+            None
+        }
+    })
 }
 
 /// Referrers tag schema `<alg>-<hex>`: only used by the `referrers-tag-schema-corrupt` fault.
 fn is_referrers_tag(t: &str) -> bool {
-    t.split_once('-').map(|(a, h)| Alg::parse(a).is_some() && !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())).unwrap_or(false)
+    t.split_once('-')
+        .map(|(a, h)| {
+            Alg::parse(a).is_some() && !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .unwrap_or(false)
 }
 
 pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
     let head = req.is_head();
     let s = st.store();
-    let Some(repo) = s.repos.get(name) else { return repo_unknown(st, name) };
+    let Some(repo) = s.repos.get(name) else {
+        return repo_unknown(st, name);
+    };
     let rf = match parse_ref(st, reference) {
         Ok(r) => r,
         // A malformed digest is a bad request; a string that cannot be a tag names nothing.
-        Err(Ok(_)) => return error(400, "DIGEST_INVALID", format!("{reference:?} is not a valid digest")),
+        Err(Ok(_)) => {
+            return error(
+                400,
+                "DIGEST_INVALID",
+                format!("{reference:?} is not a valid digest"),
+            )
+        }
         Err(Err(())) => return manifest_unknown(st, reference),
     };
     let (rec, tagged) = match &rf {
@@ -76,17 +119,26 @@ pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
     };
     let Some(rec) = rec else {
         if head && st.fault("unknown-manifest-head-200") {
-            return R::new(200).header("content-type", MT_OCI_MANIFEST).into_head();
+            return R::new(200)
+                .header("content-type", MT_OCI_MANIFEST)
+                .into_head();
         }
         if !head && tagged && st.fault("unknown-tag-200") {
             return R::new(200).body(MT_OCI_MANIFEST, "{}");
         }
         if !head && !tagged && st.fault("unknown-manifest-digest-400") {
-            return error(400, "MANIFEST_UNKNOWN", format!("manifest {reference} is not in this repository"));
+            return error(
+                400,
+                "MANIFEST_UNKNOWN",
+                format!("manifest {reference} is not in this repository"),
+            );
         }
         return manifest_unknown(st, reference);
     };
-    if head && ((tagged && st.fault("manifest-head-by-tag-404")) || (!tagged && st.fault("manifest-head-by-digest-404"))) {
+    if head
+        && ((tagged && st.fault("manifest-head-by-tag-404"))
+            || (!tagged && st.fault("manifest-head-by-digest-404")))
+    {
         return manifest_unknown(st, reference);
     }
     let mut body = rec.bytes.clone();
@@ -100,13 +152,24 @@ pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
         v.push(b'\n');
         body = Bytes::from(v);
     }
-    let mut ct = if st.fault("manifest-wrong-content-type") { MT_JSON.to_string() } else { rec.media_type.clone() };
+    let mut ct = if st.fault("manifest-wrong-content-type") {
+        MT_JSON.to_string()
+    } else {
+        rec.media_type.clone()
+    };
     if st.fault("manifest-content-type-params") {
         ct.push_str("; charset=utf-8");
     }
-    let dcd = if !head && st.fault("manifest-wrong-digest-header") { rec.digest.other() } else { rec.digest.clone() };
+    let dcd = if !head && st.fault("manifest-wrong-digest-header") {
+        rec.digest.other()
+    } else {
+        rec.digest.clone()
+    };
     let len = rec.bytes.len() as u64;
-    let r = R::new(200).body(&ct, body).header("docker-content-digest", dcd.to_string()).header("etag", format!("\"{}\"", rec.digest));
+    let r = R::new(200)
+        .body(&ct, body)
+        .header("docker-content-digest", dcd.to_string())
+        .header("etag", format!("\"{}\"", rec.digest));
     if head {
         let mut r = r.into_head();
         if st.fault("manifest-head-wrong-length") {
@@ -131,9 +194,17 @@ struct Parsed {
 
 /// A descriptor's digest, or the MANIFEST_INVALID message.
 fn descriptor_digest(v: &Value, field: &str) -> Result<(String, Option<String>), String> {
-    let d = v.get("digest").and_then(Value::as_str).ok_or_else(|| format!("{field} is not a descriptor with a digest"))?;
+    let d = v
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{field} is not a descriptor with a digest"))?;
     let d = Dg::parse(d).map_err(|_| format!("{field} has an invalid digest {d:?}"))?;
-    Ok((d.to_string(), v.get("mediaType").and_then(Value::as_str).map(str::to_string)))
+    Ok((
+        d.to_string(),
+        v.get("mediaType")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    ))
 }
 
 fn parse_manifest(v: &Value, image: bool) -> Result<Parsed, String> {
@@ -142,7 +213,9 @@ fn parse_manifest(v: &Value, image: bool) -> Result<Parsed, String> {
     }
     let mut p = Parsed::default();
     if image {
-        let cfg = v.get("config").ok_or("an image manifest needs a config descriptor")?;
+        let cfg = v
+            .get("config")
+            .ok_or("an image manifest needs a config descriptor")?;
         let (d, mt) = descriptor_digest(cfg, "config")?;
         p.blobs.push(d);
         p.config_media_type = mt;
@@ -168,7 +241,11 @@ fn parse_manifest(v: &Value, image: bool) -> Result<Parsed, String> {
         };
         for (i, m) in ms.iter().enumerate() {
             let (d, mt) = descriptor_digest(m, &format!("manifests[{i}]"))?;
-            p.manifests.push((d, mt.map(|t| INDEX_TYPES.contains(&t.as_str())).unwrap_or(false)));
+            p.manifests.push((
+                d,
+                mt.map(|t| INDEX_TYPES.contains(&t.as_str()))
+                    .unwrap_or(false),
+            ));
         }
     }
     if let Some(s) = v.get("subject") {
@@ -176,7 +253,11 @@ fn parse_manifest(v: &Value, image: bool) -> Result<Parsed, String> {
             p.subject = Some(descriptor_digest(s, "subject")?.0);
         }
     }
-    p.artifact_type = v.get("artifactType").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    p.artifact_type = v
+        .get("artifactType")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     p.annotations = v.get("annotations").filter(|a| a.is_object()).cloned();
     Ok(p)
 }
@@ -188,9 +269,19 @@ fn invalid(msg: impl Into<String>) -> R {
 pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     let rf = match parse_ref(st, reference) {
         Ok(r) => r,
-        Err(Ok(_)) => return error(400, "DIGEST_INVALID", format!("{reference:?} is not a valid digest")),
+        Err(Ok(_)) => {
+            return error(
+                400,
+                "DIGEST_INVALID",
+                format!("{reference:?} is not a valid digest"),
+            )
+        }
         // No code in the spec's table is about tags; the request is an invalid manifest push.
-        Err(Err(())) => return invalid(format!("{reference:?} is not a valid tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")),
+        Err(Err(())) => {
+            return invalid(format!(
+                "{reference:?} is not a valid tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}"
+            ))
+        }
     };
     let limit = if st.fault("manifest-limit-1mib") {
         1 << 20
@@ -201,26 +292,45 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     };
     let body = match req.read_limited(limit).await {
         Ok(Some(b)) => b,
-        Ok(None) => return error(413, "MANIFEST_INVALID", format!("manifests are limited to {limit} bytes here")),
+        Ok(None) => {
+            return error(
+                413,
+                "MANIFEST_INVALID",
+                format!("manifests are limited to {limit} bytes here"),
+            )
+        }
         Err(e) => return invalid(e),
     };
     let tag_params: Vec<String> = req.q_all("tag").into_iter().map(str::to_string).collect();
     let json: Option<Value> = serde_json::from_slice(&body).ok();
-    let field_mt = json.as_ref().and_then(|v| v.get("mediaType")).and_then(Value::as_str).map(str::to_string);
+    let field_mt = json
+        .as_ref()
+        .and_then(|v| v.get("mediaType"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     // Parameters on Content-Type are ignored ("The registry SHOULD ignore parameters").
-    let header_mt = req.h("content-type").map(|c| c.split(';').next().unwrap_or("").trim().to_string()).filter(|c| !c.is_empty());
+    let header_mt = req
+        .h("content-type")
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|c| !c.is_empty());
     let media_type = match (header_mt, &field_mt) {
         (Some(h), Some(f)) if &h != f => {
             return invalid(format!("Content-Type {h:?} differs from the manifest's mediaType {f:?} (clients MUST send the mediaType as Content-Type)"));
         }
         (Some(h), _) => h,
         (None, Some(f)) => f.clone(),
-        (None, None) => return invalid("no Content-Type and no mediaType field: the manifest's type is unknown"),
+        (None, None) => {
+            return invalid(
+                "no Content-Type and no mediaType field: the manifest's type is unknown",
+            )
+        }
     };
     let image = IMAGE_TYPES.contains(&media_type.as_str());
     let index = INDEX_TYPES.contains(&media_type.as_str());
     let parsed = if image || index {
-        let Some(v) = &json else { return invalid(format!("a {media_type} manifest must be JSON")) };
+        let Some(v) = &json else {
+            return invalid(format!("a {media_type} manifest must be JSON"));
+        };
         match parse_manifest(v, image) {
             Ok(p) => p,
             Err(e) => return invalid(e),
@@ -235,14 +345,21 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     if image && parsed.artifact_type.is_some() && st.fault("artifact-rejected") {
         return invalid("artifactType is not supported");
     }
-    if index && parsed.manifests.iter().any(|(_, nested)| *nested) && st.fault("nested-index-rejected") {
+    if index
+        && parsed.manifests.iter().any(|(_, nested)| *nested)
+        && st.fault("nested-index-rejected")
+    {
         return invalid("an index may not list another index");
     }
     let digest = match &rf {
         Ref::Digest(d) => {
             let got = Dg::of(d.alg, &body);
             if &got != d {
-                return error(400, "DIGEST_INVALID", format!("the manifest hashes to {got}, not {d}"));
+                return error(
+                    400,
+                    "DIGEST_INVALID",
+                    format!("the manifest hashes to {got}, not {d}"),
+                );
             }
             got
         }
@@ -254,7 +371,11 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
         }
     }
     if tag_params.len() > MAX_TAG_PARAMS {
-        return error(414, "MANIFEST_INVALID", format!("at most {MAX_TAG_PARAMS} tag parameters per request"));
+        return error(
+            414,
+            "MANIFEST_INVALID",
+            format!("at most {MAX_TAG_PARAMS} tag parameters per request"),
+        );
     }
 
     let mut s = st.store();
@@ -266,12 +387,18 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     if !oversized {
         for b in &parsed.blobs {
             if !repo.blobs.contains(b) {
-                missing.push(("MANIFEST_BLOB_UNKNOWN", format!("blob {b} is not in this repository")));
+                missing.push((
+                    "MANIFEST_BLOB_UNKNOWN",
+                    format!("blob {b} is not in this repository"),
+                ));
             }
         }
         for (m, _) in &parsed.manifests {
             if !repo.manifests.contains_key(m) {
-                missing.push(("MANIFEST_BLOB_UNKNOWN", format!("manifest {m} is not in this repository")));
+                missing.push((
+                    "MANIFEST_BLOB_UNKNOWN",
+                    format!("manifest {m} is not in this repository"),
+                ));
             }
         }
     }
@@ -281,9 +408,17 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
         }
         return errors(400, &missing);
     }
-    let subject_known = parsed.subject.as_ref().map(|d| repo.manifests.contains_key(d)).unwrap_or(false);
+    let subject_known = parsed
+        .subject
+        .as_ref()
+        .map(|d| repo.manifests.contains_key(d))
+        .unwrap_or(false);
     if parsed.subject.is_some() && !subject_known && st.fault("subject-missing-rejected") {
-        return error(400, "MANIFEST_BLOB_UNKNOWN", "the subject manifest is not in this repository");
+        return error(
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+            "the subject manifest is not in this repository",
+        );
     }
     let stored = match (&json, st.fault("manifest-reformatted")) {
         (Some(v), true) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
@@ -318,9 +453,22 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     drop(s);
 
     let by_tag = matches!(rf, Ref::Tag(_));
-    let loc = if st.fault("manifest-put-bad-location") { digest.other() } else { digest.clone() };
-    let dcd = if st.fault("manifest-put-wrong-digest-header") { digest.other() } else { digest.clone() };
-    let mut r = R::new(if by_tag && st.fault("manifest-put-by-tag-200") { 200 } else { 201 }).header("docker-content-digest", dcd.to_string());
+    let loc = if st.fault("manifest-put-bad-location") {
+        digest.other()
+    } else {
+        digest.clone()
+    };
+    let dcd = if st.fault("manifest-put-wrong-digest-header") {
+        digest.other()
+    } else {
+        digest.clone()
+    };
+    let mut r = R::new(if by_tag && st.fault("manifest-put-by-tag-200") {
+        200
+    } else {
+        201
+    })
+    .header("docker-content-digest", dcd.to_string());
     if by_tag || !st.fault("manifest-put-by-digest-no-location") {
         r = r.header("location", format!("/v2/{name}/manifests/{loc}"));
     }
@@ -343,16 +491,28 @@ pub fn delete(st: &State, name: &str, reference: &str) -> R {
         if st.fault("manifest-delete-unknown-repo-202") {
             return R::new(202);
         }
-        return error(404, "NAME_UNKNOWN", format!("repository {name} is not known to this registry"));
+        return error(
+            404,
+            "NAME_UNKNOWN",
+            format!("repository {name} is not known to this registry"),
+        );
     };
     let rf = match parse_ref(st, reference) {
         Ok(r) => r,
-        Err(Ok(_)) => return error(400, "DIGEST_INVALID", format!("{reference:?} is not a valid digest")),
+        Err(Ok(_)) => {
+            return error(
+                400,
+                "DIGEST_INVALID",
+                format!("{reference:?} is not a valid digest"),
+            )
+        }
         Err(Err(())) => return manifest_unknown(st, reference),
     };
     match rf {
         Ref::Tag(t) => {
-            let Some(d) = repo.tags.get(&t).cloned() else { return manifest_unknown(st, &t) };
+            let Some(d) = repo.tags.get(&t).cloned() else {
+                return manifest_unknown(st, &t);
+            };
             if st.fault("tag-delete-removes-manifest") {
                 remove_manifest(st, repo, &d);
             } else if !st.fault("tag-delete-ignored") {
@@ -366,7 +526,11 @@ pub fn delete(st: &State, name: &str, reference: &str) -> R {
                 return manifest_unknown(st, &key);
             }
             remove_manifest(st, repo, &key);
-            R::new(if st.fault("manifest-delete-200") { 200 } else { 202 })
+            R::new(if st.fault("manifest-delete-200") {
+                200
+            } else {
+                202
+            })
         }
     }
 }
@@ -374,7 +538,9 @@ pub fn delete(st: &State, name: &str, reference: &str) -> R {
 /// Deletes a manifest and the tags that point to it ("a GET to … any tag pointing to that
 /// digest will return a 404").
 fn remove_manifest(st: &State, repo: &mut Repo, key: &str) {
-    let Some(rec) = repo.manifests.remove(key) else { return };
+    let Some(rec) = repo.manifests.remove(key) else {
+        return;
+    };
     let keep_tags = st.fault("manifest-delete-keeps-tags");
     if !keep_tags {
         repo.tags.retain(|_, d| d != key);

@@ -72,7 +72,11 @@ pub struct Running {
 
 impl Running {
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
     pub fn shutdown(&mut self) {
         for s in self.stops.drain(..) {
@@ -102,9 +106,17 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             return Err(format!("unknown fault {f:?}; list the valid ones with `oci-conformance serve --list-faults`"));
         }
     }
-    let listener = TcpListener::bind(&opts.addr).await.map_err(|e| format!("cannot listen on {:?}: {e}", opts.addr))?;
-    let addr = listener.local_addr().map_err(|e| format!("cannot read the listen address: {e}"))?;
-    let tls = if opts.tls { Some(tls::generate(addr.ip())?) } else { None };
+    let listener = TcpListener::bind(&opts.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {:?}: {e}", opts.addr))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listen address: {e}"))?;
+    let tls = if opts.tls {
+        Some(tls::generate(addr.ip())?)
+    } else {
+        None
+    };
     let st = Arc::new(State::new(opts.clone()));
     if let Ok(mut b) = st.self_base.lock() {
         *b = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
@@ -112,24 +124,43 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let mut stops = vec![];
     let mut redirect_addr = None;
     if opts.redirect_blobs {
-        let l2 = TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await.map_err(|e| format!("cannot listen for the redirect target: {e}"))?;
-        let a2 = l2.local_addr().map_err(|e| format!("cannot read the redirect address: {e}"))?;
+        let l2 = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+            .await
+            .map_err(|e| format!("cannot listen for the redirect target: {e}"))?;
+        let a2 = l2
+            .local_addr()
+            .map_err(|e| format!("cannot read the redirect address: {e}"))?;
         if let Ok(mut b) = st.redirect_base.lock() {
             *b = Some(format!("http://{a2}"));
         }
         redirect_addr = Some(a2);
         let st2 = st.clone();
-        stops.push(serve_loop(l2, None, move |req| redirect_target(st2.clone(), req)));
+        stops.push(serve_loop(l2, None, move |req| {
+            redirect_target(st2.clone(), req)
+        }));
     }
     let st1 = st.clone();
     let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
-    stops.push(serve_loop(listener, tls.map(|t| t.acceptor), move |req| router::serve(st1.clone(), req)));
-    Ok(Running { addr, tls: opts.tls, ca_pem, redirect_addr, state: st, stops })
+    stops.push(serve_loop(listener, tls.map(|t| t.acceptor), move |req| {
+        router::serve(st1.clone(), req)
+    }));
+    Ok(Running {
+        addr,
+        tls: opts.tls,
+        ca_pem,
+        redirect_addr,
+        state: st,
+        stops,
+    })
 }
 
 /// Accepts connections until stopped; each connection is HTTP/1.1 with keep-alive. Stopping
 /// (or dropping the sender) closes the listener and every open connection.
-fn serve_loop<F, Fut>(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, handler: F) -> oneshot::Sender<()>
+fn serve_loop<F, Fut>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: F,
+) -> oneshot::Sender<()>
 where
     F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Resp, Infallible>> + Send + 'static,
@@ -175,18 +206,29 @@ where
 
 /// The second origin of the redirect mode: serves `/blob/<digest>?repo=<name>` and counts
 /// requests that carry credentials.
-async fn redirect_target(st: Arc<State>, req: hyper::Request<Incoming>) -> Result<Resp, Infallible> {
+async fn redirect_target(
+    st: Arc<State>,
+    req: hyper::Request<Incoming>,
+) -> Result<Resp, Infallible> {
     st.redirect_requests.fetch_add(1, Ordering::Relaxed);
     if req.headers().contains_key(hyper::header::AUTHORIZATION) {
         st.redirect_auth_seen.fetch_add(1, Ordering::Relaxed);
     }
     let req = Req::from_hyper(req);
-    let digest = req.path.strip_prefix("/blob/").map(http::decode_segment).unwrap_or_default();
+    let digest = req
+        .path
+        .strip_prefix("/blob/")
+        .map(http::decode_segment)
+        .unwrap_or_default();
     let repo = req.q("repo").unwrap_or("").to_string();
     let found = match names::Dg::parse(&digest) {
         Ok(d) => {
             let s = st.store();
-            let data = s.repos.get(&repo).filter(|r| r.blobs.contains(&digest)).and_then(|_| s.blobs.get(&digest).cloned());
+            let data = s
+                .repos
+                .get(&repo)
+                .filter(|r| r.blobs.contains(&digest))
+                .and_then(|_| s.blobs.get(&digest).cloned());
             data.map(|b| (d, b))
         }
         Err(_) => None,

@@ -44,7 +44,9 @@ pub fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b[1..].iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b[1..]
+            .iter()
+            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,16 +115,27 @@ impl Dg {
     pub fn parse(s: &str) -> Result<Dg, DigestError> {
         let (alg, enc) = s.split_once(':').ok_or(DigestError::Malformed)?;
         let alg_ok = !alg.is_empty()
-            && alg.split(['+', '.', '_', '-']).all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
-        let enc_ok = !enc.is_empty() && enc.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+            && alg.split(['+', '.', '_', '-']).all(|c| {
+                !c.is_empty()
+                    && c.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        let enc_ok = !enc.is_empty()
+            && enc
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
         if !alg_ok || !enc_ok {
             return Err(DigestError::Malformed);
         }
         let a = Alg::parse(alg).ok_or(DigestError::Unsupported)?;
-        if enc.len() != a.hex_len() || !enc.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if enc.len() != a.hex_len() || !enc.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(DigestError::Malformed);
         }
-        Ok(Dg { alg: a, hex: enc.to_string() })
+        Ok(Dg {
+            alg: a,
+            hex: enc.to_string(),
+        })
     }
     pub fn of(alg: Alg, data: &[u8]) -> Dg {
         let mut h = Hasher::new(alg);
@@ -163,8 +176,14 @@ impl Hasher {
     }
     pub fn finish(self) -> Dg {
         match self {
-            Hasher::S256(h) => Dg { alg: Alg::Sha256, hex: hex::encode(h.finalize()) },
-            Hasher::S512(h) => Dg { alg: Alg::Sha512, hex: hex::encode(h.finalize()) },
+            Hasher::S256(h) => Dg {
+                alg: Alg::Sha256,
+                hex: hex::encode(h.finalize()),
+            },
+            Hasher::S512(h) => Dg {
+                alg: Alg::Sha512,
+                hex: hex::encode(h.finalize()),
+            },
         }
     }
 }
@@ -178,27 +197,50 @@ mod tests {
         for ok in ["a", "a/b", "a-b/c__d", "a.b_c", "a--b", "0", "a/b/c/d"] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a..b", "a___b", "-a", "a-", "a//b", "a_.b", "a/B", "a b"] {
+        for bad in [
+            "", "A", "a/", "/a", "a..b", "a___b", "-a", "a-", "a//b", "a_.b", "a/B", "a b",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }
 
     #[test]
     fn tags() {
-        assert!(valid_tag("latest") && valid_tag("_x") && valid_tag("1.0-rc_1") && valid_tag(&"a".repeat(128)));
-        assert!(!valid_tag("") && !valid_tag(".a") && !valid_tag("-a") && !valid_tag(&"a".repeat(129)) && !valid_tag("a:b") && !valid_tag("a/b"));
+        assert!(
+            valid_tag("latest")
+                && valid_tag("_x")
+                && valid_tag("1.0-rc_1")
+                && valid_tag(&"a".repeat(128))
+        );
+        assert!(
+            !valid_tag("")
+                && !valid_tag(".a")
+                && !valid_tag("-a")
+                && !valid_tag(&"a".repeat(129))
+                && !valid_tag("a:b")
+                && !valid_tag("a/b")
+        );
     }
 
     #[test]
     fn digests() {
         let d = Dg::of(Alg::Sha256, b"");
-        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Dg::parse(&d.to_string()), Ok(d.clone()));
         assert_eq!(Dg::parse("sha256:abc"), Err(DigestError::Malformed));
         assert_eq!(Dg::parse("sha256:not-hex"), Err(DigestError::Malformed));
-        assert_eq!(Dg::parse("md5:d41d8cd98f00b204e9800998ecf8427e"), Err(DigestError::Unsupported));
+        assert_eq!(
+            Dg::parse("md5:d41d8cd98f00b204e9800998ecf8427e"),
+            Err(DigestError::Unsupported)
+        );
         assert_eq!(Dg::parse("nocolon"), Err(DigestError::Malformed));
-        assert_eq!(Dg::parse(&d.to_string().to_uppercase()), Err(DigestError::Malformed));
+        assert_eq!(
+            Dg::parse(&d.to_string().to_uppercase()),
+            Err(DigestError::Malformed)
+        );
         let s = Dg::of(Alg::Sha512, b"x");
         assert_eq!(Dg::parse(&s.to_string()), Ok(s.clone()));
         assert_ne!(d.other(), d);

@@ -2,7 +2,7 @@
 //! subject is `<digest>`, with artifactType filtering and pagination.
 
 use super::blobs::parse_digest;
-use super::http::{error, qenc, Req, R, MT_JSON};
+use super::http::{error, qenc, Req, MT_JSON, R};
 use super::manifests::MT_OCI_INDEX;
 use super::state::{ManifestRec, State};
 use serde_json::{json, Map, Value};
@@ -24,8 +24,16 @@ fn descriptor(st: &State, m: &ManifestRec) -> Value {
     let size = m.bytes.len() as u64 + u64::from(st.fault("referrers-wrong-size"));
     d.insert("size".into(), size.into());
     // artifactType: the manifest's own; else, for image manifests, config.mediaType; else none.
-    let config = if m.is_image && !st.fault("referrers-no-config-fallback") { m.config_media_type.clone() } else { None };
-    let at = if st.fault("referrers-artifact-type-from-config") && m.is_image { m.config_media_type.clone() } else { m.artifact_type.clone().or(config) };
+    let config = if m.is_image && !st.fault("referrers-no-config-fallback") {
+        m.config_media_type.clone()
+    } else {
+        None
+    };
+    let at = if st.fault("referrers-artifact-type-from-config") && m.is_image {
+        m.config_media_type.clone()
+    } else {
+        m.artifact_type.clone().or(config)
+    };
     if let Some(at) = at {
         d.insert("artifactType".into(), at.into());
     }
@@ -39,15 +47,24 @@ fn descriptor(st: &State, m: &ManifestRec) -> Value {
 
 pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
     if !st.referrers_api() {
-        return error(404, "UNSUPPORTED", "this registry does not offer the referrers API; use the referrers tag schema");
+        return error(
+            404,
+            "UNSUPPORTED",
+            "this registry does not offer the referrers API; use the referrers tag schema",
+        );
     }
     let index = |manifests: Vec<Value>| json!({"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": manifests});
-    let ct = if st.fault("referrers-wrong-content-type") { MT_JSON } else { MT_OCI_INDEX };
+    let ct = if st.fault("referrers-wrong-content-type") {
+        MT_JSON
+    } else {
+        MT_OCI_INDEX
+    };
     let d = match parse_digest(digest) {
         Ok(d) => d,
         Err(r) => {
             if st.fault("referrers-invalid-digest-200") {
-                return R::new(200).body(ct, serde_json::to_vec(&index(vec![])).unwrap_or_default());
+                return R::new(200)
+                    .body(ct, serde_json::to_vec(&index(vec![])).unwrap_or_default());
             }
             return r;
         }
@@ -61,9 +78,17 @@ pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
             continue;
         }
         subject_exists |= rname == name && repo.manifests.contains_key(&subject);
-        found.extend(repo.manifests.values().filter(|m| m.subject.as_deref() == Some(subject.as_str())));
+        found.extend(
+            repo.manifests
+                .values()
+                .filter(|m| m.subject.as_deref() == Some(subject.as_str())),
+        );
         if st.fault("referrers-keep-deleted") {
-            found.extend(repo.ghosts.iter().filter(|m| m.subject.as_deref() == Some(subject.as_str())));
+            found.extend(
+                repo.ghosts
+                    .iter()
+                    .filter(|m| m.subject.as_deref() == Some(subject.as_str())),
+            );
         }
     }
     if st.fault("referrers-need-subject-first") {
@@ -76,7 +101,11 @@ pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
     found.sort_by(|a, b| a.digest.cmp(&b.digest));
     found.dedup_by(|a, b| a.digest == b.digest);
     if found.is_empty() && !subject_exists && st.fault("referrers-unknown-subject-404") {
-        return error(404, "MANIFEST_UNKNOWN", format!("manifest {subject} is not in this repository"));
+        return error(
+            404,
+            "MANIFEST_UNKNOWN",
+            format!("manifest {subject} is not in this repository"),
+        );
     }
     // An unknown repository has no referrers: 200 with an empty list, since "If the registry
     // supports the referrers API, the registry MUST NOT return a 404".
@@ -86,18 +115,36 @@ pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
     if let Some(at) = &filter {
         if !st.fault("referrers-filter-unsupported") {
             if !st.fault("referrers-filter-not-applied") {
-                descs.retain(|d| d.get("artifactType").and_then(Value::as_str) == Some(at.as_str()));
+                descs
+                    .retain(|d| d.get("artifactType").and_then(Value::as_str) == Some(at.as_str()));
             }
             r = r.header("oci-filters-applied", "artifactType");
         }
     }
     if let Some(last) = req.q("last") {
-        descs.retain(|d| d.get("digest").and_then(Value::as_str).map(|x| x > last).unwrap_or(false));
+        descs.retain(|d| {
+            d.get("digest")
+                .and_then(Value::as_str)
+                .map(|x| x > last)
+                .unwrap_or(false)
+        });
     }
-    let page = if st.fault("referrers-pagination-repeats") { 2 } else { PAGE };
+    let page = if st.fault("referrers-pagination-repeats") {
+        2
+    } else {
+        PAGE
+    };
     if descs.len() > page {
-        let cursor_at = if st.fault("referrers-pagination-repeats") { page - 2 } else { page - 1 };
-        let cursor = descs[cursor_at].get("digest").and_then(Value::as_str).unwrap_or("").to_string();
+        let cursor_at = if st.fault("referrers-pagination-repeats") {
+            page - 2
+        } else {
+            page - 1
+        };
+        let cursor = descs[cursor_at]
+            .get("digest")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let mut url = format!("/v2/{name}/referrers/{subject}?last={}", qenc(&cursor));
         if let Some(at) = &filter {
             url.push_str(&format!("&artifactType={}", qenc(at)));

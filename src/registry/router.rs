@@ -1,7 +1,7 @@
 //! The service: test modes (delay, hang, auth), path routing, name checks, dispatch, and the
 //! last touches every response gets (draining unread bodies, the error-body fault).
 
-use super::http::{decode_segment, error, Req, Resp, R, MT_JSON};
+use super::http::{decode_segment, error, Req, Resp, MT_JSON, R};
 use super::names::valid_name;
 use super::state::State;
 use super::{auth, blobs, manifests, referrers, tags, uploads};
@@ -28,7 +28,12 @@ impl Route {
     pub fn name(&self) -> Option<&str> {
         match self {
             Route::Base | Route::Token => None,
-            Route::Tags(n) | Route::Manifest(n, _) | Route::Blob(n, _) | Route::Uploads(n) | Route::Upload(n, _) | Route::Referrers(n, _) => Some(n),
+            Route::Tags(n)
+            | Route::Manifest(n, _)
+            | Route::Blob(n, _)
+            | Route::Uploads(n)
+            | Route::Upload(n, _)
+            | Route::Referrers(n, _) => Some(n),
         }
     }
 }
@@ -53,7 +58,11 @@ pub fn parse(path: &str) -> Option<Route> {
         return Some(Route::Tags(name(2)?));
     }
     if n >= 4 && segs[n - 3] == "blobs" && segs[n - 2] == "uploads" {
-        return Some(if segs[n - 1].is_empty() { Route::Uploads(name(3)?) } else { Route::Upload(name(3)?, decode_segment(segs[n - 1])) });
+        return Some(if segs[n - 1].is_empty() {
+            Route::Uploads(name(3)?)
+        } else {
+            Route::Upload(name(3)?, decode_segment(segs[n - 1]))
+        });
     }
     if n >= 3 && segs[n - 2] == "blobs" && segs[n - 1] == "uploads" {
         return Some(Route::Uploads(name(2)?));
@@ -80,7 +89,13 @@ impl State {
             return false;
         }
         if self.fault("invalid-name-accepted") {
-            return !n.is_empty() && n.len() <= 4096 && n.split('/').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')));
+            return !n.is_empty()
+                && n.len() <= 4096
+                && n.split('/').all(|c| {
+                    !c.is_empty()
+                        && c.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                });
         }
         valid_name(n)
     }
@@ -88,7 +103,11 @@ impl State {
     /// The tag grammar, as bent by the tag faults.
     pub fn tag_ok(&self, t: &str) -> bool {
         if self.fault("invalid-tag-accepted") {
-            return !t.is_empty() && t.len() <= 256 && t.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b':' | b'%' | b'?' | b'#'));
+            return !t.is_empty()
+                && t.len() <= 256
+                && t.bytes().all(|b| {
+                    b.is_ascii_graphic() && !matches!(b, b'/' | b':' | b'%' | b'?' | b'#')
+                });
         }
         if self.fault("tag-max-100") && t.len() > 100 {
             return false;
@@ -123,7 +142,11 @@ pub async fn serve(st: Arc<State>, req: hyper::Request<Incoming>) -> Result<Resp
 
 async fn handle(st: &Arc<State>, req: &mut Req) -> R {
     let Some(route) = parse(&req.path) else {
-        return error(404, "UNSUPPORTED", format!("no such endpoint: {}", req.path));
+        return error(
+            404,
+            "UNSUPPORTED",
+            format!("no such endpoint: {}", req.path),
+        );
     };
     if route == Route::Token {
         return auth::token_endpoint(st, req);
@@ -142,7 +165,9 @@ async fn handle(st: &Arc<State>, req: &mut Req) -> R {
             if st.fault("v2-base-not-found") {
                 return error(404, "UNSUPPORTED", "no API here");
             }
-            let r = R::new(200).header("docker-distribution-api-version", "registry/2.0").body(MT_JSON, "{}");
+            let r = R::new(200)
+                .header("docker-distribution-api-version", "registry/2.0")
+                .body(MT_JSON, "{}");
             if req.is_head() {
                 r.into_head()
             } else {
@@ -161,16 +186,27 @@ async fn handle(st: &Arc<State>, req: &mut Req) -> R {
         (Route::Upload(n, id), Method::PUT) => uploads::finish(st, req, &n, &id).await,
         (Route::Upload(n, id), Method::DELETE) => uploads::cancel(st, &n, &id).await,
         (Route::Referrers(n, d), Method::GET) => referrers::list(st, req, &n, &d),
-        (_, m) => error(405, "UNSUPPORTED", format!("method {m} is not allowed on {}", req.path)),
+        (_, m) => error(
+            405,
+            "UNSUPPORTED",
+            format!("method {m} is not allowed on {}", req.path),
+        ),
     }
 }
 
 /// Touches every response gets last.
 fn finish(st: &State, mut r: R) -> R {
-    if st.fault("error-body-not-spec-json") && r.status >= 400 && r.get_header("content-type") == Some(MT_JSON) {
+    if st.fault("error-body-not-spec-json")
+        && r.status >= 400
+        && r.get_header("content-type") == Some(MT_JSON)
+    {
         let msg = serde_json::from_slice::<serde_json::Value>(&r.body)
             .ok()
-            .and_then(|v| v.pointer("/errors/0/message").and_then(|m| m.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.pointer("/errors/0/message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
         let head = r.head_length.is_some();
         r = r.json(&serde_json::json!({ "message": msg }));
@@ -188,12 +224,30 @@ mod tests {
     fn routes() {
         assert_eq!(parse("/v2/"), Some(Route::Base));
         assert_eq!(parse("/v2/a/b/tags/list"), Some(Route::Tags("a/b".into())));
-        assert_eq!(parse("/v2/a/manifests/latest"), Some(Route::Manifest("a".into(), "latest".into())));
-        assert_eq!(parse("/v2/a/blobs/manifests/sha256:x"), Some(Route::Manifest("a/blobs".into(), "sha256:x".into())));
-        assert_eq!(parse("/v2/a/blobs/uploads/"), Some(Route::Uploads("a".into())));
-        assert_eq!(parse("/v2/a/blobs/uploads"), Some(Route::Uploads("a".into())));
-        assert_eq!(parse("/v2/a/blobs/uploads/123"), Some(Route::Upload("a".into(), "123".into())));
-        assert_eq!(parse("/v2/a/referrers/sha256%3Aab"), Some(Route::Referrers("a".into(), "sha256:ab".into())));
+        assert_eq!(
+            parse("/v2/a/manifests/latest"),
+            Some(Route::Manifest("a".into(), "latest".into()))
+        );
+        assert_eq!(
+            parse("/v2/a/blobs/manifests/sha256:x"),
+            Some(Route::Manifest("a/blobs".into(), "sha256:x".into()))
+        );
+        assert_eq!(
+            parse("/v2/a/blobs/uploads/"),
+            Some(Route::Uploads("a".into()))
+        );
+        assert_eq!(
+            parse("/v2/a/blobs/uploads"),
+            Some(Route::Uploads("a".into()))
+        );
+        assert_eq!(
+            parse("/v2/a/blobs/uploads/123"),
+            Some(Route::Upload("a".into(), "123".into()))
+        );
+        assert_eq!(
+            parse("/v2/a/referrers/sha256%3Aab"),
+            Some(Route::Referrers("a".into(), "sha256:ab".into()))
+        );
         assert_eq!(parse("/v2/blobs/x"), None);
         assert_eq!(parse("/v2/a/manifests/"), None);
         assert_eq!(parse("/v2//manifests/x"), None);

@@ -81,7 +81,14 @@ pub struct Upload {
 impl Upload {
     /// A session that is not registered (single-POST uploads).
     pub fn detached(alg: Alg) -> Upload {
-        Upload { id: String::new(), data: vec![], hasher: Hasher::new(alg), had_ranged_patch: false, had_streamed_patch: false, closed: false }
+        Upload {
+            id: String::new(),
+            data: vec![],
+            hasher: Hasher::new(alg),
+            had_ranged_patch: false,
+            had_streamed_patch: false,
+            closed: false,
+        }
     }
     /// `Range: 0-<end>`: the last byte's offset. An empty upload says `0-0` (as Docker's
     /// registry does): the header grammar has no way to say "nothing yet".
@@ -131,12 +138,29 @@ impl State {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h = hex::encode(b);
-        let id = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
-        let up = Upload { id: id.clone(), ..Upload::detached(alg) };
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        );
+        let up = Upload {
+            id: id.clone(),
+            ..Upload::detached(alg)
+        };
         let mut ups = self.uploads();
         // "the server SHOULD eventually timeout unfinished uploads"
         ups.retain(|_, (_, started, _)| started.elapsed() < UPLOAD_TTL);
-        ups.insert(id.clone(), (repo.to_string(), Instant::now(), Arc::new(tokio::sync::Mutex::new(up))));
+        ups.insert(
+            id.clone(),
+            (
+                repo.to_string(),
+                Instant::now(),
+                Arc::new(tokio::sync::Mutex::new(up)),
+            ),
+        );
         drop(ups);
         self.store().repos.entry(repo.to_string()).or_default();
         id
@@ -148,7 +172,10 @@ impl State {
 
     /// The session `id` if it belongs to `repo`.
     pub fn upload(&self, repo: &str, id: &str) -> Option<Arc<tokio::sync::Mutex<Upload>>> {
-        self.uploads().get(id).filter(|(r, _, _)| r == repo).map(|(_, _, u)| u.clone())
+        self.uploads()
+            .get(id)
+            .filter(|(r, _, _)| r == repo)
+            .map(|(_, _, u)| u.clone())
     }
 
     pub fn remove_upload(&self, id: &str) {
@@ -159,7 +186,11 @@ impl State {
     pub fn put_blob(&self, repo: &str, d: &Dg, data: Bytes) {
         let mut s = self.store();
         s.blobs.insert(d.to_string(), data);
-        s.repos.entry(repo.to_string()).or_default().blobs.insert(d.to_string());
+        s.repos
+            .entry(repo.to_string())
+            .or_default()
+            .blobs
+            .insert(d.to_string());
     }
 
     /// Forgets blob content no repository refers to any more.

@@ -13,7 +13,11 @@ pub fn list(st: &State, req: &Req, name: &str) -> R {
         if st.fault("tags-unknown-repo-phantom-tag") {
             return R::new(200).json(&serde_json::json!({ "name": name, "tags": ["latest"] }));
         }
-        return error(404, "NAME_UNKNOWN", format!("repository {name} is not known to this registry"));
+        return error(
+            404,
+            "NAME_UNKNOWN",
+            format!("repository {name} is not known to this registry"),
+        );
     };
     // An `n` that is not a non-negative integer is ignored (the spec defines only integers).
     let mut n: Option<usize> = req.q("n").and_then(|v| v.trim().parse().ok());
@@ -22,7 +26,14 @@ pub fn list(st: &State, req: &Req, name: &str) -> R {
     }
     let last = req.q("last");
     let inclusive = st.fault("tags-last-inclusive");
-    let mut all: Vec<&String> = repo.tags.keys().filter(|t| match last { Some(l) => t.as_str() > l || (inclusive && t.as_str() == l), None => true }).collect();
+    let mut all: Vec<&String> = repo
+        .tags
+        .keys()
+        .filter(|t| match last {
+            Some(l) => t.as_str() > l || (inclusive && t.as_str() == l),
+            None => true,
+        })
+        .collect();
     if st.fault("tags-list-drops-last") {
         if let Some(max) = repo.tags.keys().next_back() {
             all.retain(|t| *t != max);
@@ -33,21 +44,40 @@ pub fn list(st: &State, req: &Req, name: &str) -> R {
     let mut r = R::new(200);
     // "When n is zero, this endpoint MUST return an empty list, and MUST NOT include a Link".
     if page.len() < all.len() && take > 0 {
-        let next_after = if st.fault("tags-link-skips") { all.get(page.len()).copied() } else { page.last().copied() };
+        let next_after = if st.fault("tags-link-skips") {
+            all.get(page.len()).copied()
+        } else {
+            page.last().copied()
+        };
         if let Some(after) = next_after {
             let n_link = n.unwrap_or(take);
             let url = format!("/v2/{name}/tags/list?n={n_link}&last={}", qenc(after));
-            let link = if st.fault("tags-link-malformed") { format!("{url}; rel=next") } else { format!("<{url}>; rel=\"next\"") };
+            let link = if st.fault("tags-link-malformed") {
+                format!("{url}; rel=next")
+            } else {
+                format!("<{url}>; rel=\"next\"")
+            };
             r = r.header("link", link);
         }
     }
     if st.fault("tags-list-unsorted") {
         page.reverse();
     }
-    let shown = if st.fault("tags-list-short-name") { name.rsplit('/').next().unwrap_or(name) } else { name };
-    let key = if st.fault("tags-list-bad-json") { "tag" } else { "tags" };
+    let shown = if st.fault("tags-list-short-name") {
+        name.rsplit('/').next().unwrap_or(name)
+    } else {
+        name
+    };
+    let key = if st.fault("tags-list-bad-json") {
+        "tag"
+    } else {
+        "tags"
+    };
     let mut body = serde_json::Map::new();
     body.insert("name".into(), shown.into());
-    body.insert(key.into(), page.into_iter().cloned().collect::<Vec<_>>().into());
+    body.insert(
+        key.into(),
+        page.into_iter().cloned().collect::<Vec<_>>().into(),
+    );
     r.json(&serde_json::Value::Object(body))
 }

@@ -23,12 +23,18 @@ fn blob_path(name: &str, d: &Dg) -> String {
 }
 
 fn upload_unknown(id: &str) -> R {
-    error(404, "BLOB_UPLOAD_UNKNOWN", format!("upload {id:?} is unknown (never started, finished or cancelled)"))
+    error(
+        404,
+        "BLOB_UPLOAD_UNKNOWN",
+        format!("upload {id:?} is unknown (never started, finished or cancelled)"),
+    )
 }
 
 /// Headers every answer about a live session carries.
 fn session(r: R, name: &str, up: &Upload) -> R {
-    r.header("location", upload_path(name, &up.id)).header("range", up.range()).header("docker-upload-uuid", &up.id)
+    r.header("location", upload_path(name, &up.id))
+        .header("range", up.range())
+        .header("docker-upload-uuid", &up.id)
 }
 
 pub async fn start(st: &State, req: &mut Req, name: &str) -> R {
@@ -45,7 +51,13 @@ pub async fn start(st: &State, req: &mut Req, name: &str) -> R {
         None => Alg::Sha256,
         Some(a) => match Alg::parse(a) {
             Some(a) => a,
-            None => return error(400, "UNSUPPORTED", format!("digest-algorithm {a:?} is not supported (sha256, sha512)")),
+            None => {
+                return error(
+                    400,
+                    "UNSUPPORTED",
+                    format!("digest-algorithm {a:?} is not supported (sha256, sha512)"),
+                )
+            }
         },
     };
     new_session(st, name, alg)
@@ -55,7 +67,10 @@ pub async fn start(st: &State, req: &mut Req, name: &str) -> R {
 /// meaning); it is drained by the router.
 fn new_session(st: &State, name: &str, alg: Alg) -> R {
     let id = st.new_upload(name, alg);
-    let mut r = R::new(202).header("location", upload_path(name, &id)).header("range", "0-0").header("docker-upload-uuid", &id);
+    let mut r = R::new(202)
+        .header("location", upload_path(name, &id))
+        .header("range", "0-0")
+        .header("docker-upload-uuid", &id);
     if st.fault("chunk-min-length-zero") {
         r = r.header("oci-chunk-min-length", "0");
     } else if let Some(n) = st.opts.chunk_min_length {
@@ -68,8 +83,14 @@ fn new_session(st: &State, name: &str, alg: Alg) -> R {
 }
 
 fn created(st: &State, name: &str, d: &Dg) -> R {
-    let loc = if st.fault("blob-put-bad-location") { d.other() } else { d.clone() };
-    R::new(201).header("location", blob_path(name, &loc)).header("docker-content-digest", d.to_string())
+    let loc = if st.fault("blob-put-bad-location") {
+        d.other()
+    } else {
+        d.clone()
+    };
+    R::new(201)
+        .header("location", blob_path(name, &loc))
+        .header("docker-content-digest", d.to_string())
 }
 
 fn mount(st: &State, name: &str, digest: &str, from: Option<&str>) -> R {
@@ -82,27 +103,45 @@ fn mount(st: &State, name: &str, digest: &str, from: Option<&str>) -> R {
         let s = st.store();
         let anywhere = s.blobs.contains_key(&key);
         let found = match from {
-            Some(f) => st.name_ok(f) && s.repos.get(f).map(|r| r.blobs.contains(&key)).unwrap_or(false),
+            Some(f) => {
+                st.name_ok(f)
+                    && s.repos
+                        .get(f)
+                        .map(|r| r.blobs.contains(&key))
+                        .unwrap_or(false)
+            }
             // The spec lets a registry treat `from` as optional and mount a blob it can find.
             None => anywhere,
         };
         (found, anywhere)
     };
     if !anywhere && st.fault("mount-unknown-blob-201") {
-        return R::new(201).header("location", blob_path(name, &d)).header("docker-content-digest", &key);
+        return R::new(201)
+            .header("location", blob_path(name, &d))
+            .header("docker-content-digest", &key);
     }
     if !found {
         // Not mountable: start an ordinary session, as the spec suggests ("SHOULD return a 202").
         return new_session(st, name, d.alg);
     }
-    let skip = if from.is_some() { st.fault("mount-not-copied") } else { st.fault("mount-without-from-not-copied") };
+    let skip = if from.is_some() {
+        st.fault("mount-not-copied")
+    } else {
+        st.fault("mount-without-from-not-copied")
+    };
     if !skip {
         let mut s = st.store();
         if s.blobs.contains_key(&key) {
-            s.repos.entry(name.to_string()).or_default().blobs.insert(key.clone());
+            s.repos
+                .entry(name.to_string())
+                .or_default()
+                .blobs
+                .insert(key.clone());
         }
     }
-    R::new(201).header("location", blob_path(name, &d)).header("docker-content-digest", &key)
+    R::new(201)
+        .header("location", blob_path(name, &d))
+        .header("docker-content-digest", &key)
 }
 
 async fn single_post(st: &State, req: &mut Req, name: &str, digest: &str) -> R {
@@ -115,7 +154,11 @@ async fn single_post(st: &State, req: &mut Req, name: &str, digest: &str) -> R {
         return r;
     }
     if up.digest(d.alg) != d {
-        return error(400, "DIGEST_INVALID", format!("the body does not hash to {d}"));
+        return error(
+            400,
+            "DIGEST_INVALID",
+            format!("the body does not hash to {d}"),
+        );
     }
     let mut data = std::mem::take(&mut up.data);
     if st.fault("single-post-corrupt") {
@@ -135,7 +178,12 @@ fn corrupt(data: &mut Vec<u8>) {
 
 /// Appends the request body to the session, hashing it on the way. If `expect` is given the
 /// body must be exactly that long. On any failure the session is left as it was.
-async fn receive(st: &State, req: &mut Req, up: &mut Upload, expect: Option<u64>) -> Result<u64, R> {
+async fn receive(
+    st: &State,
+    req: &mut Req,
+    up: &mut Upload,
+    expect: Option<u64>,
+) -> Result<u64, R> {
     let (old_len, old_hash) = (up.data.len(), up.hasher.clone());
     let max = max_blob(st);
     let mut n = 0u64;
@@ -153,18 +201,41 @@ async fn receive(st: &State, req: &mut Req, up: &mut Upload, expect: Option<u64>
         n += c.len() as u64;
         if let Some(e) = expect {
             if n > e {
-                return fail(up, error(400, "BLOB_UPLOAD_INVALID", format!("the body is longer than the {e} bytes its Content-Range announces")));
+                return fail(
+                    up,
+                    error(
+                        400,
+                        "BLOB_UPLOAD_INVALID",
+                        format!(
+                            "the body is longer than the {e} bytes its Content-Range announces"
+                        ),
+                    ),
+                );
             }
         }
         if up.data.len() as u64 + c.len() as u64 > max {
-            return fail(up, error(413, "SIZE_INVALID", format!("blobs are limited to {max} bytes here")));
+            return fail(
+                up,
+                error(
+                    413,
+                    "SIZE_INVALID",
+                    format!("blobs are limited to {max} bytes here"),
+                ),
+            );
         }
         up.hasher.update(&c);
         up.data.extend_from_slice(&c);
     }
     if let Some(e) = expect {
         if n != e {
-            return fail(up, error(400, "BLOB_UPLOAD_INVALID", format!("the body has {n} bytes but its Content-Range announces {e}")));
+            return fail(
+                up,
+                error(
+                    400,
+                    "BLOB_UPLOAD_INVALID",
+                    format!("the body has {n} bytes but its Content-Range announces {e}"),
+                ),
+            );
         }
     }
     Ok(n)
@@ -174,10 +245,17 @@ async fn receive(st: &State, req: &mut Req, up: &mut Upload, expect: Option<u64>
 /// forms `bytes <start>-<end>/<total>` that some clients send.
 pub fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
-    let v = v.strip_prefix("bytes ").or_else(|| v.strip_prefix("bytes=")).unwrap_or(v);
+    let v = v
+        .strip_prefix("bytes ")
+        .or_else(|| v.strip_prefix("bytes="))
+        .unwrap_or(v);
     let v = v.split_once('/').map(|(a, _)| a).unwrap_or(v);
     let (a, b) = v.trim().split_once('-')?;
-    let num = |s: &str| -> Option<u64> { (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse().ok()).flatten() };
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
     let (a, b) = (num(a)?, num(b)?);
     (a <= b).then_some((a, b))
 }
@@ -200,7 +278,13 @@ pub async fn patch(st: &State, req: &mut Req, name: &str, id: &str) -> R {
         None => None,
         Some(v) => match parse_content_range(v) {
             Some(r) => Some(r),
-            None => return error(400, "BLOB_UPLOAD_INVALID", format!("Content-Range {v:?} is not <start>-<end>")),
+            None => {
+                return error(
+                    400,
+                    "BLOB_UPLOAD_INVALID",
+                    format!("Content-Range {v:?} is not <start>-<end>"),
+                )
+            }
         },
     };
     if let Some((a, _)) = range {
@@ -208,7 +292,14 @@ pub async fn patch(st: &State, req: &mut Req, name: &str, id: &str) -> R {
             return session(error(416, "BLOB_UPLOAD_INVALID", format!("chunk starts at {a} but the upload has {} bytes: chunks must be sent in order", up.data.len())), name, &up);
         }
     }
-    if let Err(r) = receive(st, req, &mut up, range.map(|(a, b)| (b - a).saturating_add(1))).await {
+    if let Err(r) = receive(
+        st,
+        req,
+        &mut up,
+        range.map(|(a, b)| (b - a).saturating_add(1)),
+    )
+    .await
+    {
         return r;
     }
     if range.is_some() {
@@ -233,7 +324,11 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
         return upload_unknown(id);
     }
     let Some(digest) = req.q("digest").map(str::to_string) else {
-        return error(400, "DIGEST_INVALID", "the closing PUT needs ?digest=<digest of the whole blob>");
+        return error(
+            400,
+            "DIGEST_INVALID",
+            "the closing PUT needs ?digest=<digest of the whole blob>",
+        );
     };
     let d = match parse_digest(&digest) {
         Ok(d) => d,
@@ -248,19 +343,49 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
         None => None,
         Some(v) => match parse_content_range(v) {
             Some(r) => Some(r),
-            None => return error(400, "BLOB_UPLOAD_INVALID", format!("Content-Range {v:?} is not <start>-<end>")),
+            None => {
+                return error(
+                    400,
+                    "BLOB_UPLOAD_INVALID",
+                    format!("Content-Range {v:?} is not <start>-<end>"),
+                )
+            }
         },
     };
     if let Some((a, _)) = range {
         if a != up.data.len() as u64 && !st.fault("final-chunk-out-of-order-accepted") {
-            return session(error(416, "BLOB_UPLOAD_INVALID", format!("final chunk starts at {a} but the upload has {} bytes", up.data.len())), name, &up);
+            return session(
+                error(
+                    416,
+                    "BLOB_UPLOAD_INVALID",
+                    format!(
+                        "final chunk starts at {a} but the upload has {} bytes",
+                        up.data.len()
+                    ),
+                ),
+                name,
+                &up,
+            );
         }
     }
-    if req.content_length().unwrap_or(0) > super::faults::LARGE as u64 && st.fault("large-put-refused") {
-        return error(413, "SIZE_INVALID", "blobs over 16 MiB must be uploaded in chunks here");
+    if req.content_length().unwrap_or(0) > super::faults::LARGE as u64
+        && st.fault("large-put-refused")
+    {
+        return error(
+            413,
+            "SIZE_INVALID",
+            "blobs over 16 MiB must be uploaded in chunks here",
+        );
     }
     if !(range.is_some() && st.fault("final-chunk-in-put-ignored")) {
-        if let Err(r) = receive(st, req, &mut up, range.map(|(a, b)| (b - a).saturating_add(1))).await {
+        if let Err(r) = receive(
+            st,
+            req,
+            &mut up,
+            range.map(|(a, b)| (b - a).saturating_add(1)),
+        )
+        .await
+        {
             return r;
         }
     }
@@ -272,16 +397,26 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
         // The session ends here, as in Docker's registry: the client starts over.
         up.closed = true;
         st.remove_upload(id);
-        return error(400, "DIGEST_INVALID", format!("the uploaded content hashes to {got}, not {d}"));
+        return error(
+            400,
+            "DIGEST_INVALID",
+            format!("the uploaded content hashes to {got}, not {d}"),
+        );
     }
     up.closed = true;
     st.remove_upload(id);
     let monolithic = !up.had_ranged_patch && !up.had_streamed_patch;
     let mut data = std::mem::take(&mut up.data);
-    if (up.had_streamed_patch && st.fault("streamed-patch-corrupt")) || (up.had_ranged_patch && st.fault("chunked-put-corrupt")) {
+    if (up.had_streamed_patch && st.fault("streamed-patch-corrupt"))
+        || (up.had_ranged_patch && st.fault("chunked-put-corrupt"))
+    {
         corrupt(&mut data);
     }
-    let stored_as = if d.alg == Alg::Sha512 && st.fault("sha512-not-pullable") { Dg::of(Alg::Sha256, &data) } else { d.clone() };
+    let stored_as = if d.alg == Alg::Sha512 && st.fault("sha512-not-pullable") {
+        Dg::of(Alg::Sha256, &data)
+    } else {
+        d.clone()
+    };
     st.put_blob(name, &stored_as, Bytes::from(data));
     let mut r = created(st, name, &d);
     if monolithic && st.fault("blob-put-200") {
@@ -299,7 +434,15 @@ pub async fn status(st: &State, name: &str, id: &str) -> R {
     if up.closed {
         return upload_unknown(id);
     }
-    session(R::new(if st.fault("upload-status-200") { 200 } else { 204 }), name, &up)
+    session(
+        R::new(if st.fault("upload-status-200") {
+            200
+        } else {
+            204
+        }),
+        name,
+        &up,
+    )
 }
 
 pub async fn cancel(st: &State, name: &str, id: &str) -> R {

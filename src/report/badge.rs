@@ -20,8 +20,18 @@ pub struct Badge {
 pub fn badge_for(label: &str, c: &Counts, status: RunStatus, strict: bool) -> Badge {
     let ok = c.passed + c.warned;
     let n = ok + c.failed + c.expected_failure + c.not_run;
-    let b = |message: String, color| Badge { label: label.to_string(), message, color };
-    let plural = |k: usize, w: &str| if k == 1 { format!("1 {w}") } else { format!("{k} {w}s") };
+    let b = |message: String, color| Badge {
+        label: label.to_string(),
+        message,
+        color,
+    };
+    let plural = |k: usize, w: &str| {
+        if k == 1 {
+            format!("1 {w}")
+        } else {
+            format!("{k} {w}s")
+        }
+    };
     if status == RunStatus::Fatal {
         return b("not run".into(), "lightgrey");
     }
@@ -31,13 +41,23 @@ pub fn badge_for(label: &str, c: &Counts, status: RunStatus, strict: bool) -> Ba
     let strict_fail = strict && c.warned > 0;
     let complete = c.not_run == 0 && status != RunStatus::Interrupted;
     if c.failed == 0 && c.expected_failure == 0 && !strict_fail && complete {
-        return if c.warned == 0 { b("conformant".into(), "brightgreen") } else { b(format!("conformant, {}", plural(c.warned, "warning")), "green") };
+        return if c.warned == 0 {
+            b("conformant".into(), "brightgreen")
+        } else {
+            b(
+                format!("conformant, {}", plural(c.warned, "warning")),
+                "green",
+            )
+        };
     }
     let ratio = format!("{ok}/{n} passed");
     if c.failed > 0 || strict_fail {
         b(ratio, "red")
     } else if c.expected_failure > 0 {
-        b(format!("{ratio}, {}", plural(c.expected_failure, "known failure")), "orange")
+        b(
+            format!("{ratio}, {}", plural(c.expected_failure, "known failure")),
+            "orange",
+        )
     } else {
         b(format!("{ratio}, incomplete"), "lightgrey")
     }
@@ -52,11 +72,21 @@ pub fn render_all(r: &RunRecord) -> Vec<(String, String)> {
         out.push((format!("{stem}.json"), endpoint_json(&b)));
         out.push((format!("{stem}.svg"), svg(&b)));
     };
-    add("badge".into(), badge_for("OCI conformance", &r.counts(), status, strict));
+    add(
+        "badge".into(),
+        badge_for("OCI conformance", &r.counts(), status, strict),
+    );
     for (bucket, c) in r.buckets() {
         // A bucket cut short by an interruption shows as incomplete through its not_run count.
-        let st = if status == RunStatus::Fatal { status } else { RunStatus::Passed };
-        add(format!("badge-{}", bucket.as_str()), badge_for(&format!("OCI {}", bucket.as_str()), &c, st, strict));
+        let st = if status == RunStatus::Fatal {
+            status
+        } else {
+            RunStatus::Passed
+        };
+        add(
+            format!("badge-{}", bucket.as_str()),
+            badge_for(&format!("OCI {}", bucket.as_str()), &c, st, strict),
+        );
     }
     out
 }
@@ -99,14 +129,22 @@ fn text_width(s: &str) -> f64 {
 
 /// A flat badge, the shape shields.io draws, with no external reference.
 pub fn svg(b: &Badge) -> String {
-    let e = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let e = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
     let lw = (text_width(&b.label) + 10.0).round();
     let mw = (text_width(&b.message) + 10.0).round();
     let w = lw + mw;
     let (label, message, color) = (e(&b.label), e(&b.message), hex(b.color));
     // text is drawn at 10x and scaled down, as shields.io does, for crisp rendering
     let (lx, mx) = ((lw / 2.0 * 10.0).round(), ((lw + mw / 2.0) * 10.0).round());
-    let (ltl, mtl) = ((text_width(&b.label) * 10.0).round(), (text_width(&b.message) * 10.0).round());
+    let (ltl, mtl) = (
+        (text_width(&b.label) * 10.0).round(),
+        (text_width(&b.message) * 10.0).round(),
+    );
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {message}">
 <title>{label}: {message}</title>
@@ -129,15 +167,45 @@ mod tests {
     use super::*;
     #[test]
     fn messages() {
-        let c = Counts { total: 85, passed: 80, failed: 3, warned: 2, ..Default::default() };
+        let c = Counts {
+            total: 85,
+            passed: 80,
+            failed: 3,
+            warned: 2,
+            ..Default::default()
+        };
         let b = badge_for("x", &c, RunStatus::Failed, false);
         assert_eq!((b.message.as_str(), b.color), ("82/85 passed", "red"));
-        let c = Counts { total: 10, passed: 9, unsupported: 1, ..Default::default() };
-        assert_eq!(badge_for("x", &c, RunStatus::Passed, false).message, "conformant");
-        let c = Counts { total: 10, passed: 9, warned: 1, ..Default::default() };
-        assert_eq!(badge_for("x", &c, RunStatus::Passed, false).message, "conformant, 1 warning");
+        let c = Counts {
+            total: 10,
+            passed: 9,
+            unsupported: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            badge_for("x", &c, RunStatus::Passed, false).message,
+            "conformant"
+        );
+        let c = Counts {
+            total: 10,
+            passed: 9,
+            warned: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            badge_for("x", &c, RunStatus::Passed, false).message,
+            "conformant, 1 warning"
+        );
         assert_eq!(badge_for("x", &c, RunStatus::Failed, true).color, "red");
-        let c = Counts { total: 10, passed: 5, not_run: 5, ..Default::default() };
-        assert_eq!(badge_for("x", &c, RunStatus::Interrupted, false).message, "5/10 passed, incomplete");
+        let c = Counts {
+            total: 10,
+            passed: 5,
+            not_run: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            badge_for("x", &c, RunStatus::Interrupted, false).message,
+            "5/10 passed, incomplete"
+        );
     }
 }

@@ -38,8 +38,13 @@ impl Term {
     pub fn detect() -> Term {
         let tty = std::io::stdout().is_terminal();
         let set = |k: &str| std::env::var_os(k).map(|v| !v.is_empty()).unwrap_or(false);
-        let ci = std::env::var("CI").map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")).unwrap_or(set("CI"));
-        Term { live: tty && !ci, color: tty && !set("NO_COLOR") }
+        let ci = std::env::var("CI")
+            .map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+            .unwrap_or(set("CI"));
+        Term {
+            live: tty && !ci,
+            color: tty && !set("NO_COLOR"),
+        }
     }
 }
 
@@ -61,7 +66,15 @@ impl Console {
 
     /// A console writing to `out` (tests capture it). A live bar always draws on stdout.
     pub fn with_output(s: ConsoleSettings, term: Term, out: Box<dyn Write + Send>) -> Console {
-        Console { s, term, out, bar: None, counts: Counts::default(), id_width: 40, current: String::new() }
+        Console {
+            s,
+            term,
+            out,
+            bar: None,
+            counts: Counts::default(),
+            id_width: 40,
+            current: String::new(),
+        }
     }
 
     fn human(&self) -> bool {
@@ -143,15 +156,36 @@ impl Console {
     }
 
     fn started(&mut self, i: &RunInfo) {
-        self.id_width = i.plan.iter().map(|m| m.id.len()).max().unwrap_or(30).clamp(30, 56);
+        self.id_width = i
+            .plan
+            .iter()
+            .map(|m| m.id.len())
+            .max()
+            .unwrap_or(30)
+            .clamp(30, 56);
         if !self.human() {
             return;
         }
-        let what = if i.embedded { format!("{} (embedded registry)", i.registry) } else { i.registry.clone() };
-        let head = format!("{} {} · distribution-spec {} · {}", i.tool, i.version, i.spec_version.as_str(), what);
+        let what = if i.embedded {
+            format!("{} (embedded registry)", i.registry)
+        } else {
+            i.registry.clone()
+        };
+        let head = format!(
+            "{} {} · distribution-spec {} · {}",
+            i.tool,
+            i.version,
+            i.spec_version.as_str(),
+            what
+        );
         let l = self.paint("1", &head);
         self.line(&l);
-        self.line(&format!("seed {} · {} checks planned · replay: {}", i.seed, i.plan.len(), i.command));
+        self.line(&format!(
+            "seed {} · {} checks planned · replay: {}",
+            i.seed,
+            i.plan.len(),
+            i.command
+        ));
         for w in &i.warnings {
             let l = format!("{} {w}", self.paint("33;1", "warning:"));
             self.line(&l);
@@ -163,8 +197,14 @@ impl Console {
             } else {
                 "{spinner} [{elapsed_precise}] {bar:28} {pos:>3}/{len:3} {wide_msg}"
             };
-            let style = ProgressStyle::with_template(tpl).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("━╸─");
-            let bar = ProgressBar::with_draw_target(Some(i.plan.len() as u64), ProgressDrawTarget::stdout()).with_style(style);
+            let style = ProgressStyle::with_template(tpl)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("━╸─");
+            let bar = ProgressBar::with_draw_target(
+                Some(i.plan.len() as u64),
+                ProgressDrawTarget::stdout(),
+            )
+            .with_style(style);
             bar.enable_steady_tick(Duration::from_millis(120));
             self.bar = Some(bar);
             self.update_bar();
@@ -175,8 +215,15 @@ impl Console {
         if let Some(b) = &self.bar {
             let parts: Vec<String> = Outcome::ALL
                 .into_iter()
-                .filter(|o| count_of(&self.counts, *o) > 0 || matches!(o, Outcome::Passed | Outcome::Failed))
-                .map(|o| self.paint(color_of(o), &format!("{} {}", count_of(&self.counts, o), o.as_str())))
+                .filter(|o| {
+                    count_of(&self.counts, *o) > 0 || matches!(o, Outcome::Passed | Outcome::Failed)
+                })
+                .map(|o| {
+                    self.paint(
+                        color_of(o),
+                        &format!("{} {}", count_of(&self.counts, o), o.as_str()),
+                    )
+                })
                 .collect();
             let mut m = parts.join(" ");
             if !self.current.is_empty() {
@@ -194,7 +241,13 @@ impl Console {
         let problem = matches!(r.outcome, Outcome::Failed | Outcome::Warned);
         // Live: only problems get a line of their own; the bar carries the rest.
         if self.bar.is_none() || problem || r.outcome == Outcome::NotRun {
-            let s = format!("{} {:<w$} {}", self.outcome_label(r.outcome, 16), safe(&r.id), safe(first_line(&r.message)), w = self.id_width);
+            let s = format!(
+                "{} {:<w$} {}",
+                self.outcome_label(r.outcome, 16),
+                safe(&r.id),
+                safe(first_line(&r.message)),
+                w = self.id_width
+            );
             self.line(s.trim_end());
         }
         if self.s.verbose && problem {
@@ -222,7 +275,10 @@ impl Console {
         self.abandon();
         let c = r.counts();
         if self.s.json {
-            let files: Vec<String> = written.as_ref().map(|w| w.iter().map(|p| p.display().to_string()).collect()).unwrap_or_default();
+            let files: Vec<String> = written
+                .as_ref()
+                .map(|w| w.iter().map(|p| p.display().to_string()).collect())
+                .unwrap_or_default();
             self.json_line(json!({
                 "event": "run-finished", "status": r.status().as_str(), "counts": c,
                 "buckets": r.buckets().into_iter().map(|(b, c)| (b.as_str().to_string(), serde_json::to_value(c).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
@@ -244,22 +300,49 @@ impl Console {
                 r.summary.http_requests
             ),
         ));
-        let bw = r.buckets().iter().map(|(b, _)| b.as_str().len()).max().unwrap_or(5).max(5);
+        let bw = r
+            .buckets()
+            .iter()
+            .map(|(b, _)| b.as_str().len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         for (b, bc) in r.buckets() {
-            lines.push(format!("  {:<bw$}  {:>3} {}  {}", b.as_str(), bc.total, checks_word(bc.total), self.colored_phrase(&bc)));
+            lines.push(format!(
+                "  {:<bw$}  {:>3} {}  {}",
+                b.as_str(),
+                bc.total,
+                checks_word(bc.total),
+                self.colored_phrase(&bc)
+            ));
         }
-        lines.push(format!("  {}  {:>3} {}  {}", self.paint("1", &format!("{:<bw$}", "overall")), c.total, checks_word(c.total), self.colored_phrase(&c)));
+        lines.push(format!(
+            "  {}  {:>3} {}  {}",
+            self.paint("1", &format!("{:<bw$}", "overall")),
+            c.total,
+            checks_word(c.total),
+            self.colored_phrase(&c)
+        ));
         if self.s.quiet {
             for w in &r.info.warnings {
                 lines.push(format!("{} {w}", self.paint("33;1", "warning:")));
             }
         }
-        let failed: Vec<&CheckResult> = r.results.iter().filter(|t| t.outcome == Outcome::Failed).map(|t| t.as_ref()).collect();
+        let failed: Vec<&CheckResult> = r
+            .results
+            .iter()
+            .filter(|t| t.outcome == Outcome::Failed)
+            .map(|t| t.as_ref())
+            .collect();
         if !failed.is_empty() {
             lines.push(String::new());
             lines.push(self.paint("31;1", &format!("Failed checks ({}):", failed.len())));
             for t in failed {
-                lines.push(format!("  {} {}", self.paint("31", "✘"), self.paint("1", &safe(&t.id))));
+                lines.push(format!(
+                    "  {} {}",
+                    self.paint("31", "✘"),
+                    self.paint("1", &safe(&t.id))
+                ));
                 for l in t.message.lines() {
                     lines.push(format!("      {}", safe(l)));
                 }
@@ -268,27 +351,54 @@ impl Console {
                 }
             }
         }
-        let warned: Vec<&CheckResult> = r.results.iter().filter(|t| t.outcome == Outcome::Warned).map(|t| t.as_ref()).collect();
+        let warned: Vec<&CheckResult> = r
+            .results
+            .iter()
+            .filter(|t| t.outcome == Outcome::Warned)
+            .map(|t| t.as_ref())
+            .collect();
         if !warned.is_empty() {
             lines.push(String::new());
-            lines.push(self.paint("33;1", &format!("Warnings ({}), SHOULD not met:", warned.len())));
+            lines.push(self.paint(
+                "33;1",
+                &format!("Warnings ({}), SHOULD not met:", warned.len()),
+            ));
             for t in warned {
-                lines.push(format!("  {} {}  {}", self.paint("33", "!"), safe(&t.id), safe(first_line(&t.message))));
+                lines.push(format!(
+                    "  {} {}  {}",
+                    self.paint("33", "!"),
+                    safe(&t.id),
+                    safe(first_line(&t.message))
+                ));
             }
         }
         lines.push(String::new());
         match written {
             Ok(files) => {
-                let (badges, main): (Vec<&PathBuf>, Vec<&PathBuf>) =
-                    files.iter().partition(|p| p.file_name().and_then(|n| n.to_str()).map(|n| n.starts_with("badge")).unwrap_or(false));
+                let (badges, main): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .map(|n| n.starts_with("badge"))
+                        .unwrap_or(false)
+                });
                 for p in main {
                     lines.push(format!("report: {}", p.display()));
                 }
-                if let Some(first) = badges.iter().find(|p| p.extension().map(|e| e == "svg").unwrap_or(false)) {
-                    lines.push(format!("badges: {} (+{} more: JSON endpoint and per bucket)", first.display(), badges.len() - 1));
+                if let Some(first) = badges
+                    .iter()
+                    .find(|p| p.extension().map(|e| e == "svg").unwrap_or(false))
+                {
+                    lines.push(format!(
+                        "badges: {} (+{} more: JSON endpoint and per bucket)",
+                        first.display(),
+                        badges.len() - 1
+                    ));
                 }
             }
-            Err(e) => lines.push(format!("{} {e}", self.paint("31;1", "reports not written:"))),
+            Err(e) => lines.push(format!(
+                "{} {e}",
+                self.paint("31;1", "reports not written:")
+            )),
         }
         if let Some(f) = &r.summary.fatal {
             lines.push(format!("{} {f}", self.paint("31;1", "run failed:")));
@@ -298,9 +408,13 @@ impl Console {
         }
         let code = r.exit_code();
         let verdict = match r.status() {
-            RunStatus::Passed if c.warned > 0 => self.paint("32;1", &format!("PASSED with {} warning(s)", c.warned)),
+            RunStatus::Passed if c.warned > 0 => {
+                self.paint("32;1", &format!("PASSED with {} warning(s)", c.warned))
+            }
             RunStatus::Passed => self.paint("32;1", "PASSED"),
-            RunStatus::Failed if c.failed == 0 && c.warned > 0 && r.strict() => self.paint("31;1", "FAILED (warnings under --strict)"),
+            RunStatus::Failed if c.failed == 0 && c.warned > 0 && r.strict() => {
+                self.paint("31;1", "FAILED (warnings under --strict)")
+            }
             RunStatus::Failed => self.paint("31;1", "FAILED"),
             RunStatus::Interrupted => self.paint("33;1", "INTERRUPTED"),
             RunStatus::Fatal => self.paint("31;1", "NOT RUN"),
@@ -316,8 +430,11 @@ impl Console {
         if !self.term.color {
             return counts_phrase(c);
         }
-        let parts: Vec<String> =
-            Outcome::ALL.into_iter().filter(|o| count_of(c, *o) > 0).map(|o| self.paint(color_of(o), &format!("{} {}", count_of(c, o), o.as_str()))).collect();
+        let parts: Vec<String> = Outcome::ALL
+            .into_iter()
+            .filter(|o| count_of(c, *o) > 0)
+            .map(|o| self.paint(color_of(o), &format!("{} {}", count_of(c, o), o.as_str())))
+            .collect();
         if parts.is_empty() {
             "no checks".into()
         } else {
@@ -367,8 +484,14 @@ pub fn trace_lines(trace: &[Exchange]) -> Vec<String> {
         }
     };
     for e in trace {
-        let status = e.status.map(|s| s.to_string()).unwrap_or_else(|| "no response".into());
-        out.push(format!("    {} {} → {} ({} ms)", e.method, e.url, status, e.duration_ms));
+        let status = e
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "no response".into());
+        out.push(format!(
+            "    {} {} → {} ({} ms)",
+            e.method, e.url, status, e.duration_ms
+        ));
         for (k, v) in &e.request_headers {
             out.push(format!("      > {k}: {v}"));
         }

@@ -34,7 +34,8 @@ pub fn esc(s: &str) -> String {
 
 /// Fills `{{key}}` placeholders in one pass, so inserted text is never scanned again.
 fn fill(template: &str, vals: &[(&str, String)]) -> String {
-    let mut out = String::with_capacity(template.len() + vals.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(template.len() + vals.iter().map(|(_, v)| v.len()).sum::<usize>());
     let mut rest = template;
     while let Some(i) = rest.find("{{") {
         out.push_str(&rest[..i]);
@@ -76,17 +77,28 @@ pub fn render(r: &RunRecord) -> String {
         RunStatus::Interrupted => "INTERRUPTED".into(),
         RunStatus::Fatal => "NOT RUN".into(),
     };
-    let script_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(JS.as_bytes()));
+    let script_hash =
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(JS.as_bytes()));
     let csp = format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; base-uri 'none'; form-action 'none'");
     let i = &r.info;
 
     let meta = [
         ("Spec version", i.spec_version.as_str().to_string()),
         ("Seed", i.seed.to_string()),
-        ("Started", i.started_at.replace('T', " ").replace('Z', " UTC")),
+        (
+            "Started",
+            i.started_at.replace('T', " ").replace('Z', " UTC"),
+        ),
         ("Duration", fmt_duration(r.summary.duration_ms)),
         ("HTTP requests", r.summary.http_requests.to_string()),
-        ("Target", if i.embedded { "embedded reference registry".into() } else { "external registry".into() }),
+        (
+            "Target",
+            if i.embedded {
+                "embedded reference registry".into()
+            } else {
+                "external registry".into()
+            },
+        ),
         ("Exit status", r.exit_code().to_string()),
     ]
     .iter()
@@ -96,7 +108,13 @@ pub fn render(r: &RunRecord) -> String {
     let vals: Vec<(&str, String)> = vec![
         ("csp", esc(&csp)),
         ("generator", esc(&format!("{} {}", i.tool, i.version))),
-        ("title", esc(&format!("OCI conformance · {} · {status_label}", i.registry))),
+        (
+            "title",
+            esc(&format!(
+                "OCI conformance · {} · {status_label}",
+                i.registry
+            )),
+        ),
         ("css", CSS.to_string()),
         ("js", JS.to_string()),
         ("status", status.as_str().to_string()),
@@ -114,7 +132,13 @@ pub fn render(r: &RunRecord) -> String {
         ("bucket_chips", bucket_chips(r)),
         ("sections", sections(r)),
         ("notes", notes(r)),
-        ("config", i.config.iter().map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v))).collect()),
+        (
+            "config",
+            i.config
+                .iter()
+                .map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v)))
+                .collect(),
+        ),
         ("footer", footer(r)),
     ];
     fill(TEMPLATE, &vals)
@@ -133,7 +157,11 @@ fn banners(r: &RunRecord) -> String {
         );
     }
     for w in &r.info.warnings {
-        let _ = write!(b, "<div class=\"banner banner-warning\"><b>Warning</b><span>{}</span></div>", esc(w));
+        let _ = write!(
+            b,
+            "<div class=\"banner banner-warning\"><b>Warning</b><span>{}</span></div>",
+            esc(w)
+        );
     }
     if b.is_empty() {
         b
@@ -167,7 +195,12 @@ fn stack(c: &Counts) -> String {
         .filter(|o| count_of(c, *o) > 0)
         .map(|o| {
             let n = count_of(c, o);
-            format!("<i class=\"seg-{}\" style=\"width:{:.3}%\" title=\"{n} {}\"></i>", o.as_str(), n as f64 * 100.0 / c.total as f64, label(o))
+            format!(
+                "<i class=\"seg-{}\" style=\"width:{:.3}%\" title=\"{n} {}\"></i>",
+                o.as_str(),
+                n as f64 * 100.0 / c.total as f64,
+                label(o)
+            )
         })
         .collect()
 }
@@ -186,7 +219,11 @@ const COLS: [(Outcome, &str, bool); 7] = [
 fn bucket_heads() -> String {
     let mut s = String::from("<th>Total</th>");
     for (_, h, keep) in COLS {
-        let _ = write!(s, "<th{}>{h}</th>", if keep { "" } else { " class=\"opt\"" });
+        let _ = write!(
+            s,
+            "<th{}>{h}</th>",
+            if keep { "" } else { " class=\"opt\"" }
+        );
     }
     s
 }
@@ -199,7 +236,12 @@ fn bucket_row(name: &str, link: Option<&str>, c: &Counts, class: &str) -> String
         }
         None => s.push_str(&esc(name)),
     }
-    let _ = write!(s, "</td><td class=\"bar-cell\"><div class=\"stack\">{}</div></td><td>{}</td>", stack(c), c.total);
+    let _ = write!(
+        s,
+        "</td><td class=\"bar-cell\"><div class=\"stack\">{}</div></td><td>{}</td>",
+        stack(c),
+        c.total
+    );
     for (o, _, keep) in COLS {
         let n = count_of(c, o);
         let mut cls = vec![];
@@ -218,7 +260,11 @@ fn bucket_row(name: &str, link: Option<&str>, c: &Counts, class: &str) -> String
 }
 
 fn bucket_rows(r: &RunRecord) -> String {
-    let mut s: String = r.buckets().into_iter().map(|(b, c)| bucket_row(b.as_str(), Some(b.as_str()), &c, "")).collect();
+    let mut s: String = r
+        .buckets()
+        .into_iter()
+        .map(|(b, c)| bucket_row(b.as_str(), Some(b.as_str()), &c, ""))
+        .collect();
     s.push_str(&bucket_row("all buckets", None, &r.counts(), "total"));
     s
 }
@@ -231,7 +277,12 @@ fn problems(r: &RunRecord) -> String {
         if list.is_empty() {
             continue;
         }
-        let _ = write!(s, "<div class=\"problems o-{}\"><h3>{title} ({})</h3>", o.as_str(), list.len());
+        let _ = write!(
+            s,
+            "<div class=\"problems o-{}\"><h3>{title} ({})</h3>",
+            o.as_str(),
+            list.len()
+        );
         for t in list {
             let _ = write!(
                 s,
@@ -299,7 +350,14 @@ fn row(t: &CheckResult) -> String {
     );
     // Spec links are built by the harness; anything else is not made a link.
     if t.spec_url.starts_with("https://") {
-        let title = if t.requirements.is_empty() { String::new() } else { format!(" title=\"requirements: {}\"", esc(&t.requirements.join(", "))) };
+        let title = if t.requirements.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " title=\"requirements: {}\"",
+                esc(&t.requirements.join(", "))
+            )
+        };
         let _ = write!(s, "<a class=\"spec\" href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\"{title}>spec § {}</a>", esc(&t.spec_url), esc(&t.spec));
     }
     let _ = write!(
@@ -378,15 +436,23 @@ fn notes(r: &RunRecord) -> String {
     let mut lines: Vec<String> = r.notes.clone();
     for l in &r.summary.cleanup {
         // app.rs also sends each cleanup line as a note; show it once
-        if !lines.iter().any(|n| n == &format!("cleanup: {l}") || n == l) {
+        if !lines
+            .iter()
+            .any(|n| n == &format!("cleanup: {l}") || n == l)
+        {
             lines.push(format!("cleanup: {l}"));
         }
     }
     if lines.is_empty() {
         return String::new();
     }
-    let items: String = lines.iter().map(|l| format!("<li>{}</li>", esc(l))).collect();
-    format!("<section class=\"notes-box\" id=\"notes\"><h2>Run notes</h2><ul>{items}</ul></section>")
+    let items: String = lines
+        .iter()
+        .map(|l| format!("<li>{}</li>", esc(l)))
+        .collect();
+    format!(
+        "<section class=\"notes-box\" id=\"notes\"><h2>Run notes</h2><ul>{items}</ul></section>"
+    )
 }
 
 fn footer(r: &RunRecord) -> String {
@@ -407,15 +473,23 @@ mod tests {
     #[test]
     fn fill_is_single_pass() {
         let t = "a {{x}} b {{y}} {{unknown}}";
-        assert_eq!(fill(t, &[("x", "{{y}}".into()), ("y", "Y".into())]), "a {{y}} b Y {{unknown}}");
+        assert_eq!(
+            fill(t, &[("x", "{{y}}".into()), ("y", "Y".into())]),
+            "a {{y}} b Y {{unknown}}"
+        );
     }
     #[test]
     fn escapes() {
-        assert_eq!(esc("<script>\"'&\u{1b}"), "&lt;script&gt;&quot;&#39;&amp;\\x1B");
+        assert_eq!(
+            esc("<script>\"'&\u{1b}"),
+            "&lt;script&gt;&quot;&#39;&amp;\\x1B"
+        );
     }
     #[test]
     fn template_has_every_placeholder() {
-        for k in ["csp", "css", "js", "sections", "cards", "config", "footer", "banners", "notes"] {
+        for k in [
+            "csp", "css", "js", "sections", "cards", "config", "footer", "banners", "notes",
+        ] {
             assert!(TEMPLATE.contains(&format!("{{{{{k}}}}}")), "{k}");
         }
         assert!(!JS.contains("</script"));

@@ -17,8 +17,16 @@ pub fn render(r: &RunRecord) -> String {
             })
         })
         .collect();
-    let buckets: serde_json::Map<String, serde_json::Value> =
-        r.buckets().into_iter().map(|(b, c)| (b.as_str().to_string(), serde_json::to_value(c).unwrap_or_default())).collect();
+    let buckets: serde_json::Map<String, serde_json::Value> = r
+        .buckets()
+        .into_iter()
+        .map(|(b, c)| {
+            (
+                b.as_str().to_string(),
+                serde_json::to_value(c).unwrap_or_default(),
+            )
+        })
+        .collect();
     let v = json!({
         "tool": r.info.tool, "version": r.info.version,
         "spec_version": r.info.spec_version, "seed": r.info.seed,

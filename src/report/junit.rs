@@ -20,7 +20,8 @@ use junit_report::{Duration, OffsetDateTime, Report, TestCase, TestSuite};
 
 pub fn render(r: &RunRecord) -> String {
     let mut report = Report::new();
-    let started = parse_rfc3339(&r.info.started_at).and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+    let started =
+        parse_rfc3339(&r.info.started_at).and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
     // What decorate adds, in document order.
     let mut suite_skips = vec![];
     let mut skip_messages = vec![];
@@ -64,7 +65,11 @@ fn testcase(t: &CheckResult) -> (TestCase, Option<String>) {
             (c, None)
         }
         Outcome::Failed => {
-            let kind = if t.id.ends_with(".setup") { "setup failure".to_string() } else { format!("{} violation", t.level.as_str()) };
+            let kind = if t.id.ends_with(".setup") {
+                "setup failure".to_string()
+            } else {
+                format!("{} violation", t.level.as_str())
+            };
             let mut c = TestCase::failure(&clean(&t.id), time, &kind, first_line(&msg));
             let mut text = msg.clone();
             if !t.spec_url.is_empty() {
@@ -151,7 +156,10 @@ fn decorate(xml: &str, r: &RunRecord, suite_skips: &[usize], skip_messages: &[St
                     out.push_str("</testsuite>");
                 }
             } else if tag == "<skipped/>" {
-                let m = skip_messages.get(skip_i).map(String::as_str).unwrap_or("skipped");
+                let m = skip_messages
+                    .get(skip_i)
+                    .map(String::as_str)
+                    .unwrap_or("skipped");
                 skip_i += 1;
                 out.push_str(&format!("<skipped message=\"{}\"/>", attr(m)));
             } else {
@@ -202,7 +210,11 @@ fn properties(r: &RunRecord) -> String {
     }
     let mut s = String::from("<properties>");
     for (k, v) in p {
-        s.push_str(&format!("<property name=\"{}\" value=\"{}\"/>", attr(&k), attr(&v)));
+        s.push_str(&format!(
+            "<property name=\"{}\" value=\"{}\"/>",
+            attr(&k),
+            attr(&v)
+        ));
     }
     s.push_str("</properties>");
     s
@@ -240,7 +252,13 @@ fn attr(s: &str) -> String {
 /// "YYYY-MM-DDTHH:MM:SSZ" (what app.rs writes) to Unix seconds.
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();

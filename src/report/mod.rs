@@ -59,7 +59,12 @@ impl RunRecord {
         Bucket::ALL
             .into_iter()
             .filter_map(|b| {
-                let c = Counts::of(self.results.iter().filter(|r| r.bucket == b).map(|r| r.as_ref()));
+                let c = Counts::of(
+                    self.results
+                        .iter()
+                        .filter(|r| r.bucket == b)
+                        .map(|r| r.as_ref()),
+                );
                 (c.total > 0).then_some((b, c))
             })
             .collect()
@@ -71,7 +76,11 @@ impl RunRecord {
 
     /// --strict, read back from the resolved configuration the run published.
     pub fn strict(&self) -> bool {
-        self.info.config.get("strict").map(|s| s == "true").unwrap_or(false)
+        self.info
+            .config
+            .get("strict")
+            .map(|s| s == "true")
+            .unwrap_or(false)
     }
 
     /// The exit status the run will end with: the runner's own code when it stopped for a
@@ -83,7 +92,10 @@ impl RunRecord {
         let strict = self.strict();
         let code = crate::app::verdict(&self.counts(), strict);
         // A listed known failure that passed is a stale expectation: fails under --strict.
-        let stale = self.results.iter().any(|r| r.expectation.is_some() && r.outcome == Outcome::Passed);
+        let stale = self
+            .results
+            .iter()
+            .any(|r| r.expectation.is_some() && r.outcome == Outcome::Passed);
         if code == crate::config::exit::OK && strict && stale {
             return crate::config::exit::CHECKS_FAILED;
         }
@@ -116,13 +128,20 @@ pub struct Written {
 
 /// Consumes the event stream until RunFinished (or the channel closes), printing progress and
 /// writing results.json, junit.xml, report.html and the badges. Returns the paths written.
-pub async fn consume(rx: UnboundedReceiver<Event>, settings: ReportSettings) -> Result<Written, String> {
+pub async fn consume(
+    rx: UnboundedReceiver<Event>,
+    settings: ReportSettings,
+) -> Result<Written, String> {
     let console = console::Console::new(settings.console);
     consume_with(rx, &settings.dir, console).await
 }
 
 /// `consume` with a given console (tests capture its output).
-pub async fn consume_with(mut rx: UnboundedReceiver<Event>, dir: &Path, mut console: console::Console) -> Result<Written, String> {
+pub async fn consume_with(
+    mut rx: UnboundedReceiver<Event>,
+    dir: &Path,
+    mut console: console::Console,
+) -> Result<Written, String> {
     let mut info: Option<Arc<RunInfo>> = None;
     let mut results: Vec<Arc<CheckResult>> = vec![];
     let mut notes = vec![];
@@ -152,7 +171,9 @@ pub async fn consume_with(mut rx: UnboundedReceiver<Event>, dir: &Path, mut cons
             counts: Counts::default(),
             duration_ms: 0,
             http_requests: 0,
-            interrupted: Some("the run stopped without a summary (the event stream closed early)".into()),
+            interrupted: Some(
+                "the run stopped without a summary (the event stream closed early)".into(),
+            ),
             fatal: None,
             exit_code: crate::config::exit::INTERNAL,
             cleanup: vec![],
@@ -162,7 +183,10 @@ pub async fn consume_with(mut rx: UnboundedReceiver<Event>, dir: &Path, mut cons
     match write_all(&record, dir) {
         Ok(written) => {
             console.finished(&record, Ok(&written));
-            Ok(Written { files: written, counts: record.counts() })
+            Ok(Written {
+                files: written,
+                counts: record.counts(),
+            })
         }
         Err(e) => {
             console.finished(&record, Err(&e));
@@ -173,14 +197,22 @@ pub async fn consume_with(mut rx: UnboundedReceiver<Event>, dir: &Path, mut cons
 
 /// Orders the results, drops duplicates, and marks planned checks that never reported as
 /// not run (so a report cut short says what is missing instead of silently omitting it).
-pub fn collect(info: Arc<RunInfo>, results: Vec<Arc<CheckResult>>, summary: Arc<RunSummary>, mut notes: Vec<String>) -> RunRecord {
+pub fn collect(
+    info: Arc<RunInfo>,
+    results: Vec<Arc<CheckResult>>,
+    summary: Arc<RunSummary>,
+    mut notes: Vec<String>,
+) -> RunRecord {
     let mut seen = HashSet::new();
     let mut kept = Vec::with_capacity(results.len());
     for r in results {
         if seen.insert(r.id.clone()) {
             kept.push(r);
         } else {
-            notes.push(format!("a second result for {} was ignored (harness bug)", r.id));
+            notes.push(format!(
+                "a second result for {} was ignored (harness bug)",
+                r.id
+            ));
         }
     }
     let why = summary.fatal.as_deref().or(summary.interrupted.as_deref());
@@ -190,18 +222,36 @@ pub fn collect(info: Arc<RunInfo>, results: Vec<Arc<CheckResult>>, summary: Arc<
                 Some(w) => format!("no result: the run stopped before this check reported ({w})"),
                 None => "no result was reported for this check (harness bug)".to_string(),
             };
-            kept.push(Arc::new(crate::runner::result_of(m, info.spec_version, Outcome::NotRun, msg, 0, vec![])));
+            kept.push(Arc::new(crate::runner::result_of(
+                m,
+                info.spec_version,
+                Outcome::NotRun,
+                msg,
+                0,
+                vec![],
+            )));
         }
     }
     // plan order, then anything not in the plan (setup failures) by id
-    let pos = |id: &str| info.plan.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
+    let pos = |id: &str| {
+        info.plan
+            .iter()
+            .position(|m| m.id == id)
+            .unwrap_or(usize::MAX)
+    };
     kept.sort_by(|a, b| (a.bucket, pos(&a.id), &a.id).cmp(&(b.bucket, pos(&b.id), &b.id)));
-    RunRecord { info, results: kept, summary, notes }
+    RunRecord {
+        info,
+        results: kept,
+        summary,
+        notes,
+    }
 }
 
 /// Writes every report file into `dir`; returns their paths (main reports first, then badges).
 pub fn write_all(record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create report dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create report dir {}: {e}", dir.display()))?;
     let mut files: Vec<(String, String)> = vec![
         ("results.json".into(), json::render(record)),
         ("junit.xml".into(), junit::render(record)),
@@ -211,7 +261,8 @@ pub fn write_all(record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, String>
     let mut written = vec![];
     for (name, body) in files {
         let p = dir.join(name);
-        write_atomic(&p, body.as_bytes()).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        write_atomic(&p, body.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         written.push(p);
     }
     Ok(written)
@@ -223,7 +274,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     // unique per process and call: badge.json and badge.svg must not share a temporary name
     static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -240,7 +294,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// Shows control characters other than tab and newline as `\xNN` (a CR before a newline is
 /// dropped): registry text must not drive a terminal, break XML 1.0 or hide in a page.
 pub fn show_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| (c.is_control() && c != '\t' && c != '\n') || c == '\u{FFFE}' || c == '\u{FFFF}';
+    let bad =
+        |c: char| (c.is_control() && c != '\t' && c != '\n') || c == '\u{FFFE}' || c == '\u{FFFF}';
     if !s.chars().any(bad) {
         return s.into();
     }
@@ -284,8 +339,14 @@ pub fn trace_summary(trace: &[crate::trace::Exchange], max: usize) -> Vec<String
         out.push(format!("… {skip} earlier exchange(s) not shown"));
     }
     for e in &trace[skip..] {
-        let status = e.status.map(|s| s.to_string()).unwrap_or_else(|| "no response".into());
-        out.push(format!("{} {} → {} ({} ms)", e.method, e.url, status, e.duration_ms));
+        let status = e
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "no response".into());
+        out.push(format!(
+            "{} {} → {} ({} ms)",
+            e.method, e.url, status, e.duration_ms
+        ));
         for n in &e.notes {
             out.push(format!("    note: {n}"));
         }

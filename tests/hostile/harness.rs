@@ -29,7 +29,10 @@ pub struct Problem {
 }
 
 pub fn problem(tag: &'static str, detail: impl Into<String>) -> Problem {
-    Problem { tag, detail: detail.into() }
+    Problem {
+        tag,
+        detail: detail.into(),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,10 +55,18 @@ pub struct Expect {
 
 impl Expect {
     pub fn exit(code: i32) -> Expect {
-        Expect { exit: ExitRule::Exactly(code), within: Duration::from_secs(150), extra_paths: vec![], secrets: vec![] }
+        Expect {
+            exit: ExitRule::Exactly(code),
+            within: Duration::from_secs(150),
+            extra_paths: vec![],
+            secrets: vec![],
+        }
     }
     pub fn fails_when_exercised() -> Expect {
-        Expect { exit: ExitRule::FailsWhenExercised, ..Expect::exit(0) }
+        Expect {
+            exit: ExitRule::FailsWhenExercised,
+            ..Expect::exit(0)
+        }
     }
     pub fn within(mut self, secs: u64) -> Expect {
         self.within = Duration::from_secs(secs);
@@ -100,7 +111,9 @@ pub fn install_panic_hook() {
         let name = std::thread::current().name().unwrap_or("").to_string();
         let msg = format!("{info}");
         if let Some(p) = PANICS.get() {
-            p.lock().unwrap_or_else(|e| e.into_inner()).push((name, msg));
+            p.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((name, msg));
         }
         prev(info);
     }));
@@ -113,7 +126,17 @@ pub fn thread_prefix(scenario: &str) -> String {
 
 pub fn panics_of(scenario: &str) -> Vec<String> {
     let pre = thread_prefix(scenario);
-    PANICS.get().map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|(t, _)| *t == pre).map(|(_, m)| m.clone()).collect()).unwrap_or_default()
+    PANICS
+        .get()
+        .map(|p| {
+            p.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|(t, _)| *t == pre)
+                .map(|(_, m)| m.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One finished (or abandoned) in-process run.
@@ -126,24 +149,52 @@ pub struct Ran {
 }
 
 /// Runs the harness against `url`; gives up after `limit` (the run is then dropped).
-pub async fn run_harness(url: &str, tweak: impl FnOnce(&mut RunArgs), limit: Duration) -> Result<Ran, Problem> {
+pub async fn run_harness(
+    url: &str,
+    tweak: impl FnOnce(&mut RunArgs),
+    limit: Duration,
+) -> Result<Ran, Problem> {
     let dir = tempfile::tempdir().map_err(|e| problem("setup", format!("tempdir: {e}")))?;
     let mut a = run_args(url, dir.path());
     tweak(&mut a);
-    let cfg = Config::resolve(&a, &env(), String::new()).map_err(|e| problem("setup", format!("Config::resolve: {e}")))?;
-    let plan = oci_conformance::plan::plan(&cfg).checks.iter().map(|m| m.id.to_string()).collect();
+    let cfg = Config::resolve(&a, &env(), String::new())
+        .map_err(|e| problem("setup", format!("Config::resolve: {e}")))?;
+    let plan = oci_conformance::plan::plan(&cfg)
+        .checks
+        .iter()
+        .map(|m| m.id.to_string())
+        .collect();
     let namespaces = (cfg.namespace.clone(), cfg.crossmount_namespace.clone());
     let started = Instant::now();
-    let outcome = tokio::time::timeout(limit, oci_conformance::app::run(cfg, false)).await.ok();
-    Ok(Ran { outcome, elapsed: started.elapsed(), dir, plan, namespaces })
+    let outcome = tokio::time::timeout(limit, oci_conformance::app::run(cfg, false))
+        .await
+        .ok();
+    Ok(Ran {
+        outcome,
+        elapsed: started.elapsed(),
+        dir,
+        plan,
+        namespaces,
+    })
 }
 
 /// Runs the harness and checks every generic property.
-pub async fn run_and_verify(scenario: &str, server: Option<&Server>, url: &str, expect: &Expect) -> Vec<Problem> {
+pub async fn run_and_verify(
+    scenario: &str,
+    server: Option<&Server>,
+    url: &str,
+    expect: &Expect,
+) -> Vec<Problem> {
     run_and_verify_with(scenario, server, url, expect, |_| {}).await
 }
 
-pub async fn run_and_verify_with(scenario: &str, server: Option<&Server>, url: &str, expect: &Expect, tweak: impl FnOnce(&mut RunArgs)) -> Vec<Problem> {
+pub async fn run_and_verify_with(
+    scenario: &str,
+    server: Option<&Server>,
+    url: &str,
+    expect: &Expect,
+    tweak: impl FnOnce(&mut RunArgs),
+) -> Vec<Problem> {
     // Past the bound the run is abandoned: give it some slack so a slow run is told apart
     // from a hung one.
     let limit = expect.within + expect.within / 4 + Duration::from_secs(5);
@@ -151,24 +202,51 @@ pub async fn run_and_verify_with(scenario: &str, server: Option<&Server>, url: &
         Ok(r) => r,
         Err(p) => return vec![p],
     };
-    verify(scenario, &ran, &server.map(Server::seen).unwrap_or_default(), expect)
+    verify(
+        scenario,
+        &ran,
+        &server.map(Server::seen).unwrap_or_default(),
+        expect,
+    )
 }
 
 pub fn verify(scenario: &str, ran: &Ran, seen: &[Seen], expect: &Expect) -> Vec<Problem> {
     let mut out = vec![];
     let Some(outcome) = &ran.outcome else {
-        out.push(problem("hang", format!("the run had not ended after {:.0} s (bound {} s); abandoned", ran.elapsed.as_secs_f64(), expect.within.as_secs())));
+        out.push(problem(
+            "hang",
+            format!(
+                "the run had not ended after {:.0} s (bound {} s); abandoned",
+                ran.elapsed.as_secs_f64(),
+                expect.within.as_secs()
+            ),
+        ));
         out.extend(check_paths(seen, &ran.namespaces, &expect.extra_paths));
         return out;
     };
-    eprintln!("[{scenario}] run ended after {:.1} s with exit code {} ({:?})", ran.elapsed.as_secs_f64(), outcome.exit_code, outcome.counts);
+    eprintln!(
+        "[{scenario}] run ended after {:.1} s with exit code {} ({:?})",
+        ran.elapsed.as_secs_f64(),
+        outcome.exit_code,
+        outcome.counts
+    );
     // HOSTILE_KEEP=<dir>: keep each scenario's results.json there for inspection.
     if let Some(keep) = std::env::var_os("HOSTILE_KEEP") {
         let _ = std::fs::create_dir_all(&keep);
-        let _ = std::fs::copy(ran.dir.path().join("results.json"), Path::new(&keep).join(format!("{scenario}.json")));
+        let _ = std::fs::copy(
+            ran.dir.path().join("results.json"),
+            Path::new(&keep).join(format!("{scenario}.json")),
+        );
     }
     if ran.elapsed > expect.within {
-        out.push(problem("wall-clock", format!("run took {:.1} s, bound {} s", ran.elapsed.as_secs_f64(), expect.within.as_secs())));
+        out.push(problem(
+            "wall-clock",
+            format!(
+                "run took {:.1} s, bound {} s",
+                ran.elapsed.as_secs_f64(),
+                expect.within.as_secs()
+            ),
+        ));
     }
     for p in panics_of(scenario) {
         out.push(problem("panic", p));
@@ -183,25 +261,51 @@ pub fn verify(scenario: &str, ran: &Ran, seen: &[Seen], expect: &Expect) -> Vec<
     if let Some(r) = &results {
         out.extend(check_outcomes(r, &ran.plan));
         out.extend(check_cancelled(r));
-        for n in r["notes"].as_array().into_iter().flatten().filter_map(|n| n.as_str()) {
+        for n in r["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str())
+        {
             if n.contains("harness error") || n.contains("panic") {
                 out.push(problem("panic", format!("note in results.json: {n}")));
             }
         }
         let summary_code = r["summary"]["exit_code"].as_i64();
         if summary_code != Some(outcome.exit_code as i64) {
-            out.push(problem("summary-exit-code", format!("results.json summary.exit_code is {summary_code:?} but the run exited {}", outcome.exit_code)));
+            out.push(problem(
+                "summary-exit-code",
+                format!(
+                    "results.json summary.exit_code is {summary_code:?} but the run exited {}",
+                    outcome.exit_code
+                ),
+            ));
         }
     }
-    out.extend(check_exit(outcome, results.as_ref(), seen, &ran.namespaces, expect.exit));
-    let mut secrets = vec![("secret", PASSWORD.to_string()), ("secret-basic", basic_credentials())];
+    out.extend(check_exit(
+        outcome,
+        results.as_ref(),
+        seen,
+        &ran.namespaces,
+        expect.exit,
+    ));
+    let mut secrets = vec![
+        ("secret", PASSWORD.to_string()),
+        ("secret-basic", basic_credentials()),
+    ];
     secrets.extend(expect.secrets.iter().cloned());
     out.extend(check_secrets(ran.dir.path(), &secrets));
     out.extend(check_paths(seen, &ran.namespaces, &expect.extra_paths));
     out
 }
 
-fn check_exit(o: &RunOutcome, results: Option<&serde_json::Value>, seen: &[Seen], ns: &(String, String), rule: ExitRule) -> Vec<Problem> {
+fn check_exit(
+    o: &RunOutcome,
+    results: Option<&serde_json::Value>,
+    seen: &[Seen],
+    ns: &(String, String),
+    rule: ExitRule,
+) -> Vec<Problem> {
     let code = o.exit_code;
     // What the outcomes say (config::exit: failed or not-run checks fail the run).
     let verdict = results.map(|r| {
@@ -215,7 +319,11 @@ fn check_exit(o: &RunOutcome, results: Option<&serde_json::Value>, seen: &[Seen]
     let want = match rule {
         ExitRule::Exactly(c) => c,
         ExitRule::FailsWhenExercised => {
-            let exercised = seen.iter().any(|s| s.path() != "/v2/" && (s.path().starts_with(&format!("/v2/{}/", ns.0)) || s.path().starts_with(&format!("/v2/{}/", ns.1))));
+            let exercised = seen.iter().any(|s| {
+                s.path() != "/v2/"
+                    && (s.path().starts_with(&format!("/v2/{}/", ns.0))
+                        || s.path().starts_with(&format!("/v2/{}/", ns.1)))
+            });
             if exercised {
                 exit::CHECKS_FAILED
             } else {
@@ -225,11 +333,19 @@ fn check_exit(o: &RunOutcome, results: Option<&serde_json::Value>, seen: &[Seen]
     };
     let mut out = vec![];
     if code != want {
-        out.push(problem("exit-code", format!("exit code {code}, expected {want} (counts {:?})", o.counts)));
+        out.push(problem(
+            "exit-code",
+            format!("exit code {code}, expected {want} (counts {:?})", o.counts),
+        ));
     }
     if let Some(v) = verdict {
         if matches!(code, exit::OK | exit::CHECKS_FAILED) && code != v {
-            out.push(problem("exit-code", format!("exit code {code} disagrees with the outcomes in results.json (they say {v})")));
+            out.push(problem(
+                "exit-code",
+                format!(
+                    "exit code {code} disagrees with the outcomes in results.json (they say {v})"
+                ),
+            ));
         }
     }
     out
@@ -237,11 +353,14 @@ fn check_exit(o: &RunOutcome, results: Option<&serde_json::Value>, seen: &[Seen]
 
 /// Parses the three reports; returns results.json.
 pub fn check_reports(dir: &Path) -> Result<serde_json::Value, Problem> {
-    let read = |n: &str| std::fs::read(dir.join(n)).map_err(|e| problem("reports", format!("{n}: {e}")));
+    let read =
+        |n: &str| std::fs::read(dir.join(n)).map_err(|e| problem("reports", format!("{n}: {e}")));
     let json = read("results.json")?;
-    let v: serde_json::Value = serde_json::from_slice(&json).map_err(|e| problem("reports", format!("results.json is not JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&json)
+        .map_err(|e| problem("reports", format!("results.json is not JSON: {e}")))?;
     let xml = read("junit.xml")?;
-    let xml = String::from_utf8(xml).map_err(|e| problem("reports", format!("junit.xml is not UTF-8: {e}")))?;
+    let xml = String::from_utf8(xml)
+        .map_err(|e| problem("reports", format!("junit.xml is not UTF-8: {e}")))?;
     check_xml(&xml).map_err(|e| problem("reports", format!("junit.xml: {e}")))?;
     let html = read("report.html")?;
     if html.iter().all(|b| b.is_ascii_whitespace()) {
@@ -249,7 +368,10 @@ pub fn check_reports(dir: &Path) -> Result<serde_json::Value, Problem> {
     }
     // Registry-controlled markup must be escaped (the hostile servers send this payload).
     if let Some(i) = find(&html, super::scenarios::SCRIPT_PAYLOAD.as_bytes()) {
-        return Err(problem("reports", format!("report.html contains unescaped registry markup at byte {i}")));
+        return Err(problem(
+            "reports",
+            format!("report.html contains unescaped registry markup at byte {i}"),
+        ));
     }
     Ok(v)
 }
@@ -259,13 +381,19 @@ pub fn check_reports(dir: &Path) -> Result<serde_json::Value, Problem> {
 pub fn check_xml(xml: &str) -> Result<(), String> {
     use quick_xml::events::Event;
     if let Some((i, c)) = xml.char_indices().find(|(_, c)| !xml_char(*c)) {
-        return Err(format!("character U+{:04X} at byte {i} is not allowed in XML 1.0", c as u32));
+        return Err(format!(
+            "character U+{:04X} at byte {i} is not allowed in XML 1.0",
+            c as u32
+        ));
     }
     let mut r = quick_xml::Reader::from_str(xml);
     let mut depth = 0i64;
     let mut roots = 0;
     loop {
-        match r.read_event().map_err(|e| format!("parse error at byte {}: {e}", r.buffer_position()))? {
+        match r
+            .read_event()
+            .map_err(|e| format!("parse error at byte {}: {e}", r.buffer_position()))?
+        {
             Event::Start(e) => {
                 if depth == 0 {
                     roots += 1;
@@ -289,7 +417,9 @@ pub fn check_xml(xml: &str) -> Result<(), String> {
         }
     }
     if depth != 0 || roots != 1 {
-        return Err(format!("unbalanced document (depth {depth} at the end, {roots} root elements)"));
+        return Err(format!(
+            "unbalanced document (depth {depth} at the end, {roots} root elements)"
+        ));
     }
     Ok(())
 }
@@ -297,7 +427,9 @@ pub fn check_xml(xml: &str) -> Result<(), String> {
 fn attrs(e: &quick_xml::events::BytesStart) -> Result<(), String> {
     for a in e.attributes() {
         let a = a.map_err(|e| format!("attribute: {e}"))?;
-        let v = a.unescape_value().map_err(|e| format!("attribute value: {e}"))?;
+        let v = a
+            .unescape_value()
+            .map_err(|e| format!("attribute value: {e}"))?;
         char_refs_ok(&v)?;
     }
     Ok(())
@@ -306,7 +438,10 @@ fn attrs(e: &quick_xml::events::BytesStart) -> Result<(), String> {
 /// After unescaping, character references may have produced forbidden characters.
 fn char_refs_ok(s: &str) -> Result<(), String> {
     match s.chars().find(|c| !xml_char(*c)) {
-        Some(c) => Err(format!("a character reference produces U+{:04X}, not allowed in XML 1.0", c as u32)),
+        Some(c) => Err(format!(
+            "a character reference produces U+{:04X}, not allowed in XML 1.0",
+            c as u32
+        )),
         None => Ok(()),
     }
 }
@@ -315,7 +450,15 @@ fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
-const OUTCOMES: &[&str] = &["passed", "failed", "warned", "unsupported", "skipped", "expected-failure", "not-run"];
+const OUTCOMES: &[&str] = &[
+    "passed",
+    "failed",
+    "warned",
+    "unsupported",
+    "skipped",
+    "expected-failure",
+    "not-run",
+];
 
 fn check_outcomes(r: &serde_json::Value, plan: &[String]) -> Vec<Problem> {
     let mut out = vec![];
@@ -327,20 +470,32 @@ fn check_outcomes(r: &serde_json::Value, plan: &[String]) -> Vec<Problem> {
         let id = t["id"].as_str().unwrap_or("");
         let o = t["outcome"].as_str().unwrap_or("");
         if !OUTCOMES.contains(&o) {
-            out.push(problem("outcomes", format!("{id}: unknown outcome {:?}", t["outcome"])));
+            out.push(problem(
+                "outcomes",
+                format!("{id}: unknown outcome {:?}", t["outcome"]),
+            ));
         }
         by_id.entry(id).or_default().push(o);
     }
     for id in plan {
         match by_id.get(id.as_str()).map(|v| v.len()) {
-            None => out.push(problem("outcomes", format!("planned check {id} has no outcome in results.json"))),
+            None => out.push(problem(
+                "outcomes",
+                format!("planned check {id} has no outcome in results.json"),
+            )),
             Some(1) => {}
-            Some(n) => out.push(problem("outcomes", format!("check {id} appears {n} times in results.json"))),
+            Some(n) => out.push(problem(
+                "outcomes",
+                format!("check {id} appears {n} times in results.json"),
+            )),
         }
     }
     let total = r["summary"]["total"].as_u64().unwrap_or(0);
     if total != tests.len() as u64 {
-        out.push(problem("outcomes", format!("summary.total {total} but {} tests", tests.len())));
+        out.push(problem(
+            "outcomes",
+            format!("summary.total {total} but {} tests", tests.len()),
+        ));
     }
     out
 }
@@ -352,36 +507,69 @@ pub fn check_cancelled(r: &serde_json::Value) -> Vec<Problem> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|t| t["message"].as_str().unwrap_or("").contains("cancelled") && t["outcome"] != "not-run")
-        .map(|t| format!("{} is {} ({})", t["id"].as_str().unwrap_or(""), t["outcome"].as_str().unwrap_or(""), t["message"].as_str().unwrap_or("")))
+        .filter(|t| {
+            t["message"].as_str().unwrap_or("").contains("cancelled") && t["outcome"] != "not-run"
+        })
+        .map(|t| {
+            format!(
+                "{} is {} ({})",
+                t["id"].as_str().unwrap_or(""),
+                t["outcome"].as_str().unwrap_or(""),
+                t["message"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     if bad.is_empty() {
         return vec![];
     }
     let n = bad.len();
-    vec![problem("cancelled-outcome", format!("{n} check(s) stopped by the cancellation are not 'not-run', e.g. {}", bad.into_iter().take(3).collect::<Vec<_>>().join("; ")))]
+    vec![problem(
+        "cancelled-outcome",
+        format!(
+            "{n} check(s) stopped by the cancellation are not 'not-run', e.g. {}",
+            bad.into_iter().take(3).collect::<Vec<_>>().join("; ")
+        ),
+    )]
 }
 
 /// No output file contains a secret. Names the file and the place.
 pub fn check_secrets(dir: &Path, secrets: &[(&'static str, String)]) -> Vec<Problem> {
     let mut out = vec![];
     for f in files_under(dir) {
-        let Ok(data) = std::fs::read(&f) else { continue };
+        let Ok(data) = std::fs::read(&f) else {
+            continue;
+        };
         for (tag, s) in secrets {
             if let Some(i) = find(&data, s.as_bytes()) {
-                let ctx = String::from_utf8_lossy(&data[i.saturating_sub(120)..(i + s.len() + 40).min(data.len())]).replace('\n', "⏎");
-                out.push(problem(tag, format!("{} contains {tag} at byte {i}: …{ctx}…", f.file_name().unwrap_or_default().to_string_lossy())));
+                let ctx = String::from_utf8_lossy(
+                    &data[i.saturating_sub(120)..(i + s.len() + 40).min(data.len())],
+                )
+                .replace('\n', "⏎");
+                out.push(problem(
+                    tag,
+                    format!(
+                        "{} contains {tag} at byte {i}: …{ctx}…",
+                        f.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                ));
             }
         }
     }
     out
 }
 
-pub fn check_text_secrets(what: &str, text: &[u8], secrets: &[(&'static str, String)]) -> Vec<Problem> {
+pub fn check_text_secrets(
+    what: &str,
+    text: &[u8],
+    secrets: &[(&'static str, String)],
+) -> Vec<Problem> {
     let mut out = vec![];
     for (tag, s) in secrets {
         if let Some(i) = find(text, s.as_bytes()) {
-            let ctx = String::from_utf8_lossy(&text[i.saturating_sub(120)..(i + s.len() + 40).min(text.len())]).replace('\n', "⏎");
+            let ctx = String::from_utf8_lossy(
+                &text[i.saturating_sub(120)..(i + s.len() + 40).min(text.len())],
+            )
+            .replace('\n', "⏎");
             out.push(problem(tag, format!("{what} contains {tag}: …{ctx}…")));
         }
     }
@@ -390,7 +578,9 @@ pub fn check_text_secrets(what: &str, text: &[u8], secrets: &[(&'static str, Str
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -404,15 +594,33 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Only `/v2/`, the two test repositories and the offered extra paths may be requested.
 pub fn check_paths(seen: &[Seen], ns: &(String, String), extra: &[String]) -> Vec<Problem> {
-    let allowed = |p: &str| p == "/v2/" || p.starts_with(&format!("/v2/{}/", ns.0)) || p.starts_with(&format!("/v2/{}/", ns.1)) || extra.iter().any(|e| e == p);
-    let bad: Vec<String> = seen.iter().filter(|s| !allowed(s.path())).map(|s| format!("{} {}", s.method, s.target)).collect();
+    let allowed = |p: &str| {
+        p == "/v2/"
+            || p.starts_with(&format!("/v2/{}/", ns.0))
+            || p.starts_with(&format!("/v2/{}/", ns.1))
+            || extra.iter().any(|e| e == p)
+    };
+    let bad: Vec<String> = seen
+        .iter()
+        .filter(|s| !allowed(s.path()))
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
     if bad.is_empty() {
         return vec![];
     }
     let mut uniq = bad.clone();
     uniq.dedup();
     uniq.truncate(10);
-    vec![problem("paths", format!("{} request(s) outside /v2/, /v2/{}/ and /v2/{}/: {}", bad.len(), ns.0, ns.1, uniq.join(", ")))]
+    vec![problem(
+        "paths",
+        format!(
+            "{} request(s) outside /v2/, /v2/{}/ and /v2/{}/: {}",
+            bad.len(),
+            ns.0,
+            ns.1,
+            uniq.join(", ")
+        ),
+    )]
 }
 
 pub fn find(h: &[u8], n: &[u8]) -> Option<usize> {
@@ -452,7 +660,12 @@ pub fn vm_rss_kib() -> Option<u64> {
 }
 fn status_kib(key: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 /// Resets VmHWM to the current RSS (Linux ≥ 4.0); false if not permitted.
 pub fn reset_hwm() -> bool {

@@ -24,7 +24,10 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
@@ -38,7 +41,10 @@ pub enum Step {
     Trickle(Vec<u8>, Duration),
     Sleep(Duration),
     /// Writes `frame` again and again, at most `bytes_per_sec` (0: as fast as possible).
-    Endless { frame: Vec<u8>, bytes_per_sec: u64 },
+    Endless {
+        frame: Vec<u8>,
+        bytes_per_sec: u64,
+    },
     /// Never writes again; the socket stays open until the server is dropped.
     Hang,
     /// Closes with a TCP RST (SO_LINGER 0).
@@ -74,7 +80,14 @@ impl Reply {
 /// Serializes a response. Headers are written as given (any bytes the caller chose);
 /// Content-Length is added unless the caller set it or Transfer-Encoding.
 pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    response_bytes(status, &headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect::<Vec<_>>(), body)
+    response_bytes(
+        status,
+        &headers
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect::<Vec<_>>(),
+        body,
+    )
 }
 
 /// Like `response`, with header names and values as raw bytes (invalid UTF-8 allowed).
@@ -152,14 +165,23 @@ const HEAD_CAP: usize = 256 << 10;
 
 impl Server {
     /// Starts on `ip:0` in the current tokio runtime.
-    pub async fn start(ip: &str, handler: impl Fn(&Seen, &Ctx) -> Reply + Send + Sync + 'static) -> Server {
+    pub async fn start(
+        ip: &str,
+        handler: impl Fn(&Seen, &Ctx) -> Reply + Send + Sync + 'static,
+    ) -> Server {
         Server::start_with(ip, None, Arc::new(handler)).await
     }
 
     /// `on_connect`: when set, every connection gets this script at once, without reading a
     /// request (a server that is not speaking the expected protocol), then is closed.
-    pub async fn start_with(ip: &str, on_connect: Option<Arc<dyn Fn() -> Vec<Step> + Send + Sync>>, handler: Handler) -> Server {
-        let listener = TcpListener::bind(format!("{ip}:0")).await.expect("bind loopback");
+    pub async fn start_with(
+        ip: &str,
+        on_connect: Option<Arc<dyn Fn() -> Vec<Step> + Send + Sync>>,
+        handler: Handler,
+    ) -> Server {
+        let listener = TcpListener::bind(format!("{ip}:0"))
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let stop = CancellationToken::new();
@@ -172,7 +194,12 @@ impl Server {
                 };
                 let Ok((stream, _)) = conn else { continue };
                 let _ = stream.set_nodelay(true);
-                let (seen, stop, handler, on_connect) = (s2.clone(), stop2.clone(), handler.clone(), on_connect.clone());
+                let (seen, stop, handler, on_connect) = (
+                    s2.clone(),
+                    stop2.clone(),
+                    handler.clone(),
+                    on_connect.clone(),
+                );
                 tokio::spawn(async move {
                     let ctx = Ctx { addr };
                     tokio::select! {
@@ -211,7 +238,9 @@ async fn connection(
     }
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let Some(req) = read_request(&mut s, &mut buf, seen).await else { return };
+        let Some(req) = read_request(&mut s, &mut buf, seen).await else {
+            return;
+        };
         let reply = handler(&req, ctx);
         if !play(&mut s, reply.0, stop).await {
             return;
@@ -237,12 +266,18 @@ async fn play(s: &mut TcpStream, steps: Vec<Step>, stop: &CancellationToken) -> 
                 }
             }
             Step::Sleep(d) => tokio::time::sleep(d).await,
-            Step::Endless { frame, bytes_per_sec } => loop {
+            Step::Endless {
+                frame,
+                bytes_per_sec,
+            } => loop {
                 if s.write_all(&frame).await.is_err() {
                     return false;
                 }
                 if bytes_per_sec > 0 {
-                    tokio::time::sleep(Duration::from_secs_f64(frame.len() as f64 / bytes_per_sec as f64)).await;
+                    tokio::time::sleep(Duration::from_secs_f64(
+                        frame.len() as f64 / bytes_per_sec as f64,
+                    ))
+                    .await;
                 }
             },
             Step::Hang => {
@@ -269,7 +304,11 @@ async fn play(s: &mut TcpStream, steps: Vec<Step>, stop: &CancellationToken) -> 
 }
 
 /// Reads one request (head and body) and logs it. None at EOF or on garbage.
-async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>, seen: &Mutex<Vec<Seen>>) -> Option<Seen> {
+async fn read_request(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    seen: &Mutex<Vec<Seen>>,
+) -> Option<Seen> {
     let head_end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i;
@@ -284,11 +323,21 @@ async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>, seen: &Mutex<Vec<See
     let mut lines = head.split("\r\n");
     let mut first = lines.next()?.split(' ');
     let (method, target) = (first.next()?.to_string(), first.next()?.to_string());
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let mut body_len = 0;
-    if get("transfer-encoding").map(|v| v.to_ascii_lowercase().contains("chunked")).unwrap_or(false) {
+    if get("transfer-encoding")
+        .map(|v| v.to_ascii_lowercase().contains("chunked"))
+        .unwrap_or(false)
+    {
         loop {
             let line_end = loop {
                 if let Some(i) = find(buf, b"\r\n") {
@@ -296,7 +345,14 @@ async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>, seen: &Mutex<Vec<See
                 }
                 fill(s, buf).await?;
             };
-            let size = usize::from_str_radix(String::from_utf8_lossy(&buf[..line_end]).split(';').next()?.trim(), 16).ok()?;
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&buf[..line_end])
+                    .split(';')
+                    .next()?
+                    .trim(),
+                16,
+            )
+            .ok()?;
             buf.drain(..line_end + 2);
             skip(s, buf, size + 2).await?;
             body_len += size;
@@ -309,7 +365,13 @@ async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>, seen: &Mutex<Vec<See
         body_len = n;
     }
     let mut log = seen.lock().unwrap();
-    let req = Seen { n: log.len(), method, target, headers, body_len };
+    let req = Seen {
+        n: log.len(),
+        method,
+        target,
+        headers,
+        body_len,
+    };
     log.push(req.clone());
     Some(req)
 }

@@ -14,15 +14,69 @@ use std::sync::{Arc, Mutex};
 pub const HOSTILE: &str = "MUST <script>alert('x')</script> & \"quoted\" ]]> \u{1b}[31mred\u{0} end\nsecond line <b>bold</b>";
 
 pub static PLAN: [CheckMeta; 9] = [
-    CheckMeta::new("pull.api.v2-base", Bucket::Pull, Level::Must, "determining-support", "GET /v2/ answers 200"),
-    CheckMeta::new("pull.manifest.get-by-tag", Bucket::Pull, Level::Must, "pulling-manifests", "GET manifest by tag"),
-    CheckMeta::new("pull.blob.range", Bucket::Pull, Level::Should, "pulling-blobs", "Range requests"),
-    CheckMeta::new("push.monolithic.single-post", Bucket::Push, Level::May, "single-post", "single POST upload"),
-    CheckMeta::new("push.chunked.patch-202", Bucket::Push, Level::Must, "pushing-a-blob-in-chunks", "PATCH chunk"),
-    CheckMeta::new("push.manifest.put-by-tag", Bucket::Push, Level::Must, "pushing-manifests", "PUT manifest by tag"),
-    CheckMeta::new("content-discovery.tags.list", Bucket::ContentDiscovery, Level::Must, "listing-tags", "tags list"),
-    CheckMeta::new("referrers.api.list", Bucket::Referrers, Level::Must, "listing-referrers", "referrers list"),
-    CheckMeta::new("content-management.manifest.delete", Bucket::ContentManagement, Level::Must, "deleting-manifests", "delete manifest"),
+    CheckMeta::new(
+        "pull.api.v2-base",
+        Bucket::Pull,
+        Level::Must,
+        "determining-support",
+        "GET /v2/ answers 200",
+    ),
+    CheckMeta::new(
+        "pull.manifest.get-by-tag",
+        Bucket::Pull,
+        Level::Must,
+        "pulling-manifests",
+        "GET manifest by tag",
+    ),
+    CheckMeta::new(
+        "pull.blob.range",
+        Bucket::Pull,
+        Level::Should,
+        "pulling-blobs",
+        "Range requests",
+    ),
+    CheckMeta::new(
+        "push.monolithic.single-post",
+        Bucket::Push,
+        Level::May,
+        "single-post",
+        "single POST upload",
+    ),
+    CheckMeta::new(
+        "push.chunked.patch-202",
+        Bucket::Push,
+        Level::Must,
+        "pushing-a-blob-in-chunks",
+        "PATCH chunk",
+    ),
+    CheckMeta::new(
+        "push.manifest.put-by-tag",
+        Bucket::Push,
+        Level::Must,
+        "pushing-manifests",
+        "PUT manifest by tag",
+    ),
+    CheckMeta::new(
+        "content-discovery.tags.list",
+        Bucket::ContentDiscovery,
+        Level::Must,
+        "listing-tags",
+        "tags list",
+    ),
+    CheckMeta::new(
+        "referrers.api.list",
+        Bucket::Referrers,
+        Level::Must,
+        "listing-referrers",
+        "referrers list",
+    ),
+    CheckMeta::new(
+        "content-management.manifest.delete",
+        Bucket::ContentManagement,
+        Level::Must,
+        "deleting-manifests",
+        "delete manifest",
+    ),
 ];
 
 pub fn info() -> Arc<RunInfo> {
@@ -41,7 +95,9 @@ pub fn info() -> Arc<RunInfo> {
         started_at: "2025-01-02T03:04:05Z".into(),
         command: "oci-conformance --registry http://127.0.0.1:5000 --seed 42".into(),
         plan: PLAN.to_vec(),
-        warnings: vec!["TLS certificate verification is OFF (--insecure / OCI_TLS=insecure)".into()],
+        warnings: vec![
+            "TLS certificate verification is OFF (--insecure / OCI_TLS=insecure)".into(),
+        ],
     })
 }
 
@@ -49,30 +105,48 @@ pub fn exchange(status: Option<u16>, body: &str) -> Exchange {
     Exchange {
         method: "GET".into(),
         url: "http://127.0.0.1:5000/v2/repo/manifests/<latest>".into(),
-        request_headers: vec![("Accept".into(), "application/vnd.oci.image.manifest.v1+json".into())],
+        request_headers: vec![(
+            "Accept".into(),
+            "application/vnd.oci.image.manifest.v1+json".into(),
+        )],
         request_body: String::new(),
         status,
-        response_headers: vec![("Content-Type".into(), "text/html".into()), ("X-Evil".into(), "<img src=x onerror=alert(1)>".into())],
+        response_headers: vec![
+            ("Content-Type".into(), "text/html".into()),
+            ("X-Evil".into(), "<img src=x onerror=alert(1)>".into()),
+        ],
         response_body: body.into(),
         duration_ms: 7,
         notes: vec!["retried once: connection reset".into()],
     }
 }
 
-pub fn result(id: &str, bucket: Bucket, outcome: Outcome, level: Level, message: &str, trace: Vec<Exchange>) -> Event {
+pub fn result(
+    id: &str,
+    bucket: Bucket,
+    outcome: Outcome,
+    level: Level,
+    message: &str,
+    trace: Vec<Exchange>,
+) -> Event {
     let meta = PLAN.iter().find(|m| m.id == id);
     Event::CheckFinished(Arc::new(CheckResult {
         id: id.into(),
         bucket,
-        name: meta.map(|m| m.name.to_string()).unwrap_or_else(|| "setup: push an image".into()),
+        name: meta
+            .map(|m| m.name.to_string())
+            .unwrap_or_else(|| "setup: push an image".into()),
         outcome,
         level,
         spec: meta.map(|m| m.spec.to_string()).unwrap_or_default(),
-        spec_url: meta.map(|m| m.spec_url(SpecVersion::V1_1)).unwrap_or_default(),
+        spec_url: meta
+            .map(|m| m.spec_url(SpecVersion::V1_1))
+            .unwrap_or_default(),
         requirements: vec![],
         duration_ms: 12,
         message: message.into(),
-        expectation: (outcome == Outcome::ExpectedFailure).then(|| "PATCH answers 204 (vendor bug #12)".to_string()),
+        expectation: (outcome == Outcome::ExpectedFailure)
+            .then(|| "PATCH answers 204 (vendor bug #12)".to_string()),
         trace,
     }))
 }
@@ -81,17 +155,92 @@ pub fn result(id: &str, bucket: Bucket, outcome: Outcome, level: Level, message:
 pub fn full_run() -> Vec<Event> {
     vec![
         Event::RunStarted(info()),
-        Event::CheckStarted { id: "pull.api.v2-base" },
-        result("pull.api.v2-base", Bucket::Pull, Outcome::Passed, Level::Must, "", vec![exchange(Some(200), "{}")]),
-        result("pull.manifest.get-by-tag", Bucket::Pull, Outcome::Failed, Level::Must, HOSTILE, vec![exchange(Some(200), "<script>alert(2)</script>"), exchange(None, "")]),
-        result("pull.blob.range", Bucket::Pull, Outcome::Warned, Level::Should, "SHOULD answer 206 to a Range request\nit answered 200", vec![]),
-        result("push.monolithic.single-post", Bucket::Push, Outcome::Unsupported, Level::May, "single POST not supported (202)", vec![]),
-        result("push.chunked.patch-202", Bucket::Push, Outcome::ExpectedFailure, Level::Must, "expected failure (PATCH answers 204 (vendor bug #12)): MUST answer 202", vec![]),
-        result("push.manifest.put-by-tag", Bucket::Push, Outcome::Skipped, Level::Must, "setup 'push image' failed", vec![]),
-        result("push.manifest.setup", Bucket::Push, Outcome::Failed, Level::Must, "setup 'push an image' of scenario push.manifest failed: 500", vec![exchange(Some(500), "oops")]),
-        result("content-discovery.tags.list", Bucket::ContentDiscovery, Outcome::NotRun, Level::Must, "run cancelled before this check ran", vec![]),
-        result("referrers.api.list", Bucket::Referrers, Outcome::Passed, Level::Must, "", vec![]),
-        result("content-management.manifest.delete", Bucket::ContentManagement, Outcome::Passed, Level::Must, "", vec![]),
+        Event::CheckStarted {
+            id: "pull.api.v2-base",
+        },
+        result(
+            "pull.api.v2-base",
+            Bucket::Pull,
+            Outcome::Passed,
+            Level::Must,
+            "",
+            vec![exchange(Some(200), "{}")],
+        ),
+        result(
+            "pull.manifest.get-by-tag",
+            Bucket::Pull,
+            Outcome::Failed,
+            Level::Must,
+            HOSTILE,
+            vec![
+                exchange(Some(200), "<script>alert(2)</script>"),
+                exchange(None, ""),
+            ],
+        ),
+        result(
+            "pull.blob.range",
+            Bucket::Pull,
+            Outcome::Warned,
+            Level::Should,
+            "SHOULD answer 206 to a Range request\nit answered 200",
+            vec![],
+        ),
+        result(
+            "push.monolithic.single-post",
+            Bucket::Push,
+            Outcome::Unsupported,
+            Level::May,
+            "single POST not supported (202)",
+            vec![],
+        ),
+        result(
+            "push.chunked.patch-202",
+            Bucket::Push,
+            Outcome::ExpectedFailure,
+            Level::Must,
+            "expected failure (PATCH answers 204 (vendor bug #12)): MUST answer 202",
+            vec![],
+        ),
+        result(
+            "push.manifest.put-by-tag",
+            Bucket::Push,
+            Outcome::Skipped,
+            Level::Must,
+            "setup 'push image' failed",
+            vec![],
+        ),
+        result(
+            "push.manifest.setup",
+            Bucket::Push,
+            Outcome::Failed,
+            Level::Must,
+            "setup 'push an image' of scenario push.manifest failed: 500",
+            vec![exchange(Some(500), "oops")],
+        ),
+        result(
+            "content-discovery.tags.list",
+            Bucket::ContentDiscovery,
+            Outcome::NotRun,
+            Level::Must,
+            "run cancelled before this check ran",
+            vec![],
+        ),
+        result(
+            "referrers.api.list",
+            Bucket::Referrers,
+            Outcome::Passed,
+            Level::Must,
+            "",
+            vec![],
+        ),
+        result(
+            "content-management.manifest.delete",
+            Bucket::ContentManagement,
+            Outcome::Passed,
+            Level::Must,
+            "",
+            vec![],
+        ),
         Event::Note("cleanup: deleted 3 manifests <ok>".into()),
         finished(None, 0, vec!["deleted 3 manifests <ok>".into()]),
     ]
@@ -127,10 +276,18 @@ impl Buf {
 }
 
 /// Feeds events through the collector (closing the channel after them) into `dir`.
-pub fn run(events: Vec<Event>, dir: &Path, settings: ConsoleSettings, term: Term) -> (Result<Written, String>, String) {
+pub fn run(
+    events: Vec<Event>,
+    dir: &Path,
+    settings: ConsoleSettings,
+    term: Term,
+) -> (Result<Written, String>, String) {
     let buf = Buf::default();
     let console = Console::with_output(settings, term, Box::new(buf.clone()));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let res = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         for e in events {
@@ -141,7 +298,6 @@ pub fn run(events: Vec<Event>, dir: &Path, settings: ConsoleSettings, term: Term
     });
     (res, buf.text())
 }
-
 
 /// A run that looks like a real one against a registry with a few problems: every bucket,
 /// every outcome, traces with headers and JSON bodies. For the rendered-page test.
@@ -191,15 +347,26 @@ pub fn realistic_run() -> Vec<Event> {
         Some("management") => Bucket::ContentManagement,
         _ => Bucket::Referrers,
     };
-    let plan: Vec<CheckMeta> = ROWS.iter().map(|r| CheckMeta::new(r.0, bucket(r.0), r.1, r.2, r.3)).collect();
+    let plan: Vec<CheckMeta> = ROWS
+        .iter()
+        .map(|r| CheckMeta::new(r.0, bucket(r.0), r.1, r.2, r.3))
+        .collect();
     let mut i = (*info()).clone();
     i.plan = plan.clone();
     i.registry = "https://registry.example.test:5000/".into();
     i.command = "oci-conformance --registry https://registry.example.test:5000 --insecure --seed 42 --jobs 8".into();
-    i.warnings.push("spec 1.1: checks added after v1.1.1 are skipped (use --spec-version main)".into());
+    i.warnings
+        .push("spec 1.1: checks added after v1.1.1 are skipped (use --spec-version main)".into());
     let mut ev = vec![Event::RunStarted(Arc::new(i))];
     for (n, (m, r)) in plan.iter().zip(ROWS).enumerate() {
-        let path = format!("/v2/oci-conformance/repo1/{}", if m.id.contains("blob") { "blobs/sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } else { "manifests/v1" });
+        let path = format!(
+            "/v2/oci-conformance/repo1/{}",
+            if m.id.contains("blob") {
+                "blobs/sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            } else {
+                "manifests/v1"
+            }
+        );
         let status = match r.4 {
             Failed if m.id.contains("unknown") => Some(500),
             Failed => Some(202),
@@ -213,11 +380,28 @@ pub fn realistic_run() -> Vec<Event> {
             first.method = "PUT".into();
             first.url = format!("https://registry.example.test:5000{path}");
             first.request_body = "{\n  \"schemaVersion\": 2,\n  \"mediaType\": \"application/vnd.oci.image.manifest.v1+json\"\n}".into();
-            first.response_headers = vec![("Location".into(), path.clone()), ("Docker-Content-Digest".into(), "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into())];
+            first.response_headers = vec![
+                ("Location".into(), path.clone()),
+                (
+                    "Docker-Content-Digest".into(),
+                    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                        .into(),
+                ),
+            ];
             first.notes.clear();
-            let mut last = exchange(status, if status == Some(500) { "<html><body>upstream error</body></html>" } else { "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\"}]}" });
+            let mut last = exchange(
+                status,
+                if status == Some(500) {
+                    "<html><body>upstream error</body></html>"
+                } else {
+                    "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\"}]}"
+                },
+            );
             last.url = format!("https://registry.example.test:5000{path}");
-            last.response_headers = vec![("Content-Type".into(), "application/json".into()), ("Content-Length".into(), "73".into())];
+            last.response_headers = vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Content-Length".into(), "73".into()),
+            ];
             if n % 3 != 0 {
                 last.notes.clear();
             }
@@ -238,7 +422,13 @@ pub fn realistic_run() -> Vec<Event> {
             trace,
         })));
     }
-    ev.push(Event::Note("cleanup: deleted 14 manifests, 9 blobs; 2 tags could not be deleted (405)".into()));
-    ev.push(finished(None, 0, vec!["deleted 14 manifests, 9 blobs; 2 tags could not be deleted (405)".into()]));
+    ev.push(Event::Note(
+        "cleanup: deleted 14 manifests, 9 blobs; 2 tags could not be deleted (405)".into(),
+    ));
+    ev.push(finished(
+        None,
+        0,
+        vec!["deleted 14 manifests, 9 blobs; 2 tags could not be deleted (405)".into()],
+    ));
     ev
 }
