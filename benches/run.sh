@@ -113,7 +113,7 @@ PY
   LOC=$(curl -fsS -X POST -D - -o /dev/null "$REG/v2/bench/curl/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
   case "$LOC" in http*) ;; *) LOC="$REG$LOC";; esac
   SEP='?'; case "$LOC" in *\?*) SEP='&';; esac
-  t0=$(now); curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/blob.bin" "$LOC${SEP}digest=$DIG" -o /dev/null; t1=$(now)
+  t0=$(now); curl -fsS -T "$WORK/blob.bin" -H 'Content-Type: application/octet-stream' "$LOC${SEP}digest=$DIG" -o /dev/null; t1=$(now)
   curl -fsS "$REG/v2/bench/curl/blobs/$DIG" -o /dev/null; t2=$(now)
   curl -fsS -X DELETE "$REG/v2/bench/curl/blobs/$DIG" -o /dev/null || true
   python3 - "$WORK/bench.json" "$BIG" "$t0" "$t1" "$t2" <<'PY'

@@ -301,6 +301,11 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
         }
         Err(e) => return invalid(e),
     };
+    if st.fault("manifest-content-type-params-rejected")
+        && req.h("content-type").is_some_and(|c| c.contains(';'))
+    {
+        return invalid("parameters on Content-Type are not accepted");
+    }
     let tag_params: Vec<String> = req.q_all("tag").into_iter().map(str::to_string).collect();
     let json: Option<Value> = serde_json::from_slice(&body).ok();
     let field_mt = json
@@ -370,11 +375,16 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
             return invalid(format!("?tag={t:?} is not a valid tag"));
         }
     }
-    if tag_params.len() > MAX_TAG_PARAMS {
+    let max_tags = if st.fault("tag-param-max-5") {
+        5
+    } else {
+        MAX_TAG_PARAMS
+    };
+    if tag_params.len() > max_tags {
         return error(
             414,
             "MANIFEST_INVALID",
-            format!("at most {MAX_TAG_PARAMS} tag parameters per request"),
+            format!("at most {max_tags} tag parameters per request"),
         );
     }
 

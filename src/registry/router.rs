@@ -196,6 +196,18 @@ async fn handle(st: &Arc<State>, req: &mut Req) -> R {
 
 /// Touches every response gets last.
 fn finish(st: &State, mut r: R) -> R {
+    if st.fault("warning-header-dated") {
+        r = r.header(
+            "warning",
+            "299 - \"this endpoint is deprecated\" \"Sat, 01 Jan 2000 00:00:00 GMT\"",
+        );
+    }
+    if st.fault("warning-header-oversized") {
+        let text = format!("299 - \"{}\"", "w".repeat(1024));
+        for _ in 0..5 {
+            r = r.header("warning", &text);
+        }
+    }
     if st.fault("error-body-not-spec-json")
         && r.status >= 400
         && r.get_header("content-type") == Some(MT_JSON)

@@ -132,6 +132,11 @@ impl State {
 
     pub fn new_upload(&self, repo: &str, alg: Alg) -> String {
         use rand::RngCore;
+        if self.fault("upload-session-reused") {
+            if let Some(id) = self.idle_upload(repo, alg) {
+                return id;
+            }
+        }
         let mut b = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut b);
         // UUID v4 layout: the spec wants the location to contain a UUID.
@@ -164,6 +169,20 @@ impl State {
         drop(ups);
         self.store().repos.entry(repo.to_string()).or_default();
         id
+    }
+
+    /// The newest session of `repo` that has received nothing yet (for a fault).
+    fn idle_upload(&self, repo: &str, alg: Alg) -> Option<String> {
+        self.uploads()
+            .iter()
+            .filter(|(_, (r, _, u))| {
+                r == repo
+                    && u.try_lock()
+                        .map(|u| !u.closed && u.data.is_empty() && u.hasher.alg() == alg)
+                        .unwrap_or(false)
+            })
+            .max_by_key(|(_, (_, started, _))| *started)
+            .map(|(id, _)| id.clone())
     }
 
     fn uploads(&self) -> MutexGuard<'_, HashMap<String, Session>> {

@@ -24,11 +24,22 @@ pub fn list(st: &State, req: &Req, name: &str) -> R {
     if st.fault("tags-n-ignored") || (n == Some(0) && st.fault("tags-n-zero-returns-all")) {
         n = None;
     }
-    let last = req.q("last");
+    let last = if st.fault("tags-last-without-n-ignored") && req.q("n").is_none() {
+        None
+    } else {
+        req.q("last")
+    };
     let inclusive = st.fault("tags-last-inclusive");
-    let mut all: Vec<&String> = repo
-        .tags
-        .keys()
+    // Sorted names to list: the tags, or (a fault) the manifest digests of an untagged repository.
+    let names: Vec<&String> = if repo.tags.is_empty() && st.fault("tags-empty-lists-digests") {
+        let mut d: Vec<&String> = repo.manifests.keys().collect();
+        d.sort();
+        d
+    } else {
+        repo.tags.keys().collect()
+    };
+    let mut all: Vec<&String> = names
+        .into_iter()
         .filter(|t| match last {
             Some(l) => t.as_str() > l || (inclusive && t.as_str() == l),
             None => true,
