@@ -27,7 +27,7 @@ if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry 2>/
 if [ "${CI:-}" = "true" ]; then export OCI_CONFORMANCE_REQUIRE_REAL=1; fi
 
 cargo build --release --locked
-cargo test --release --locked -- --test-threads "${TEST_THREADS:-4}"
+cargo test --release --locked --no-fail-fast -- --test-threads "${TEST_THREADS:-4}"
 
 # Benchmark script, short mode: proves it works; figures are not asserted.
 if [ -x benches/run.sh ]; then

@@ -530,12 +530,12 @@ fn bundle_spec_versions_and_run_checks() {
         .unwrap_err()
         .contains("main"));
 
+    // a run of the embedded registry bundles (the layout is the same) but says so
     let mut v = results_json(&[("pull.blob.get", "passed", "")]);
     v["embedded"] = json!(true);
     let rep = report_dir(d.path(), "remb", &v);
-    assert!(bundle::run(&product, &out, &rep)
-        .unwrap_err()
-        .contains("embedded"));
+    let dir = bundle::run(&product, &out, &rep).unwrap();
+    assert!(std::fs::read_to_string(dir.join("README.md")).unwrap().contains("embedded reference registry"));
 
     let mut v = results_json(&[("pull.blob.get", "not-run", "")]);
     v["summary"]["interrupted"] = json!("interrupted by SIGINT");
@@ -751,4 +751,35 @@ fn binary_completions_and_man() {
     let o = bin(&[&"man"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains(".TH"), "{}", text(&o.stdout));
+}
+
+/// End to end: a real run against the embedded registry, bundled with the example product.
+#[test]
+fn bundle_from_an_embedded_registry_run() {
+    let d = tmp();
+    let rep = d.path().join("report");
+    let args = oci_conformance::config::RunArgs { report_dir: Some(rep.clone()), seed: Some(11), quiet: true, ..Default::default() };
+    let cfg = oci_conformance::config::Config::resolve(&args, &std::collections::BTreeMap::<String, String>::new(), String::new()).unwrap();
+    let out = tokio::runtime::Runtime::new().unwrap().block_on(oci_conformance::app::run(cfg, false));
+    assert_eq!(out.exit_code, 0);
+    let product = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/PRODUCT.yaml");
+    let dir = bundle::run(&product, &d.path().join("bundle"), &rep).unwrap();
+    assert!(dir.ends_with("distribution-spec/v1.1/example-registry"), "{}", dir.display());
+    for f in ["PRODUCT.yaml", "README.md", "junit.xml", "report.html"] {
+        let p = dir.join(f);
+        assert!(p.is_file(), "{} missing", p.display());
+    }
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(readme.contains("--seed") || readme.contains("11"), "README says how to reproduce: {readme}");
+    let p: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(dir.join("PRODUCT.yaml")).unwrap()).unwrap();
+    assert_eq!(p["name"].as_str(), Some("Example Registry"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let mut r = quick_xml::Reader::from_str(&junit);
+    loop {
+        match r.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("junit.xml in the bundle is not XML: {e}"),
+        }
+    }
 }
