@@ -185,9 +185,12 @@ pub struct ServeArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ListArgs {
-    /// Print JSON instead of a table.
+    /// Print JSON instead of a table: {checks, requirements, coverage}.
     #[arg(long)]
     pub json: bool,
+    /// Print the requirement catalog (id, level, versions, testable, checks) instead of the checks.
+    #[arg(long)]
+    pub requirements: bool,
     /// Spec version whose checks apply (1.0, 1.1, main).
     #[arg(long)]
     pub spec_version: Option<String>,
@@ -276,6 +279,22 @@ pub struct RunArgs {
     /// (e.g. 1GiB, 5GiB; streamed, never held in memory). Off by default.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub large_blob_size: Option<u64>,
+    /// Read-only mode: push nothing; test the preloaded content named by --ro-* (also on when
+    /// any OCI_RO_DATA_* variable is set).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Read-only mode: a preloaded tag in --namespace (repeatable) [env: OCI_RO_DATA_TAGS].
+    #[arg(long = "ro-tag", value_name = "TAG")]
+    pub ro_tags: Vec<String>,
+    /// Read-only mode: a preloaded manifest digest (repeatable) [env: OCI_RO_DATA_MANIFESTS].
+    #[arg(long = "ro-manifest", value_name = "DIGEST")]
+    pub ro_manifests: Vec<String>,
+    /// Read-only mode: a preloaded blob digest (repeatable) [env: OCI_RO_DATA_BLOBS].
+    #[arg(long = "ro-blob", value_name = "DIGEST")]
+    pub ro_blobs: Vec<String>,
+    /// Read-only mode: a subject digest with referrers (repeatable) [env: OCI_RO_DATA_REFERRERS].
+    #[arg(long = "ro-referrers", value_name = "DIGEST")]
+    pub ro_referrers: Vec<String>,
     /// Expectations file (TOML) listing known failures; see README "Expected failures".
     #[arg(long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
@@ -301,6 +320,15 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[REDACTED]")
     }
+}
+
+/// Preloaded content for read-only mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOnlyData {
+    pub tags: Vec<String>,
+    pub manifests: Vec<String>,
+    pub blobs: Vec<String>,
+    pub referrers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,6 +369,8 @@ pub struct Config {
     /// Expectations file (known failures).
     pub expect: Option<PathBuf>,
     pub large_blob_size: Option<u64>,
+    /// Read-only mode and its preloaded content.
+    pub read_only: Option<ReadOnlyData>,
     /// Where each setting came from (flag, env var, default), for the printed config.
     pub sources: BTreeMap<String, String>,
     pub command_line: String,
@@ -377,6 +407,33 @@ fn secs(name: &str, v: f64) -> Result<Duration, String> {
         return Err(format!("{name} must be a number of seconds ≥ 0, got {v}"));
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// Read-only data from --ro-* flags (winning) or OCI_RO_DATA_* (space separated). Digests are
+/// checked here so a typo is a configuration error, not a failed check.
+fn read_only_data(a: &RunArgs, env: &dyn Env) -> Result<Option<ReadOnlyData>, String> {
+    let pick = |flag: &[String], var: &str| -> Vec<String> {
+        let from: Vec<String> = if flag.is_empty() { env.get(var).map(|v| vec![v]).unwrap_or_default() } else { flag.to_vec() };
+        from.iter().flat_map(|v| v.split([' ', ',', '\n', '\t'])).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    };
+    let ro = ReadOnlyData {
+        tags: pick(&a.ro_tags, "OCI_RO_DATA_TAGS"),
+        manifests: pick(&a.ro_manifests, "OCI_RO_DATA_MANIFESTS"),
+        blobs: pick(&a.ro_blobs, "OCI_RO_DATA_BLOBS"),
+        referrers: pick(&a.ro_referrers, "OCI_RO_DATA_REFERRERS"),
+    };
+    if !a.read_only && ro == ReadOnlyData::default() {
+        return Ok(None);
+    }
+    for (what, list) in [("--ro-manifest / OCI_RO_DATA_MANIFESTS", &ro.manifests), ("--ro-blob / OCI_RO_DATA_BLOBS", &ro.blobs), ("--ro-referrers / OCI_RO_DATA_REFERRERS", &ro.referrers)] {
+        if let Some(bad) = list.iter().find(|d| crate::digest::Digest::parse(d).is_none()) {
+            return Err(format!("{what}: {bad:?} is not a sha256/sha512 digest"));
+        }
+    }
+    if let Some(bad) = ro.tags.iter().find(|t| t.is_empty() || t.len() > 128 || t.starts_with(['.', '-'])) {
+        return Err(format!("--ro-tag / OCI_RO_DATA_TAGS: {bad:?} is not a valid tag"));
+    }
+    Ok(Some(ro))
 }
 
 /// Sizes like `1GiB`, `512KiB`, `10MB`, `4096`.
@@ -652,6 +709,14 @@ impl Config {
         } else {
             sources.insert("buckets".into(), "--bucket".into());
         }
+        let read_only = read_only_data(a, env)?;
+        if read_only.is_some() {
+            buckets.remove(&Bucket::Push);
+            buckets.remove(&Bucket::ContentManagement);
+            if buckets.is_empty() {
+                return Err("read-only mode leaves no bucket to run (push and content-management need to push)".into());
+            }
+        }
         let jobs = match a.jobs {
             Some(0) => return Err("--jobs must be at least 1".into()),
             Some(j) => j.min(256),
@@ -716,7 +781,6 @@ impl Config {
             spec_version,
             jobs,
             strict: a.strict,
-            cleanup: !a.no_cleanup,
             username,
             password,
             insecure,
@@ -731,6 +795,8 @@ impl Config {
             embedded_faults: a.embedded_faults.clone(),
             expect: a.expect.clone(),
             large_blob_size: a.large_blob_size,
+            cleanup: !a.no_cleanup && read_only.is_none(),
+            read_only,
             sources,
             command_line,
             warnings,
@@ -797,6 +863,9 @@ impl Config {
         }
         if !self.skips.is_empty() {
             m.insert("skip".into(), self.skips.join(","));
+        }
+        if let Some(ro) = &self.read_only {
+            m.insert("read_only".into(), format!("{} tags, {} manifests, {} blobs, {} referrer subjects", ro.tags.len(), ro.manifests.len(), ro.blobs.len(), ro.referrers.len()));
         }
         if let Some(p) = &self.expect {
             m.insert("expect".into(), p.display().to_string());

@@ -29,14 +29,10 @@ pub struct Plan {
 }
 
 pub fn plan(cfg: &Config) -> Plan {
-    let checks: Vec<CheckMeta> = all_checks()
-        .into_iter()
-        .filter(|m| cfg.selects(m.id, m.bucket))
-        .copied()
-        .collect();
-    let scenarios = crate::suites::scenarios()
-        .into_iter()
-        .filter(|s| s.checks.iter().any(|m| cfg.selects(m.id, m.bucket)))
-        .collect();
+    // Read-only mode replaces the pushing scenarios with ones that read preloaded content.
+    let source = if cfg.read_only.is_some() { crate::suites::readonly::scenarios() } else { crate::suites::scenarios() };
+    let scenarios: Vec<Scenario> = source.into_iter().filter(|s| s.checks.iter().any(|m| cfg.selects(m.id, m.bucket))).collect();
+    let planned: std::collections::HashSet<&str> = scenarios.iter().flat_map(|s| s.checks.iter().map(|m| m.id)).collect();
+    let checks: Vec<CheckMeta> = all_checks().into_iter().filter(|m| planned.contains(m.id) && cfg.selects(m.id, m.bucket)).copied().collect();
     Plan { scenarios, checks }
 }

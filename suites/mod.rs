@@ -8,6 +8,7 @@ pub mod large;
 pub mod management;
 pub mod pull;
 pub mod push;
+pub mod readonly;
 pub mod referrers;
 
 use crate::runner::Scenario;
