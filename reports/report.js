@@ -158,6 +158,16 @@
     });
   })();
 
+  // Links into the coverage matrix open it first, so the jump lands.
+  var coverage = document.getElementById("coverage");
+  function openCoverage(target) {
+    if (coverage && (target === "coverage" || target.indexOf("req-") === 0)) { coverage.open = true; }
+  }
+  $("a[href^='#coverage'], a[href^='#req-']").forEach(function (a) {
+    a.addEventListener("click", function () { openCoverage(a.getAttribute("href").slice(1)); });
+  });
+  openCoverage((window.location.hash || "").replace(/^#/, ""));
+
   apply();
   document.documentElement.setAttribute("data-ready", "1");
 })();

@@ -158,10 +158,34 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         }
     };
 
+    // One cancellation path: signals and the deadline cancel the client's token.
+    let interrupted: Arc<std::sync::Mutex<Option<(String, i32)>>> = Arc::default();
+    let watcher = {
+        let cancel = client.cancel.clone();
+        let interrupted = interrupted.clone();
+        let deadline = cfg.deadline;
+        tokio::spawn(async move {
+            let dl = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+
+            let (why, code) = tokio::select! {
+                _ = dl => (format!("run deadline of {} s reached", deadline.unwrap_or_default().as_secs_f64()), exit::CHECKS_FAILED),
+                s = wait_signal(signals) => s,
+            };
+            *interrupted.lock().unwrap() = Some((why, code));
+            cancel.cancel();
+        })
+    };
+
     // Preflight: a registry that cannot be reached at all gets one clear verdict.
     let pre = TraceSink::new(secrets.clone());
     if let Err(e) = client.send(&Request::get("/v2/"), &pre).await {
         if matches!(e.kind, ErrorKind::Connect | ErrorKind::Timeout) {
+            watcher.abort();
             let why = format!("registry unreachable: {}", e.message);
             let _ = tx.send(Event::Note(why.clone()));
             fail_all(&tx, Outcome::NotRun, &why);
@@ -176,28 +200,6 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
             return wait_reports(reporter, exit::UNREACHABLE, client.request_count()).await;
         }
     }
-
-    // One cancellation path: signals and the deadline cancel the client's token.
-    let interrupted: Arc<std::sync::Mutex<Option<(String, i32)>>> = Arc::default();
-    let watcher = {
-        let cancel = client.cancel.clone();
-        let interrupted = interrupted.clone();
-        let deadline = cfg.deadline;
-        tokio::spawn(async move {
-            let dl = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let (why, code) = tokio::select! {
-                _ = dl => (format!("run deadline of {} s reached", deadline.unwrap_or_default().as_secs_f64()), exit::CHECKS_FAILED),
-                s = wait_signal(signals) => s,
-            };
-            *interrupted.lock().unwrap() = Some((why, code));
-            cancel.cancel();
-        })
-    };
 
     let run_id = Generator::new(cfg.seed ^ started_nanos()).token("run", 6);
     let ctx = Arc::new(RunCtx {
@@ -216,22 +218,28 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();
 
-    // Cleanup with a fresh client: the run's client may be cancelled. Bounded in time.
+    // Cleanup with a fresh client: the run's client may be cancelled. Bounded in time: 60 s
+    // normally, 5 s after an interrupt or the deadline; another signal stops it at once.
     let mut cleanup_lines = vec![];
+    let cut_short = interrupted.lock().unwrap().is_some();
     if cfg.cleanup && !ctx.cleanup.is_empty() {
         if let Ok(c2) = client_options(&cfg).and_then(|mut o| {
-            o.request_timeout = o.request_timeout.min(Duration::from_secs(10));
+            o.request_timeout = o.request_timeout.min(Duration::from_secs(if cut_short { 2 } else { 10 }));
             o.max_retries = 0;
             Client::new(base.clone(), o)
         }) {
             let t = TraceSink::new(secrets.clone());
-            match tokio::time::timeout(Duration::from_secs(60), ctx.cleanup.run(&c2, &t)).await {
-                Ok(lines) => cleanup_lines = lines,
-                Err(_) => cleanup_lines.push("cleanup stopped after 60 s".into()),
+            let budget = Duration::from_secs(if cut_short { 5 } else { 60 });
+            tokio::select! {
+                r = tokio::time::timeout(budget, ctx.cleanup.run(&c2, &t)) => match r {
+                    Ok(lines) => cleanup_lines = lines,
+                    Err(_) => cleanup_lines.push(format!("cleanup stopped after {} s; content the run pushed may remain", budget.as_secs())),
+                },
+                _ = wait_signal(signals) => cleanup_lines.push("cleanup interrupted by a second signal; content the run pushed may remain".into()),
             }
         }
     } else if !cfg.cleanup {
-        cleanup_lines.push("cleanup skipped (--no-cleanup)".into());
+        cleanup_lines.push(if cfg.read_only.is_some() { "nothing pushed (read-only mode)".into() } else { "cleanup skipped (--no-cleanup)".into() });
     }
     for l in &cleanup_lines {
         let _ = tx.send(Event::Note(format!("cleanup: {l}")));

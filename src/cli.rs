@@ -139,6 +139,7 @@ pub async fn serve(a: ServeArgs) -> i32 {
 }
 
 pub fn list(a: ListArgs) -> i32 {
+    use crate::suites::catalog;
     let v = match a.spec_version.as_deref().map(SpecVersion::parse) {
         None => SpecVersion::V1_1,
         Some(Some(v)) => v,
@@ -148,23 +149,90 @@ pub fn list(a: ListArgs) -> i32 {
         }
     };
     let checks = crate::plan::all_checks();
+    let known: std::collections::HashSet<&str> = checks.iter().map(|m| m.id).collect();
+    // Requirement ids of a check that exist under `v`.
+    let reqs_of = |id: &str| -> Vec<String> {
+        catalog::requirements_for(id)
+            .into_iter()
+            .filter(|r| r.applies_to(v))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let versions = |r: &catalog::Requirement| -> Vec<&'static str> {
+        r.versions.iter().map(|x| x.as_str()).collect()
+    };
     if a.json {
-        let v: Vec<_> = checks
+        let cs: Vec<_> = checks
             .iter()
-            .map(|m| serde_json::json!({"id": m.id, "bucket": m.bucket, "name": m.name, "level": m.level_for(v), "spec": m.spec, "since": m.since, "applies": m.applies_to(v), "requirements": m.requirements}))
+            .map(|m| serde_json::json!({"id": m.id, "bucket": m.bucket, "name": m.name, "level": m.level_for(v), "spec": m.spec, "since": m.since, "applies": m.applies_to(v), "requirements": reqs_of(m.id)}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
-        for m in checks {
+        let rs: Vec<_> = catalog::requirements()
+            .iter()
+            .map(|r| serde_json::json!({"id": r.id, "level": r.level_for(v).as_str(), "section": r.section, "spec_url": r.spec_url(v), "versions": versions(r), "applies": r.applies_to(v), "testable": r.testable, "reason": r.reason, "checks": r.checks, "quote": r.quote_for(v)}))
+            .collect();
+        let c = catalog::version_counts(v, Some(&known));
+        let out = serde_json::json!({
+            "spec_version": v,
+            "checks": cs,
+            "requirements": rs,
+            "coverage": {"spec_version": v, "total": c.total, "testable": c.testable, "covered": c.covered, "percent": (c.percent() * 10.0).round() / 10.0},
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else if a.requirements {
+        println!(
+            "{:<48} {:<10} {:<14} {:<8} checks",
+            "requirement", "level", "versions", "testable"
+        );
+        for r in catalog::requirements().iter().filter(|r| r.applies_to(v)) {
             println!(
-                "{:<50} {:<19} {:<6} §{:<32} {}",
-                m.id,
-                m.bucket.as_str(),
-                m.level_for(v).as_str(),
-                m.spec,
-                m.name
+                "{:<48} {:<10} {:<14} {:<8} {}",
+                r.id,
+                r.level_for(v).as_str(),
+                versions(r).join(","),
+                if r.testable { "yes" } else { "no" },
+                if r.testable {
+                    r.checks.join(", ")
+                } else {
+                    "-".to_string()
+                }
             );
         }
+        let c = catalog::version_counts(v, Some(&known));
+        println!(
+            "spec {}: {} requirements, {} testable, {} covered ({:.1} %)",
+            v.as_str(),
+            c.total,
+            c.testable,
+            c.covered,
+            c.percent()
+        );
+    } else {
+        println!(
+            "{:<44} {:<19} {:<6} {:<6} requirements",
+            "check", "bucket", "level", "since"
+        );
+        for m in &checks {
+            let level = if m.applies_to(v) {
+                m.level_for(v).as_str()
+            } else {
+                "-"
+            };
+            println!(
+                "{:<44} {:<19} {:<6} {:<6} {}",
+                m.id,
+                m.bucket.as_str(),
+                level,
+                m.since.as_str(),
+                reqs_of(m.id).join(", ")
+            );
+        }
+        let n = checks.iter().filter(|m| m.applies_to(v)).count();
+        println!(
+            "spec {}: {n} of {} checks apply (level \"-\": not part of spec {})",
+            v.as_str(),
+            checks.len(),
+            v.as_str()
+        );
     }
     exit::OK
 }

@@ -16,7 +16,8 @@ use crate::content::Blob;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::headers::{self, Challenge};
 use crate::trace::{
-    preview, redact_known, redact_url, register_secret, Exchange, TraceSink, BODY_PREVIEW,
+    preview, redact_known, redact_url, register_credential, register_secret, Exchange, TraceSink,
+    BODY_PREVIEW,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -49,6 +50,9 @@ pub struct ClientOptions {
     /// Slowest response body accepted, in bytes per second, averaged over `request_timeout`
     /// (0: no limit). A body trickling a byte a second never falls silent, yet would take days.
     pub min_body_rate: u64,
+    /// Longest body a hashed read (Read::Hash) takes; None: unbounded (a blob of any size).
+    /// Without it an endless chunked body ends only with the run's deadline.
+    pub max_hash_body: Option<u64>,
     pub insecure: bool,
     pub ca_cert_pem: Option<Vec<u8>>,
     pub username: Option<String>,
@@ -66,6 +70,7 @@ impl Default for ClientOptions {
             max_retry_wait: Duration::from_secs(10),
             body_cap: DEFAULT_BODY_CAP,
             min_body_rate: 1024,
+            max_hash_body: None,
             insecure: false,
             ca_cert_pem: None,
             username: None,
@@ -417,8 +422,8 @@ impl Client {
                 use base64::Engine;
                 let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
                 // The wire form of the credentials is as secret as the password.
-                register_secret(p);
-                register_secret(&encoded);
+                register_credential(p);
+                register_credential(&encoded);
                 Some(format!("Basic {encoded}"))
             }
             _ => None,
@@ -601,7 +606,8 @@ impl Client {
                 match wait {
                     Some(w) if w <= self.opts.max_retry_wait && retries < self.opts.max_retries => {
                         retries += 1;
-                        ex.notes.push(format!("{status} with Retry-After {} s: waiting, then retry {retries} of {}", w.as_secs_f64(), self.opts.max_retries));
+                        let again = if body.is_empty() { String::new() } else { format!(" (the {}-byte body is sent again)", body.len()) };
+                        ex.notes.push(format!("{status} with Retry-After {} s: waiting, then retry {retries} of {}{again}", w.as_secs_f64(), self.opts.max_retries));
                         trace.push(ex);
                         self.sleep(w).await?;
                         continue;
@@ -638,17 +644,18 @@ impl Client {
                         ),
                     );
                 }
-                let next =
-                    match url.join(loc.trim()) {
-                        Ok(n) => n,
-                        Err(e) => return fail(
+                let next = match url.join(loc.trim()) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        return fail(
                             ex,
                             format!(
                                 "{describe}: {status} redirect to an unparsable Location {:?}: {e}",
                                 redact_url(&loc)
                             ),
-                        ),
-                    };
+                        )
+                    }
+                };
                 if !matches!(next.scheme(), "http" | "https") {
                     return fail(ex, format!("{describe}: {status} redirect to a non-HTTP URL ({}:), which the harness does not follow", next.scheme()));
                 }
@@ -1089,6 +1096,10 @@ impl Client {
                     Ok(Some(Ok(chunk))) => {
                         if let Some(h) = hasher.as_mut() {
                             h.update(&chunk);
+                            if let Some(max) = self.opts.max_hash_body.filter(|m| h.len > *m) {
+                                result = Err(herr(ErrorKind::TooLarge, format!("{where_}: blob body is longer than the {max} bytes the harness reads")));
+                                break;
+                            }
                         }
                         if kept.len() < keep_cap {
                             let n = chunk.len().min(keep_cap - kept.len());

@@ -51,21 +51,14 @@ pub fn parse_challenges(v: &str) -> Vec<Challenge> {
     // Split at top-level commas (outside quotes); a piece that starts with a bare token
     // followed by a space, or is a bare token, starts a new challenge.
     let mut pieces = vec![];
-    let (mut cur, mut in_q, mut esc) = (String::new(), false, false);
-    for c in v.chars() {
-        match c {
-            _ if esc => esc = false,
-            '\\' if in_q => esc = true,
-            '"' => in_q = !in_q,
-            ',' if !in_q => {
-                pieces.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
+    let mut from = 0;
+    for end in unquoted_positions(v, ',')
+        .into_iter()
+        .chain(std::iter::once(v.len()))
+    {
+        pieces.push(&v[from..end]);
+        from = (end + 1).min(v.len());
     }
-    pieces.push(cur);
     let mut challenges: Vec<String> = vec![];
     for p in pieces {
         let t = p.trim();
@@ -161,20 +154,17 @@ pub fn parse_link(v: &str) -> Result<Vec<Link>, String> {
         rest = &r[end + 1..];
         let mut rel = vec![];
         // parameters until the next ',' that is not inside quotes
-        let mut in_q = false;
-        let mut cut = rest.len();
-        for (i, c) in rest.char_indices() {
-            match c {
-                '"' => in_q = !in_q,
-                ',' if !in_q => {
-                    cut = i;
-                    break;
-                }
-                _ => {}
-            }
-        }
+        let cut = unquoted_positions(rest, ',')
+            .first()
+            .copied()
+            .unwrap_or(rest.len());
         let params = &rest[..cut];
-        for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut from = 0;
+        let mut ends = unquoted_positions(params, ';');
+        ends.push(params.len());
+        for end in ends {
+            let p = params[from..end].trim();
+            from = (end + 1).min(params.len());
             if let Some((k, val)) = p.split_once('=') {
                 if k.trim().eq_ignore_ascii_case("rel") {
                     rel.extend(
@@ -190,6 +180,21 @@ pub fn parse_link(v: &str) -> Result<Vec<Link>, String> {
         rest = rest[cut..].trim_start_matches(',').trim();
     }
     Ok(out)
+}
+
+/// Byte positions of `sep` outside quoted strings (RFC 9110 quoted-string, with `\` escapes).
+fn unquoted_positions(s: &str, sep: char) -> Vec<usize> {
+    let (mut in_q, mut esc, mut out) = (false, false, vec![]);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if esc => esc = false,
+            '\\' if in_q => esc = true,
+            '"' => in_q = !in_q,
+            c if c == sep && !in_q => out.push(i),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The `rel="next"` target of a Link header value, if any.

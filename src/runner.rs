@@ -313,9 +313,6 @@ impl Sc {
                 ),
             );
         }
-        if let Some(r) = self.setup_failed.clone() {
-            return self.skip(meta, &r);
-        }
         if self.ctx.client.cancel.is_cancelled() {
             return self.finish(
                 meta,
@@ -324,6 +321,9 @@ impl Sc {
                 0,
                 vec![],
             );
+        }
+        if let Some(r) = self.setup_failed.clone() {
+            return self.skip(meta, &r);
         }
         let _ = self.ctx.events.send(Event::CheckStarted { id: meta.id });
         let started = Instant::now();

@@ -70,27 +70,22 @@ impl TraceSink {
 
 /// Replaces `secrets` and every secret registered with [`register_secret`] in `s`.
 pub fn redact_secrets(s: &str, secrets: &[String]) -> String {
-    let mut out = replace_all(s, secrets.iter().map(String::as_str));
-    if let Ok(known) = REGISTERED.read() {
-        out = replace_all(&out, known.iter().map(String::as_str));
+    let mut out = s.to_string();
+    for sec in secrets.iter().filter(|s| s.len() >= MIN_SECRET) {
+        if out.contains(sec.as_str()) {
+            out = out.replace(sec.as_str(), "[REDACTED]");
+        }
     }
-    out
+    match LEARNT.read() {
+        Ok(l) => l.redact(&out),
+        Err(e) => e.into_inner().redact(&out),
+    }
 }
 
 /// Redacts only what was registered with [`register_secret`]: for text built where the
 /// run's configured secrets are not at hand (failure summaries, HTTP error messages).
 pub fn redact_known(s: &str) -> String {
     redact_secrets(s, &[])
-}
-
-fn replace_all<'a>(s: &str, secrets: impl Iterator<Item = &'a str>) -> String {
-    let mut out = s.to_string();
-    for sec in secrets.filter(|s| s.len() >= MIN_SECRET) {
-        if out.contains(sec) {
-            out = out.replace(sec, "[REDACTED]");
-        }
-    }
-    out
 }
 
 /// Shorter strings are not redacted: replacing every "pw" in a report would mangle it and
@@ -100,24 +95,132 @@ const MIN_SECRET: usize = 3;
 /// Secrets learnt while running: bearer tokens the registry issued, the `Basic` form of the
 /// credentials, the password. Process-wide, because every trace, message and report of the
 /// process must hide them, and redacting more than one run's secrets hides nothing wrongly.
-static REGISTERED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
-/// Bound on the list (a registry issuing a fresh token per request must not grow it forever);
-/// the oldest go first, by then long out of use.
-const MAX_REGISTERED: usize = 4096;
+static LEARNT: std::sync::RwLock<Learnt> = std::sync::RwLock::new(Learnt::new());
 
-/// Adds a secret that every later redaction in this process hides.
-pub fn register_secret(s: &str) {
+/// Bound on the learnt tokens (a registry issuing a fresh token per request must not grow the
+/// set forever); past it the oldest token goes, by then long out of use. Credentials
+/// ([`register_credential`]) are never dropped.
+const MAX_LEARNT: usize = 16384;
+
+/// Secrets indexed by length and by their last 8 bytes, so one pass over a text finds every
+/// one of thousands of them (a `replace` per secret would make each redaction as slow as the
+/// number of tokens a long run learnt).
+struct Learnt {
+    /// Tokens in registration order, for eviction.
+    order: std::collections::VecDeque<String>,
+    pinned: Vec<String>,
+    /// length → key of the last 8 bytes → secrets
+    index: std::collections::BTreeMap<usize, std::collections::HashMap<u64, Vec<String>>>,
+}
+
+fn tail_key(b: &[u8]) -> u64 {
+    let t = &b[b.len().saturating_sub(8)..];
+    let mut k = [0u8; 8];
+    k[..t.len()].copy_from_slice(t);
+    u64::from_le_bytes(k)
+}
+
+impl Learnt {
+    const fn new() -> Learnt {
+        Learnt {
+            order: std::collections::VecDeque::new(),
+            pinned: Vec::new(),
+            index: std::collections::BTreeMap::new(),
+        }
+    }
+    fn contains(&self, s: &str) -> bool {
+        self.index
+            .get(&s.len())
+            .and_then(|m| m.get(&tail_key(s.as_bytes())))
+            .is_some_and(|v| v.iter().any(|x| x == s))
+    }
+    fn add(&mut self, s: &str, pin: bool) {
+        if self.contains(s) {
+            if pin && !self.pinned.iter().any(|x| x == s) {
+                self.order.retain(|x| x != s);
+                self.pinned.push(s.to_string());
+            }
+            return;
+        }
+        self.index
+            .entry(s.len())
+            .or_default()
+            .entry(tail_key(s.as_bytes()))
+            .or_default()
+            .push(s.to_string());
+        if pin {
+            self.pinned.push(s.to_string());
+            return;
+        }
+        self.order.push_back(s.to_string());
+        if self.order.len() > MAX_LEARNT {
+            if let Some(old) = self.order.pop_front() {
+                self.remove(&old);
+            }
+        }
+    }
+    fn remove(&mut self, s: &str) {
+        if let Some(m) = self.index.get_mut(&s.len()) {
+            let k = tail_key(s.as_bytes());
+            if let Some(v) = m.get_mut(&k) {
+                v.retain(|x| x != s);
+                if v.is_empty() {
+                    m.remove(&k);
+                }
+            }
+            if m.is_empty() {
+                self.index.remove(&s.len());
+            }
+        }
+    }
+    /// Every occurrence replaced, longest secret first where several start at one place.
+    fn redact(&self, s: &str) -> String {
+        if self.index.is_empty() {
+            return s.to_string();
+        }
+        let b = s.as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(b.len());
+        let mut i = 0;
+        'text: while i < b.len() {
+            for (&len, m) in self.index.iter().rev() {
+                if let Some(cand) = b.get(i..i + len) {
+                    if m.get(&tail_key(cand))
+                        .is_some_and(|v| v.iter().any(|x| x.as_bytes() == cand))
+                    {
+                        out.extend_from_slice(b"[REDACTED]");
+                        i += len;
+                        continue 'text;
+                    }
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        // Whole secrets (valid UTF-8) were cut out at their boundaries: still UTF-8.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+fn learn(s: &str, pin: bool) {
     if s.len() < MIN_SECRET {
         return;
     }
-    if let Ok(mut v) = REGISTERED.write() {
-        if !v.iter().any(|x| x == s) {
-            if v.len() >= MAX_REGISTERED {
-                v.remove(0);
-            }
-            v.push(s.to_string());
-        }
+    match LEARNT.write() {
+        Ok(mut l) => l.add(s, pin),
+        Err(e) => e.into_inner().add(s, pin),
     }
+}
+
+/// Adds a secret that every later redaction in this process hides (bearer tokens: the
+/// oldest are dropped past a bound).
+pub fn register_secret(s: &str) {
+    learn(s, false);
+}
+
+/// Like [`register_secret`], for the configured credentials: never dropped.
+pub fn register_credential(s: &str) {
+    learn(s, true);
 }
 
 const SECRET_HEADERS: &[&str] = &[
@@ -289,6 +392,25 @@ mod tests {
         );
     }
     #[test]
+    fn learnt_secrets_are_bounded_but_credentials_stay() {
+        let mut l = Learnt::new();
+        l.add("password-pinned", true);
+        for i in 0..MAX_LEARNT + 10 {
+            l.add(&format!("tok-{i:06}-issued"), false);
+        }
+        assert_eq!(l.redact("password-pinned"), "[REDACTED]");
+        assert_eq!(
+            l.redact("tok-000000-issued"),
+            "tok-000000-issued",
+            "the oldest token went"
+        );
+        assert_eq!(
+            l.redact(&format!("a tok-{:06}-issued b", MAX_LEARNT + 9)),
+            "a [REDACTED] b"
+        );
+        assert_eq!(l.order.len(), MAX_LEARNT);
+    }
+    #[test]
     fn redacts_relative_urls() {
         let r =
             redact_url("/v2/a/blobs/uploads/1?X-Amz-Signature=abc&_state=s&X-Amz-Credential=def");
@@ -306,6 +428,12 @@ mod tests {
         assert_eq!(redact_secrets("tok-registered-7Hq2", &[]), "[REDACTED]");
         register_secret("ab");
         assert_eq!(redact_known("ab"), "ab");
+        // longest first, every occurrence, UTF-8 kept
+        register_secret("tok-registered-7Hq2-longer");
+        assert_eq!(
+            redact_known("é tok-registered-7Hq2-longer tok-registered-7Hq2é"),
+            "é [REDACTED] [REDACTED]é"
+        );
         let t = TraceSink::new(Arc::new(vec![]));
         t.push(Exchange {
             method: "GET".into(),

@@ -4,8 +4,8 @@
 //! answers "which checks test this requirement", "which requirements does this check test",
 //! and "how much of the testable spec is covered".
 
-use crate::model::{Level, SpecVersion};
-use serde::Deserialize;
+use crate::model::{Level, Outcome, SpecVersion};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -284,6 +284,148 @@ pub fn coverage(reqs: &[Requirement], known: Option<&HashSet<&str>>) -> Coverage
         }
     }
     c
+}
+
+// ---- a run's standing, requirement by requirement ----
+
+/// How bad an outcome is, for folding the outcomes of a requirement's checks into one:
+/// failed > warned > expected-failure > unsupported > passed > skipped > not-run.
+pub fn outcome_rank(o: Outcome) -> u8 {
+    match o {
+        Outcome::Failed => 6,
+        Outcome::Warned => 5,
+        Outcome::ExpectedFailure => 4,
+        Outcome::Unsupported => 3,
+        Outcome::Passed => 2,
+        Outcome::Skipped => 1,
+        Outcome::NotRun => 0,
+    }
+}
+
+/// One check of a requirement and what it did in the run (None: not part of the run).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub id: String,
+    pub outcome: Option<Outcome>,
+}
+
+/// One requirement of the version under test, with the outcome of its checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementOutcome {
+    pub id: String,
+    /// Level under the version under test.
+    pub level: &'static str,
+    pub section: String,
+    pub spec_url: String,
+    /// The sentence as the version under test words it.
+    pub quote: String,
+    pub testable: bool,
+    /// Why it cannot be tested (untestable requirements only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub checks: Vec<CheckOutcome>,
+    /// The worst outcome of its checks (`outcome_rank`); `not-run` when none of them ran;
+    /// None for an untestable requirement.
+    pub outcome: Option<Outcome>,
+}
+
+/// Counts of a run's coverage section.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCounts {
+    /// Requirements of the version under test.
+    pub total: usize,
+    pub testable: usize,
+    /// Testable requirements named by at least one check that exists.
+    pub covered: usize,
+    /// covered / testable, in percent, one decimal.
+    pub percent: f64,
+    /// Testable requirements by aggregated outcome (every outcome listed, zeros included).
+    pub outcomes: BTreeMap<&'static str, usize>,
+}
+
+/// Requirement coverage of one run: every requirement of `spec_version` with the outcome of
+/// the checks that test it. Computed from the catalog (static) and the run's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCoverage {
+    pub spec_version: SpecVersion,
+    pub counts: RunCounts,
+    pub requirements: Vec<RequirementOutcome>,
+}
+
+/// Coverage of a run under `v` from `(check id, outcome)` pairs. With `known`, only checks in
+/// that set count as covering (the checks that exist).
+pub fn run_coverage<'a>(
+    v: SpecVersion,
+    results: impl IntoIterator<Item = (&'a str, Outcome)>,
+    known: Option<&HashSet<&str>>,
+) -> RunCoverage {
+    let got: HashMap<&str, Outcome> = results.into_iter().collect();
+    let mut reqs = vec![];
+    let mut outcomes: BTreeMap<&'static str, usize> =
+        Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect();
+    let (mut total, mut testable, mut covered) = (0, 0, 0);
+    for r in requirements().iter().filter(|r| r.applies_to(v)) {
+        total += 1;
+        let checks: Vec<CheckOutcome> = r
+            .checks
+            .iter()
+            .map(|c| CheckOutcome {
+                id: c.clone(),
+                outcome: got.get(c.as_str()).copied(),
+            })
+            .collect();
+        let outcome = r.testable.then(|| {
+            checks
+                .iter()
+                .filter_map(|c| c.outcome)
+                .max_by_key(|o| outcome_rank(*o))
+                .unwrap_or(Outcome::NotRun)
+        });
+        if let Some(o) = outcome {
+            testable += 1;
+            *outcomes.entry(o.as_str()).or_default() += 1;
+            if r.is_covered(known) {
+                covered += 1;
+            }
+        }
+        reqs.push(RequirementOutcome {
+            id: r.id.clone(),
+            level: r.level_for(v).as_str(),
+            section: r.section.clone(),
+            spec_url: r.spec_url(v),
+            quote: r.quote_for(v).to_string(),
+            testable: r.testable,
+            reason: r.reason.clone(),
+            checks,
+            outcome,
+        });
+    }
+    let c = Counts {
+        total,
+        testable,
+        covered,
+        planned: 0,
+    };
+    RunCoverage {
+        spec_version: v,
+        counts: RunCounts {
+            total,
+            testable,
+            covered,
+            percent: (c.percent() * 10.0).round() / 10.0,
+            outcomes,
+        },
+        requirements: reqs,
+    }
+}
+
+/// Catalog coverage of the requirements of `v` (no run involved), with `known` as in `coverage`.
+pub fn version_counts(v: SpecVersion, known: Option<&HashSet<&str>>) -> Counts {
+    coverage(requirements(), known)
+        .per_version
+        .get(&v)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// `<group>.<topic>.<what>`: at least three dot-separated kebab-case segments of [a-z0-9].

@@ -64,13 +64,28 @@ pub const TAGS_LAST: CheckMeta = CheckMeta::new(
     "listing-tags",
     "?last=t returns only the tags after t, in order",
 );
+pub const TAGS_LAST_NO_N: CheckMeta = CheckMeta::new(
+    "discovery.tags.last-without-n",
+    D,
+    Level::Must,
+    "listing-tags",
+    "?last=t without n returns the tags after t, in order",
+);
+pub const TAGS_EMPTY: CheckMeta = CheckMeta::new(
+    "discovery.tags.empty",
+    D,
+    Level::Must,
+    "listing-tags",
+    "A repository holding only an untagged manifest lists no tags (200 with an empty list, or 404)",
+);
 pub const TAGS_LINK: CheckMeta = CheckMeta::new(
     "discovery.tags.link-header",
     D,
     Level::Must,
     "listing-tags",
     "A Link header on tags/list follows RFC 5988 with rel=\"next\"",
-);
+)
+.since(SpecVersion::V1_1);
 pub const TAGS_WALK: CheckMeta = CheckMeta::new(
     "discovery.tags.pagination-walk",
     D,
@@ -112,14 +127,16 @@ pub const NAMES_TAG_128: CheckMeta = CheckMeta::new(
     Level::Must,
     "pulling-manifests",
     "A 128-character tag is accepted and resolves",
-);
+)
+.since(SpecVersion::V1_1);
 pub const NAMES_INVALID_TAG: CheckMeta = CheckMeta::new(
     "discovery.names.invalid-tag",
     D,
     Level::Should,
     "pulling-manifests",
     "Invalid tags (129 characters, leading '.') are refused and not stored",
-);
+)
+.since(SpecVersion::V1_1);
 pub const NAMES_INVALID_NAME: CheckMeta = CheckMeta::new(
     "discovery.names.invalid-name",
     D,
@@ -141,6 +158,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 &TAGS_N,
                 &TAGS_N_ZERO,
                 &TAGS_LAST,
+                &TAGS_LAST_NO_N,
                 &TAGS_LINK,
                 &TAGS_WALK,
                 &TAGS_RETAG,
@@ -164,6 +182,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 &NAMES_INVALID_TAG,
                 &NAMES_MULTI,
                 &NAMES_LONG,
+                &TAGS_EMPTY,
             ],
             exclusive: false,
             run: |sc| Box::pin(names(sc)),
@@ -179,6 +198,8 @@ const R_N: &str = "The response to such a request MAY return fewer than <int> re
 const R_N_ZERO: &str =
     "When n is zero, this endpoint MUST return an empty list, and MUST NOT include a Link header";
 const R_LAST: &str = "A request of this sort will return up to <int> tags, beginning non-inclusively with <tagname>. The tags MUST be in lexical or \"ASCIIbetical\" order";
+const R_LAST_NO_N: &str = "When using the last query parameter, the n parameter is OPTIONAL.";
+const R_LAST_NO_N_AFTER: &str = "A request of this sort will return up to <int> tags, beginning non-inclusively with <tagname>. The tags MUST be in lexical or \"ASCIIbetical\" order. [...] When using the last query parameter, the n parameter is OPTIONAL.";
 const R_LINK: &str = "If included, the Link header MUST be set according to RFC 5988 with the Relation Type rel=\"next\"";
 const R_PUSH: &str = "Upon a successful upload, the registry MUST return response code 201 Created";
 const R_PULL: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be 200 OK";
@@ -219,6 +240,11 @@ fn tags_url(repo: &str, n: Option<usize>, last: Option<&str>) -> String {
 /// GET one tags/list page: 200 and a `{name, tags}` body are required (MUST).
 async fn get_tags(ck: &mut Ck, target: String) -> Res<TagPage> {
     let r = ck.send(Request::get(target)).await?;
+    tag_page(ck, r)
+}
+
+/// Parses a tags/list answer: 200 and a `{name, tags}` body are required (MUST).
+fn tag_page(ck: &Ck, r: Response) -> Res<TagPage> {
     if r.status != 200 {
         return Err(ck.fail_at(
             Level::Must,
@@ -480,9 +506,9 @@ async fn tags(mut sc: Sc) {
     .await;
 
     sc.check(&TAGS_LAST, async |ck| {
-        // With n: the tags after ours[1]; without n (n is OPTIONAL with last): after ours[3];
-        // and after the last tag of all (nothing, or what others pushed since).
-        for (from, n) in [(1usize, Some(2usize)), (3, None), (OUR_TAGS - 1, Some(2))] {
+        // The tags after ours[1], and after the last tag of all (nothing). Without n:
+        // discovery.tags.last-without-n.
+        for (from, n) in [(1usize, Some(2usize)), (OUR_TAGS - 1, Some(2))] {
             let t = &ours[from];
             let p = get_tags(ck, tags_url(&repo, n, Some(t))).await?;
             let req = &p.resp.request;
@@ -510,6 +536,44 @@ async fn tags(mut sc: Sc) {
             }
         }
         Ok(())
+    })
+    .await;
+
+    sc.check(&TAGS_LAST_NO_N, async |ck| {
+        let t = &ours[1];
+        let mut url = tags_url(&repo, None, Some(t));
+        let r = ck.send(Request::get(url.clone())).await?;
+        if r.status != 200 {
+            return Err(ck.fail(
+                R_LAST_NO_N,
+                format!("{} (last without n) answered {}; expected 200 with the tags after {t:?}", r.request, r.summary()),
+            ));
+        }
+        let mut p = tag_page(ck, r)?;
+        let mut got: Vec<String> = vec![];
+        let mut seen = HashSet::new();
+        let mut pages = 1;
+        loop {
+            let req = p.resp.request.clone();
+            if let Some(bad) = p.tags.iter().find(|x| !after(x, t)) {
+                return Err(ck.fail(R_LAST_NO_N_AFTER, format!("{req} returned {bad:?}, which does not come after {t:?}; returned {}", show(&p.tags))));
+            }
+            got.extend(p.tags);
+            match p.next {
+                Some(n) if pages < MAX_PAGES && seen.insert(n.clone()) => url = n,
+                Some(_) => return Err(ck.fail(R_LINK, format!("following the Link pages of {} did not end (page {pages})", tags_url(&repo, None, Some(t))))),
+                None => break,
+            }
+            pages += 1;
+            p = get_tags(ck, url.clone()).await?;
+        }
+        if let Some(o) = order_problem(&got) {
+            return Err(ck.fail(R_LAST_NO_N_AFTER, format!("GET {}: {o}", tags_url(&repo, None, Some(t)))));
+        }
+        let missing: Vec<&String> = ours[2..].iter().filter(|x| !got.contains(x)).collect();
+        ck.expect(missing.is_empty(), R_LAST_NO_N_AFTER, || {
+            format!("GET {} ({pages} page(s)) did not return {missing:?}, which come after {t:?}; returned {}", tags_url(&repo, None, Some(t)), show(&got))
+        })
     })
     .await;
 
@@ -798,8 +862,46 @@ async fn names(mut sc: Sc) {
     if !name_checks {
         sc.skip(&NAMES_MULTI, why);
         sc.skip(&NAMES_LONG, why);
+        sc.skip(&TAGS_EMPTY, why);
         return;
     }
+
+    let bare = format!("{ns}/{}", sc.tag("notags"));
+    sc.check(&TAGS_EMPTY, async |ck| {
+        // A repository of its own whose only manifest is pushed by digest: no tag exists.
+        let img = Image::new(&gen, "untagged", &[101], &ManifestOpts::default());
+        let d = img.manifest.digest.to_string();
+        let pushed = async {
+            for b in img.blobs() {
+                push_blob_in_check(ck, &ctx.cleanup, &bare, b, R_PUSH).await?;
+            }
+            push_manifest_in_check(ck, &ctx.cleanup, &bare, &img.manifest, &d, RANK_IMAGE, R_PUSH).await
+        }
+        .await;
+        precondition(pushed, "push.manifest.put-by-digest")?;
+        let r = ck.send(Request::get(tags_url(&bare, None, None))).await?;
+        match r.status {
+            200 => {
+                let p = tag_page(ck, r)?;
+                ck.expect(p.tags.is_empty(), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || {
+                    format!("{} (a repository whose only manifest {d} was pushed by digest, without a tag) listed {}", p.resp.request, show(&p.tags))
+                })?;
+                ck.note(if p.tags_null { "200 with \"tags\": null" } else { "200 with \"tags\": []" });
+                Ok(())
+            }
+            404 => {
+                // "Assuming a repository is found": a repository without tags may count as not found.
+                let codes = error_codes(ck, &r)?;
+                if !codes.is_empty() && !codes.iter().any(|c| c == "NAME_UNKNOWN") {
+                    return Err(ck.fail_at(Level::Should, "NAME_UNKNOWN: repository name not known to registry", format!("{} answered 404 with codes {codes:?}", r.request)));
+                }
+                ck.note("404: the registry treats a repository without tags as not found");
+                Ok(())
+            }
+            _ => Err(ck.fail(R_FOUND, format!("{} (a repository whose only manifest was pushed by digest) answered {}; expected 200 with an empty list (or 404 NAME_UNKNOWN)", r.request, r.summary()))),
+        }
+    })
+    .await;
     let multi = format!("{ns}/{}/sub/leaf", sc.tag("mc"));
     let mtag = sc.tag("mctag");
     sc.check(&NAMES_MULTI, async |ck| {

@@ -52,7 +52,8 @@ pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
     Level::Should,
     "pulling-manifests",
     "manifest GET Content-Type has no parameters",
-);
+)
+.since(SpecVersion::V1_1);
 pub const MANIFEST_HEAD_TAG: CheckMeta = CheckMeta::new(
     "pull.manifest.head-by-tag",
     Bucket::Pull,
@@ -74,7 +75,8 @@ pub const MANIFEST_HEAD_LENGTH: CheckMeta = CheckMeta::new(
     "checking-if-content-exists-in-the-registry",
     "manifest HEAD Content-Length is the manifest size",
 )
-.v1_1(Level::Should);
+.v1_1(Level::Should)
+.since(SpecVersion::V1_1);
 pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new(
     "pull.manifest.index",
     Bucket::Pull,
@@ -153,7 +155,8 @@ pub const BLOB_RANGE: CheckMeta = CheckMeta::new(
     Level::Should,
     "pulling-blobs",
     "a Range request returns 206 with exactly the requested bytes",
-);
+)
+.since(SpecVersion::V1_1);
 pub const BLOB_UNKNOWN: CheckMeta = CheckMeta::new(
     "pull.blob.unknown-404",
     Bucket::Pull,
@@ -175,6 +178,14 @@ pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new(
     "error-codes",
     "404 for an unknown blob carries BLOB_UNKNOWN",
 );
+pub const WARNINGS: CheckMeta = CheckMeta::new(
+    "pull.warnings.format",
+    Bucket::Pull,
+    Level::Must,
+    "warnings",
+    "Warning headers, if any, are 299 - \"<text>\" without a warn-date, at most 4096 bytes per response",
+)
+.since(SpecVersion::V1_1);
 pub const ERRORS_JSON: CheckMeta = CheckMeta::new(
     "pull.errors.json-format",
     Bucket::Pull,
@@ -213,6 +224,11 @@ const R_RANGE_206: &str = "RFC 9110 §15.3.7: a 206 response carries the selecte
 const R_BLOB_404: &str =
     "If the blob is not found in the repository, the response code MUST be `404 Not Found`.";
 const R_CODE_BLOB: &str = "code-1 `BLOB_UNKNOWN`: blob unknown to registry";
+const R_WARN_FORMAT: &str = "If included, `Warning` headers MUST specify a `warn-code` of `299` and a `warn-agent` of `-`, and MUST NOT specify a `warn-date` value.";
+const R_WARN_SIZE: &str =
+    "A registry MUST NOT send more than 4096 bytes of warning data from all headers combined.";
+/// The spec's limit on warning data per response.
+const WARNING_BYTES_MAX: usize = 4096;
 
 fn by_version(v: SpecVersion, main: &'static str, v11: &'static str) -> &'static str {
     if v >= SpecVersion::Main {
@@ -263,7 +279,7 @@ async fn api(mut sc: Sc) {
     .await;
 }
 
-const MANIFEST_CHECKS: [&CheckMeta; 9] = [
+const MANIFEST_CHECKS: [&CheckMeta; 10] = [
     &MANIFEST_BY_TAG,
     &MANIFEST_BY_DIGEST,
     &MANIFEST_DIGEST_HEADER,
@@ -273,6 +289,7 @@ const MANIFEST_CHECKS: [&CheckMeta; 9] = [
     &MANIFEST_HEAD_DIGEST,
     &MANIFEST_HEAD_LENGTH,
     &MANIFEST_INDEX,
+    &WARNINGS,
 ];
 
 /// What `pull.manifests` pushes once and reads many ways.
@@ -282,6 +299,8 @@ struct Pushed {
     image: Manifest,
     index: Manifest,
     nested: Manifest,
+    /// A layer of `image`.
+    layer: Blob,
 }
 
 async fn push_manifest_set(sc: &Sc) -> Res<Pushed> {
@@ -304,6 +323,7 @@ async fn push_manifest_set(sc: &Sc) -> Res<Pushed> {
     Ok(Pushed {
         repo,
         tag,
+        layer: a.layers[0].clone(),
         image: a.manifest,
         index,
         nested,
@@ -476,7 +496,8 @@ async fn manifests(mut sc: Sc) {
                 by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11),
                 &mut found,
             );
-            if r.header("content-length").is_none() {
+            // 1.0 asks nothing of a HEAD's Content-Length.
+            if v >= SpecVersion::V1_1 && r.header("content-length").is_none() {
                 found.push(ck.fail_at(
                     must_since_main(v),
                     by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
@@ -548,6 +569,127 @@ async fn manifests(mut sc: Sc) {
         merge_fails(ck, found)
     })
     .await;
+
+    sc.check(&WARNINGS, async |ck| {
+        let reqs = [
+            Request::get("/v2/"),
+            get_manifest(&p.repo, &p.tag),
+            head_manifest(&p.repo, &p.tag),
+            get_manifest(&p.repo, &digest),
+            head_manifest(&p.repo, &digest),
+            get_blob(&p.repo, p.layer.digest()),
+            head_blob(&p.repo, p.layer.digest()),
+            Request::get(format!("/v2/{}/tags/list", p.repo)),
+            // an error answer too: warnings often come with refusals
+            get_manifest(&p.repo, &format!("{}-absent", p.tag)),
+        ];
+        let n = reqs.len();
+        let (mut problems, mut seen) = (vec![], 0);
+        for q in reqs {
+            let r = ck.send(q).await?;
+            seen += r.headers.get_all("warning").iter().count();
+            problems.extend(warning_problems(&r));
+        }
+        // The same header on every response says nothing new after the first few.
+        const SHOWN: usize = 3;
+        if problems.len() > SHOWN {
+            let more = problems.len() - SHOWN;
+            let rule = problems[SHOWN].0;
+            problems.truncate(SHOWN);
+            problems.push((rule, format!("and {more} more finding(s) on the other responses")));
+        }
+        let found: Vec<Fail> = problems.into_iter().map(|(rule, d)| ck.fail(rule, d)).collect();
+        if found.is_empty() {
+            ck.note(if seen == 0 {
+                format!("no Warning header on {n} responses")
+            } else {
+                format!("{seen} Warning header(s) on {n} responses, all well-formed")
+            });
+        }
+        merge_fails(ck, found)
+    })
+    .await;
+}
+
+/// The warning-values of one `Warning` header line: split at commas outside quoted strings
+/// (RFC 7234 §5.5: `Warning = 1#warning-value`); empty list elements are dropped.
+fn split_warnings(v: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted, mut esc) = (vec![], 0, false, false);
+    for (i, c) in v.char_indices() {
+        match c {
+            _ if esc => esc = false,
+            '\\' if quoted => esc = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&v[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&v[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// What is wrong with a response's Warning headers: (rule, detail) per problem.
+fn warning_problems(r: &Response) -> Vec<(&'static str, String)> {
+    let lines: Vec<&[u8]> = r
+        .headers
+        .get_all("warning")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let mut out = vec![];
+    let total: usize = lines.iter().map(|l| l.len()).sum();
+    if total > WARNING_BYTES_MAX {
+        out.push((
+            R_WARN_SIZE,
+            format!(
+                "{} answered {} Warning header(s) with {total} bytes of warning data",
+                r.request,
+                lines.len()
+            ),
+        ));
+    }
+    for l in lines {
+        let text = String::from_utf8_lossy(l);
+        for w in split_warnings(&text) {
+            if !headers::valid_warning(w) {
+                let shown: String = w.chars().take(200).collect();
+                out.push((
+                    R_WARN_FORMAT,
+                    format!(
+                        "{} answered Warning: {shown:?}; expected 299 - \"<text>\" without a warn-date",
+                        r.request
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warning_lists_split_outside_quotes() {
+        assert_eq!(
+            split_warnings(r#"299 - "a, b", 299 - "c \", d""#),
+            vec![r#"299 - "a, b""#, r#"299 - "c \", d""#]
+        );
+        assert_eq!(split_warnings(" , 299 - \"x\" ,"), vec!["299 - \"x\""]);
+        assert!(split_warnings("").is_empty());
+        for w in split_warnings(r#"299 - "a", 299 - "b""#) {
+            assert!(headers::valid_warning(w), "{w}");
+        }
+        let dated = split_warnings(r#"299 - "a" "Sat, 01 Jan 2000 00:00:00 GMT""#);
+        assert!(dated.iter().any(|w| !headers::valid_warning(w)), "{dated:?}");
+    }
 }
 
 const BLOB_CHECKS: [&CheckMeta; 5] = [
@@ -632,7 +774,10 @@ async fn blobs(mut sc: Sc) {
             let r = ck.send(head_blob(&repo, b.digest())).await?;
             ck.expect_status(&r, &[200], R_HEAD)?;
             let len_rule = by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11);
-            match r.header("content-length") {
+            // 1.0 asks nothing of a HEAD's Content-Length.
+            let cl = r.header("content-length").filter(|_| v >= SpecVersion::V1_1);
+            match cl {
+                None if v < SpecVersion::V1_1 => {}
                 None => found.push(ck.fail_at(must_since_main(v), len_rule, format!("{} answered {} without Content-Length", r.request, r.summary()))),
                 Some(cl) if cl.trim().parse::<u64>().ok() != Some(b.len) => {
                     found.push(ck.fail_at(must_since_main(v), len_rule, format!("{} answered Content-Length: {cl}; the blob is {} bytes", r.request, b.len)))

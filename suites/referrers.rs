@@ -20,7 +20,8 @@ pub const PUSH_SUBJECT_MISSING: CheckMeta = CheckMeta::new(
     Level::Must,
     "push",
     "A manifest whose subject does not exist yet is accepted",
-);
+)
+.since(V11);
 pub const PUSH_OCI_SUBJECT: CheckMeta = CheckMeta::new(
     "referrers.push.oci-subject",
     R,
@@ -139,7 +140,8 @@ pub const FALLBACK: CheckMeta = CheckMeta::new(
     Level::Must,
     "referrers-tag-schema",
     "Without the referrers API, an index pushed to the referrers tag comes back byte-exact",
-);
+)
+.since(V11);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -881,13 +883,20 @@ async fn late(mut sc: Sc) {
         .is_some(),
     };
     if !pushed {
-        sc.skip(
-            &API_LATER,
-            &format!(
+        let v = sc.cfg().spec_version;
+        let why = if API_LATER.applies_to(v) {
+            format!(
                 "the referrer was not accepted before its subject (see {})",
                 PUSH_SUBJECT_MISSING.id
-            ),
-        );
+            )
+        } else {
+            format!(
+                "not part of spec {} (since {})",
+                v.as_str(),
+                API_LATER.since.as_str()
+            )
+        };
+        sc.skip(&API_LATER, &why);
         return;
     }
 

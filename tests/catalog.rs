@@ -405,10 +405,66 @@ fn print_level_notes(ids: &BTreeSet<&str>) {
             ));
         }
     }
-    if !vnotes.is_empty() {
-        println!(
-            "-- version notes (check `since` vs. requirement versions):\n{}",
-            vnotes.join("\n")
-        );
+    assert!(
+        vnotes.is_empty(),
+        "checks that run under a spec version none of their requirements exist in (give them \
+         `.since(...)`, or name the requirement of that version in the catalog):\n{}",
+        vnotes.join("\n")
+    );
+}
+
+// ---- a run's coverage ----
+
+#[test]
+fn run_coverage_folds_outcomes_worst_first() {
+    use model::Outcome::*;
+    // worst first, as the reports document it
+    let order = [
+        Failed,
+        Warned,
+        ExpectedFailure,
+        Unsupported,
+        Passed,
+        Skipped,
+        NotRun,
+    ];
+    for w in order.windows(2) {
+        assert!(catalog::outcome_rank(w[0]) > catalog::outcome_rank(w[1]));
     }
+    let req = catalog::requirement("pull.manifest.get-200").unwrap();
+    assert!(req.checks.len() >= 2);
+    let (a, b) = (req.checks[0].as_str(), req.checks[1].as_str());
+    let outcome_of = |results: &[(&str, model::Outcome)]| {
+        let c = catalog::run_coverage(SpecVersion::V1_1, results.iter().copied(), None);
+        c.requirements
+            .iter()
+            .find(|r| r.id == req.id)
+            .unwrap()
+            .outcome
+    };
+    for (i, worse) in order.iter().enumerate() {
+        for better in &order[i..] {
+            assert_eq!(
+                outcome_of(&[(a, *better), (b, *worse)]),
+                Some(*worse),
+                "{worse:?} vs {better:?}"
+            );
+        }
+    }
+    assert_eq!(outcome_of(&[]), Some(NotRun), "no check ran");
+    assert_eq!(outcome_of(&[("unrelated.check.id", Failed)]), Some(NotRun));
+
+    let c = catalog::run_coverage(SpecVersion::V1_1, [(a, Passed)], None);
+    let u = c.requirements.iter().find(|r| !r.testable).unwrap();
+    assert!(u.outcome.is_none() && u.reason.is_some());
+    assert!(c.requirements.iter().all(|r| catalog::requirement(&r.id)
+        .unwrap()
+        .applies_to(SpecVersion::V1_1)));
+    let declared = catalog::coverage(catalog::requirements(), None);
+    let v11 = declared.per_version[&SpecVersion::V1_1];
+    assert_eq!(
+        (c.counts.total, c.counts.testable, c.counts.covered),
+        (v11.total, v11.testable, v11.covered)
+    );
+    assert_eq!(c.counts.outcomes.values().sum::<usize>(), v11.testable);
 }

@@ -356,9 +356,16 @@ fn token_auth_passes_with_one_token_per_scope() {
     let plain = start(&rt, Options::default());
     let anon = rt.block_on(harness(&plain.url(), &[], &[]));
     anon.assert_clean("no auth");
-    let (with_auth, without) = (run.results["summary"]["http_requests"].as_u64().unwrap(), anon.results["summary"]["http_requests"].as_u64().unwrap());
+    let (with_auth, without) = (
+        run.results["summary"]["http_requests"].as_u64().unwrap(),
+        anon.results["summary"]["http_requests"].as_u64().unwrap(),
+    );
     eprintln!("HTTP requests: {with_auth} with token auth, {without} without");
-    assert!(with_auth > without && with_auth - without <= 16, "token auth cost {} extra requests", with_auth - without);
+    assert!(
+        with_auth > without && with_auth - without <= 16,
+        "token auth cost {} extra requests",
+        with_auth - without
+    );
     // Only the very first request (the preflight) meets a 401: later ones carry a token.
     let unauthorized = ex.iter().filter(|e| e.status == Some(401)).count();
     assert!(
@@ -417,6 +424,34 @@ fn tls_with_ca_cert_and_insecure() {
         0,
         "OCI_TLS=insecure: {:?}",
         run.with(&["failed", "warned", "not-run"])
+    );
+
+    // The console warns too (the built binary, human output).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oci-conformance"))
+        .args([
+            "--registry",
+            &r.url(),
+            "--seed",
+            "7",
+            "--insecure",
+            "--bucket",
+            "pull",
+            "--filter",
+            "pull.api",
+            "--report-dir",
+        ])
+        .arg(dir.path().join("console"))
+        .env("OCI_USERNAME", USER)
+        .env("OCI_PASSWORD", PASSWORD)
+        .output()
+        .expect("binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("warning:") && l.contains("verification is OFF")),
+        "no console warning for --insecure:\n{stdout}"
     );
 }
 
@@ -1043,7 +1078,9 @@ fn bearer_scopes_follow_the_request_and_the_challenge() {
     rt.block_on(async {
         // A token service that records each request's scopes; a registry that wants `delete`
         // on DELETE, as distribution does, and names it in its challenge.
-        let issued: Arc<Mutex<Vec<(String, Vec<String>)>>> = Arc::default();
+        // (token, the scopes it was asked for)
+        type Issued = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+        let issued: Issued = Arc::default();
         let i2 = issued.clone();
         let s = Server::start("127.0.0.1", move |r, ctx| {
             let u = url::Url::parse(&format!("http://x{}", r.target)).unwrap();

@@ -16,7 +16,9 @@ const USER: &str = "conformance";
 const PASSWORD: &str = "pw-Real7-auth-Xk2";
 
 fn require_real() -> bool {
-    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL").map(|v| v == "1").unwrap_or(false)
+    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL")
+        .map(|v| v == "1")
+        .unwrap_or(false)
 }
 
 /// Skips (returns) with a message, or fails under OCI_CONFORMANCE_REQUIRE_REAL=1.
@@ -45,7 +47,10 @@ impl Drop for Registry {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// docker-registry on a loopback port with its own storage; `htpasswd` turns on basic auth.
@@ -59,21 +64,33 @@ fn start(htpasswd: Option<&str>) -> Result<Registry, String> {
     if let Some(line) = htpasswd {
         let p = dir.path().join("htpasswd");
         std::fs::write(&p, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
-        cfg.push_str(&format!("auth:\n  htpasswd:\n    realm: oci-conformance-test\n    path: {}\n", p.display()));
+        cfg.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: oci-conformance-test\n    path: {}\n",
+            p.display()
+        ));
     }
     let cfgp = dir.path().join("config.yml");
     std::fs::write(&cfgp, cfg).map_err(|e| format!("config: {e}"))?;
-    let child = Command::new(BIN).arg("serve").arg(&cfgp).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let mut r = Registry { child, port, _dir: dir };
+    // Its log goes to a file: a pipe nobody reads would fill up and stall the registry.
+    let log = dir.path().join("registry.log");
+    let logf = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
+    let child = Command::new(BIN)
+        .arg("serve")
+        .arg(&cfgp)
+        .stdout(Stdio::null())
+        .stderr(logf)
+        .spawn()
+        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
+    let mut r = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
     // Ready when GET /v2/ gets any answer (401 with auth).
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
         if let Ok(Some(st)) = r.child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = r.child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
+            let err = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(format!("docker-registry exited ({st}): {err}"));
         }
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", r.port)) {
@@ -103,7 +120,11 @@ fn bcrypt(password: &str) -> Result<String, String> {
         ("htpasswd", vec!["-nbBC".into(), "5".into(), USER.into(), password.into()]),
     ];
     let run = |cmd: &str, args: &[String]| -> Option<String> {
-        let out = Command::new(cmd).args(args).stdin(Stdio::null()).output().ok()?;
+        let out = Command::new(cmd)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
         let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
         // htpasswd prints `user:hash`
         let h = s.rsplit(':').next().unwrap_or("").to_string();
@@ -114,10 +135,20 @@ fn bcrypt(password: &str) -> Result<String, String> {
             return Ok(h);
         }
     }
-    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
     if root && require_real() {
         let ok = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends", "apache2-utils"])
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "apache2-utils",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null())
             .status()
@@ -149,7 +180,11 @@ fn verdicts(port: u16, creds: bool) -> Verdicts {
         username: creds.then(|| USER.to_string()),
         ..Default::default()
     };
-    let env: BTreeMap<String, String> = if creds { BTreeMap::from([("OCI_PASSWORD".to_string(), PASSWORD.to_string())]) } else { BTreeMap::new() };
+    let env: BTreeMap<String, String> = if creds {
+        BTreeMap::from([("OCI_PASSWORD".to_string(), PASSWORD.to_string())])
+    } else {
+        BTreeMap::new()
+    };
     let cfg = Config::resolve(&args, &env, String::new()).expect("config");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let started = Instant::now();
@@ -169,13 +204,29 @@ fn verdicts(port: u16, creds: bool) -> Verdicts {
         let id = t["id"].as_str().unwrap_or("").to_string();
         match o {
             "failed" | "warned" | "not-run" => {
-                caught.insert(id, format!("{o}: {}", t["message"].as_str().unwrap_or("").chars().take(300).collect::<String>()));
+                caught.insert(
+                    id,
+                    format!(
+                        "{o}: {}",
+                        t["message"]
+                            .as_str()
+                            .unwrap_or("")
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
+                    ),
+                );
             }
             "passed" => passed += 1,
             _ => {}
         }
     }
-    Verdicts { caught, passed, exit: out.exit_code, elapsed }
+    Verdicts {
+        caught,
+        passed,
+        exit: out.exit_code,
+        elapsed,
+    }
 }
 
 #[test]
@@ -188,12 +239,17 @@ fn basic_auth_changes_no_verdict() {
         Err(e) => skip_or_fail!("{e}"),
     };
     let open = start(None).unwrap_or_else(|e| panic!("docker-registry without auth: {e}"));
-    let locked = start(Some(&format!("{USER}:{hash}"))).unwrap_or_else(|e| panic!("docker-registry with htpasswd: {e}"));
+    let locked = start(Some(&format!("{USER}:{hash}")))
+        .unwrap_or_else(|e| panic!("docker-registry with htpasswd: {e}"));
 
     // The locked registry really wants credentials: anonymous runs fail everywhere.
     let anon = verdicts(locked.port, false);
     assert_eq!(anon.exit, 1, "anonymous run against the htpasswd registry");
-    assert!(anon.caught.values().any(|m| m.contains("401")), "{:?}", anon.caught);
+    assert!(
+        anon.caught.values().any(|m| m.contains("401")),
+        "{:?}",
+        anon.caught
+    );
 
     let a = verdicts(open.port, false);
     let b = verdicts(locked.port, true);
@@ -208,8 +264,14 @@ fn basic_auth_changes_no_verdict() {
     );
     let ids = |v: &Verdicts| v.caught.keys().cloned().collect::<BTreeSet<_>>();
     let (ia, ib) = (ids(&a), ids(&b));
-    let only_auth: Vec<String> = ib.difference(&ia).map(|id| format!("{id}: {}", b.caught[id])).collect();
-    let only_open: Vec<String> = ia.difference(&ib).map(|id| format!("{id}: {}", a.caught[id])).collect();
+    let only_auth: Vec<String> = ib
+        .difference(&ia)
+        .map(|id| format!("{id}: {}", b.caught[id]))
+        .collect();
+    let only_open: Vec<String> = ia
+        .difference(&ib)
+        .map(|id| format!("{id}: {}", a.caught[id]))
+        .collect();
     assert!(
         only_auth.is_empty() && only_open.is_empty(),
         "verdicts differ.\nonly with auth:\n  {}\nonly without auth:\n  {}",

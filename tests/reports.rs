@@ -737,3 +737,121 @@ fn stale_expectation_fails_under_strict_only() {
         assert_eq!(results["tests"][0]["expectation"], "x");
     }
 }
+
+/// results.json's coverage section and the HTML matrix: every requirement of the version under
+/// test with its checks' outcomes folded (worst first), from the catalog and the results.
+#[test]
+fn coverage_in_results_and_html() {
+    use oci_conformance::suites::catalog;
+    let dir = tempfile::tempdir().unwrap();
+    let (res, _) = run(full_run(), dir.path(), quiet(), Term::default());
+    res.unwrap();
+    let results: Value = serde_json::from_str(&read(dir.path(), "results.json")).unwrap();
+    let cov = &results["coverage"];
+    assert_eq!(cov["spec_version"], "1.1");
+    let known: std::collections::HashSet<&str> = oci_conformance::plan::all_checks()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let want = catalog::version_counts(SpecVersion::V1_1, Some(&known));
+    let k = &cov["counts"];
+    assert_eq!(k["total"].as_u64(), Some(want.total as u64));
+    assert_eq!(k["testable"].as_u64(), Some(want.testable as u64));
+    assert_eq!(k["covered"].as_u64(), Some(want.covered as u64));
+    assert_eq!(
+        k["percent"].as_f64(),
+        Some((want.percent() * 10.0).round() / 10.0)
+    );
+    let by_outcome: u64 = k["outcomes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_outcome, want.testable as u64, "each testable requirement has one outcome");
+
+    let reqs = cov["requirements"].as_array().unwrap();
+    assert_eq!(reqs.len(), want.total);
+    let req = |id: &str| {
+        reqs.iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in coverage"))
+    };
+    // one check each way
+    for (id, outcome) in [
+        ("api.v2.get-200", "passed"),
+        ("pull.manifest.get-200", "failed"), // get-by-tag failed; the others did not run
+        ("pull.blob.range", "warned"),
+        ("push.single-post.optional", "unsupported"),
+        ("push.chunked.patch-accepted", "expected-failure"),
+        ("push.manifest.created-201", "skipped"),
+        ("referrers.api.found-200", "passed"),
+        ("push.post-put.session-id", "not-run"), // its check is not in this run
+    ] {
+        assert_eq!(req(id)["outcome"], outcome, "{id}");
+    }
+    let r = req("api.v2.get-200");
+    assert_eq!(r["level"], "MUST");
+    assert_eq!(r["section"], "determining-support");
+    assert_eq!(
+        r["spec_url"],
+        "https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#determining-support"
+    );
+    assert!(r["quote"].as_str().unwrap().contains("200 OK"));
+    assert_eq!(
+        r["checks"],
+        serde_json::json!([{"id": "pull.api.v2-base", "outcome": "passed"}])
+    );
+    let absent = &req("pull.manifest.get-200")["checks"];
+    assert!(absent
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "pull.manifest.get-by-digest" && c["outcome"].is_null()));
+    // the level and wording of the version under test
+    assert_eq!(req("pull.head.content-length")["level"], "SHOULD");
+    // untestable: reason, no outcome
+    let u = req("general.pull-category.required");
+    assert_eq!(u["testable"], false);
+    assert!(u["outcome"].is_null());
+    assert!(!u["reason"].as_str().unwrap().is_empty());
+    // main-only requirements are not part of a 1.1 run
+    assert!(!reqs.iter().any(|r| r["id"] == "push.manifest.tag-param-10"));
+
+    let html = read(dir.path(), "report.html");
+    check_html(&html);
+    assert!(html.contains("<details class=\"coverage\" id=\"coverage\">"));
+    assert!(html.contains("Coverage matrix"));
+    assert_eq!(html.matches("<tr class=\"req ").count(), want.total);
+    assert!(html.contains(&format!(
+        "{} of {} testable requirements of spec 1.1 covered",
+        want.covered, want.testable
+    )));
+    let row = html
+        .split("<tr class=\"req ")
+        .find(|r| r.contains("id=\"req-api.v2.get-200\""))
+        .expect("row of api.v2.get-200");
+    assert!(row.starts_with("o-passed\""), "{row}");
+    assert!(row.contains("<a href=\"#check-pull.api.v2-base\""));
+    assert!(row.contains(
+        "href=\"https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#determining-support\""
+    ));
+    assert!(row.contains("<blockquote>If the response is `200 OK`"));
+    assert!(row.contains("<span class=\"lvl lvl-MUST\">MUST</span>"));
+    let failed = html
+        .split("<tr class=\"req ")
+        .find(|r| r.contains("id=\"req-pull.manifest.get-200\""))
+        .unwrap();
+    assert!(failed.starts_with("o-failed\""));
+    assert!(
+        failed.contains("<li class=\"absent\" title=\"not part of this run\">"),
+        "checks outside the run are shown, not linked"
+    );
+    let untestable = html
+        .split("<tr class=\"req ")
+        .find(|r| r.contains("id=\"req-general.pull-category.required\""))
+        .unwrap();
+    assert!(untestable.starts_with("untestable\"") && untestable.contains("class=\"why\""));
+    // quotes with markup characters are escaped (the catalog has `<name>` in many)
+    assert!(html.contains("&lt;name&gt;"));
+}

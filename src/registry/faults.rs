@@ -94,6 +94,7 @@ pub const ALL: &[FaultDef] = &[
     f("tag-param-no-oci-tag", &["push.manifest.tag-param"], "?tag= parameters create the tags but no OCI-Tag header is sent"),
     f("tag-param-max-5", &["push.manifest.tag-param-10"], "a manifest PUT with more than 5 ?tag= parameters answers 414"),
     f("manifest-content-type-params-rejected", &["push.manifest.content-type-params"], "a manifest PUT whose Content-Type has parameters is refused (400 MANIFEST_INVALID)"),
+    f("manifest-content-type-params-kept", &["push.manifest.content-type-params"], "a manifest PUT's Content-Type is stored and served back with its parameters"),
     f("manifest-limit-1mib", &["push.manifest.size-4mib"], "manifests over 1 MiB are refused with 413 (clients expect at least 4 MB)"),
     f("manifest-no-size-limit", &["push.manifest.too-large-413"], "no manifest size limit: a 16 MiB manifest is accepted"),
     f("manifest-put-bad-location", &["push.manifest.location"], "manifest PUT answers a Location naming another (absent) manifest"),

@@ -330,6 +330,11 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
             )
         }
     };
+    // Served back as the manifest's Content-Type.
+    let stored_type = match req.h("content-type") {
+        Some(c) if st.fault("manifest-content-type-params-kept") => c.to_string(),
+        _ => media_type.clone(),
+    };
     let image = IMAGE_TYPES.contains(&media_type.as_str());
     let index = INDEX_TYPES.contains(&media_type.as_str());
     let parsed = if image || index {
@@ -436,7 +441,7 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     };
     let rec = ManifestRec {
         digest: digest.clone(),
-        media_type: media_type.clone(),
+        media_type: stored_type,
         bytes: stored,
         is_index: index,
         is_image: image,

@@ -6,6 +6,7 @@
 use super::{count_of, counts_phrase, fmt_duration, show_controls, RunRecord, RunStatus};
 use crate::events::{CheckResult, Counts};
 use crate::model::Outcome;
+use crate::suites::catalog::{RequirementOutcome, RunCoverage};
 use crate::trace::Exchange;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -81,6 +82,7 @@ pub fn render(r: &RunRecord) -> String {
         base64::engine::general_purpose::STANDARD.encode(Sha256::digest(JS.as_bytes()));
     let csp = format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; base-uri 'none'; form-action 'none'");
     let i = &r.info;
+    let cov = super::json::coverage(r);
 
     let meta = [
         ("Spec version", i.spec_version.as_str().to_string()),
@@ -128,9 +130,11 @@ pub fn render(r: &RunRecord) -> String {
         ("bucket_heads", bucket_heads()),
         ("bucket_rows", bucket_rows(r)),
         ("problems", problems(r)),
+        ("coverage_line", coverage_line(&cov)),
         ("outcome_chips", outcome_chips()),
         ("bucket_chips", bucket_chips(r)),
         ("sections", sections(r)),
+        ("coverage", coverage(&cov)),
         ("notes", notes(r)),
         (
             "config",
@@ -432,6 +436,130 @@ fn trace(tr: &[Exchange], failed: bool) -> String {
     s
 }
 
+/// Requirement outcomes as outcome counts (for the stacked bar).
+fn req_counts(cov: &RunCoverage) -> Counts {
+    let mut c = Counts::default();
+    for q in &cov.requirements {
+        if let Some(o) = q.outcome {
+            c.add(o);
+        }
+    }
+    c
+}
+
+fn coverage_phrase(cov: &RunCoverage) -> String {
+    let k = &cov.counts;
+    format!(
+        "{} of {} testable requirements of spec {} covered ({:.1} %) · {} requirements, {} untestable",
+        k.covered,
+        k.testable,
+        cov.spec_version.as_str(),
+        k.percent,
+        k.total,
+        k.total - k.testable
+    )
+}
+
+/// One line under the problems: coverage figures, a link to the matrix.
+fn coverage_line(cov: &RunCoverage) -> String {
+    let c = req_counts(cov);
+    format!(
+        "<p class=\"covline\"><a href=\"#coverage\">Requirements</a><span>{}</span><span class=\"covout\">{}</span></p>",
+        esc(&coverage_phrase(cov)),
+        esc(&counts_phrase(&c))
+    )
+}
+
+/// The collapsible coverage matrix: requirement → level → checks → outcome.
+fn coverage(cov: &RunCoverage) -> String {
+    let c = req_counts(cov);
+    let mut s = format!(
+        "<details class=\"coverage\" id=\"coverage\"><summary><span class=\"ct\">Coverage matrix</span><span class=\"sub\">{}</span><span class=\"stack\" aria-hidden=\"true\">{}</span></summary>\
+         <p class=\"covnote\">Every requirement of the spec version under test, from the requirement catalog, with the checks that test it. A requirement's outcome is the worst of its checks' (failed, warned, expected failure, unsupported, passed, skipped, not run). Hover or expand a requirement for its sentence.</p>\
+         <table class=\"reqs\"><colgroup><col class=\"c-req\"><col class=\"c-level\"><col class=\"c-checks\"><col class=\"c-outcome\"></colgroup>\
+         <thead><tr><th>Requirement</th><th>Level</th><th>Checks</th><th>Outcome</th></tr></thead><tbody>",
+        esc(&format!("{} · {}", coverage_phrase(cov), counts_phrase(&c))),
+        stack(&c)
+    );
+    for q in &cov.requirements {
+        s.push_str(&req_row(q));
+    }
+    s.push_str("</tbody></table></details>\n");
+    s
+}
+
+fn req_row(q: &RequirementOutcome) -> String {
+    let (cls, ob) = match q.outcome {
+        Some(o) => (
+            format!("o-{}", o.as_str()),
+            format!(
+                "<span class=\"ob o-{}\">{}</span>",
+                o.as_str(),
+                label(o)
+            ),
+        ),
+        None => (
+            "untestable".to_string(),
+            "<span class=\"ob o-untestable\">untestable</span>".to_string(),
+        ),
+    };
+    let mut s = format!(
+        "<tr class=\"req {cls}\" id=\"{a}\"><td class=\"r1\"><div class=\"rid\" title=\"{quote}\">{id}</div>",
+        a = esc(&format!("req-{}", q.id)),
+        id = esc(&q.id),
+        quote = esc(&q.quote)
+    );
+    // Spec links are built by the catalog; anything else is not made a link.
+    if q.spec_url.starts_with("https://") {
+        let _ = write!(
+            s,
+            "<a class=\"spec\" href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">spec § {}</a>",
+            esc(&q.spec_url),
+            esc(&q.section)
+        );
+    }
+    let _ = write!(
+        s,
+        "<details class=\"quote\"><summary>sentence</summary><blockquote>{}</blockquote></details></td><td class=\"r2\"><span class=\"lvl lvl-{}\">{}</span></td><td class=\"r3\">",
+        esc(&q.quote),
+        q.level.replace(' ', "-"),
+        esc(q.level)
+    );
+    if !q.testable {
+        let _ = write!(
+            s,
+            "<div class=\"why\">{}</div>",
+            esc(q.reason.as_deref().unwrap_or("not testable over HTTP"))
+        );
+    } else {
+        s.push_str("<ul class=\"rchecks\">");
+        for c in &q.checks {
+            match c.outcome {
+                Some(o) => {
+                    let _ = write!(
+                        s,
+                        "<li class=\"o-{o}\"><a href=\"#{a}\" title=\"{l}\"><span class=\"dot\"></span>{id}</a></li>",
+                        o = o.as_str(),
+                        l = label(o),
+                        a = esc(&format!("check-{}", c.id)),
+                        id = esc(&c.id)
+                    );
+                }
+                None => {
+                    let _ = write!(
+                        s,
+                        "<li class=\"absent\" title=\"not part of this run\"><span class=\"dot\"></span>{}</li>",
+                        esc(&c.id)
+                    );
+                }
+            }
+        }
+        s.push_str("</ul>");
+    }
+    let _ = write!(s, "</td><td class=\"r4\">{ob}</td></tr>\n");
+    s
+}
+
 fn notes(r: &RunRecord) -> String {
     let mut lines: Vec<String> = r.notes.clone();
     for l in &r.summary.cleanup {
@@ -488,7 +616,17 @@ mod tests {
     #[test]
     fn template_has_every_placeholder() {
         for k in [
-            "csp", "css", "js", "sections", "cards", "config", "footer", "banners", "notes",
+            "csp",
+            "css",
+            "js",
+            "sections",
+            "cards",
+            "config",
+            "footer",
+            "banners",
+            "notes",
+            "coverage",
+            "coverage_line",
         ] {
             assert!(TEMPLATE.contains(&format!("{{{{{k}}}}}")), "{k}");
         }

@@ -631,20 +631,14 @@ pub fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 }
 
 /// A client like the run's, for engine-level probes.
+/// A client configured exactly as a run's (same RunArgs, same `app::client_options`), for
+/// engine-level probes.
 pub fn probe_client(url: &str) -> Arc<oci_conformance::client::Client> {
-    use oci_conformance::client::{Client, ClientOptions};
-    let base = url::Url::parse(&format!("{}/", url.trim_end_matches('/'))).expect("probe URL");
-    Client::new(
-        base,
-        ClientOptions {
-            connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(2),
-            username: Some(USERNAME.into()),
-            password: Some(PASSWORD.into()),
-            ..ClientOptions::default()
-        },
-    )
-    .expect("probe client")
+    let dir = std::env::temp_dir();
+    let cfg = Config::resolve(&run_args(url, &dir), &env(), String::new()).expect("probe config");
+    let opts = oci_conformance::app::client_options(&cfg).expect("probe client options");
+    let base = cfg.registry.clone().expect("probe URL");
+    oci_conformance::client::Client::new(base, opts).expect("probe client")
 }
 
 pub fn probe_trace() -> oci_conformance::trace::TraceSink {

@@ -69,6 +69,7 @@ pub fn all() -> Vec<(&'static str, ScenarioFn)> {
         ("tls-to-silent-server", |s| Box::pin(tls_silent(s))),
         ("echo-basic-credentials", |s| Box::pin(echo_basic(s))),
         ("echo-bearer-token", |s| Box::pin(echo_bearer(s))),
+        ("echo-in-every-field", |s| Box::pin(echo_everywhere(s))),
         ("markup-and-control-characters", |s| Box::pin(markup(s))),
         ("endless-token-endpoint", |s| Box::pin(endless_token(s))),
         ("bearer-realm-not-http", |s| Box::pin(realm_not_http(s))),
@@ -1004,4 +1005,46 @@ async fn deadline_then_cleanup_hangs(name: &'static str) -> Vec<Problem> {
         a.deadline = Some(5.0);
     })
     .await
+}
+
+async fn echo_everywhere(name: &'static str) -> Vec<Problem> {
+    // The credentials in every field a check might quote: error codes, digests, ranges,
+    // links, media types, upload locations.
+    let s = Server::start("127.0.0.1", |r, _| {
+        let Some(auth) = r.header("authorization").map(str::to_string) else {
+            return Reply::status(401, &[("WWW-Authenticate", "Basic realm=\"hostile\"")], "");
+        };
+        let b64 = harness::basic_credentials();
+        let body = serde_json::json!({"errors": [{"code": PASSWORD, "message": b64, "detail": {"auth": auth}}], "tags": [PASSWORD], "name": PASSWORD, "manifests": [{"digest": PASSWORD, "artifactType": b64}]}).to_string();
+        let link = format!("</v2/oci-conformance/repo1/tags/list?last={PASSWORD}>; rel=\"next\"");
+        let warning = format!("299 - \"{PASSWORD}\"");
+        let ct = format!("application/json; charset={PASSWORD}");
+        let location = format!("{}{PASSWORD}?state={b64}", r.path());
+        let mut hs: Vec<(&str, &str)> = vec![
+            ("Content-Type", ct.as_str()),
+            ("Docker-Content-Digest", PASSWORD),
+            ("Range", PASSWORD),
+            ("Content-Range", b64.as_str()),
+            ("Link", link.as_str()),
+            ("Warning", warning.as_str()),
+            ("OCI-Chunk-Min-Length", PASSWORD),
+            ("OCI-Subject", b64.as_str()),
+            ("OCI-Filters-Applied", PASSWORD),
+            ("Docker-Upload-UUID", PASSWORD),
+        ];
+        let status = match (kind(r), r.method.as_str()) {
+            ("base", _) => return ok_v2(),
+            ("upload", "POST") => 202,
+            (_, "PUT") => 201,
+            (_, "GET" | "HEAD") => 200,
+            (_, "DELETE") => 202,
+            _ => 404,
+        };
+        if matches!(status, 201 | 202) {
+            hs.push(("Location", location.as_str()));
+        }
+        Reply::status(status, &hs, body)
+    })
+    .await;
+    run_and_verify(name, Some(&s), &s.url(), &Expect::exit(1).within(90)).await
 }
