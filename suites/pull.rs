@@ -596,9 +596,15 @@ async fn manifests(mut sc: Sc) {
             let more = problems.len() - SHOWN;
             let rule = problems[SHOWN].0;
             problems.truncate(SHOWN);
-            problems.push((rule, format!("and {more} more finding(s) on the other responses")));
+            problems.push((
+                rule,
+                format!("and {more} more finding(s) on the other responses"),
+            ));
         }
-        let found: Vec<Fail> = problems.into_iter().map(|(rule, d)| ck.fail(rule, d)).collect();
+        let found: Vec<Fail> = problems
+            .into_iter()
+            .map(|(rule, d)| ck.fail(rule, d))
+            .collect();
         if found.is_empty() {
             ck.note(if seen == 0 {
                 format!("no Warning header on {n} responses")
@@ -688,7 +694,10 @@ mod tests {
             assert!(headers::valid_warning(w), "{w}");
         }
         let dated = split_warnings(r#"299 - "a" "Sat, 01 Jan 2000 00:00:00 GMT""#);
-        assert!(dated.iter().any(|w| !headers::valid_warning(w)), "{dated:?}");
+        assert!(
+            dated.iter().any(|w| !headers::valid_warning(w)),
+            "{dated:?}"
+        );
     }
 }
 

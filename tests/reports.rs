@@ -768,7 +768,10 @@ fn coverage_in_results_and_html() {
         .values()
         .map(|v| v.as_u64().unwrap())
         .sum();
-    assert_eq!(by_outcome, want.testable as u64, "each testable requirement has one outcome");
+    assert_eq!(
+        by_outcome, want.testable as u64,
+        "each testable requirement has one outcome"
+    );
 
     let reqs = cov["requirements"].as_array().unwrap();
     assert_eq!(reqs.len(), want.total);

@@ -492,11 +492,7 @@ fn req_row(q: &RequirementOutcome) -> String {
     let (cls, ob) = match q.outcome {
         Some(o) => (
             format!("o-{}", o.as_str()),
-            format!(
-                "<span class=\"ob o-{}\">{}</span>",
-                o.as_str(),
-                label(o)
-            ),
+            format!("<span class=\"ob o-{}\">{}</span>", o.as_str(), label(o)),
         ),
         None => (
             "untestable".to_string(),
