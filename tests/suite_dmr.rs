@@ -27,11 +27,13 @@ const CONTRACT: &[(&str, Level, Option<Level>, SpecVersion, &str)] = {
         ("discovery.tags.n", Must, None, V1_0, "listing-tags"),
         ("discovery.tags.n-zero", Must, None, V1_0, "listing-tags"),
         ("discovery.tags.last", Must, None, V1_0, "listing-tags"),
+        ("discovery.tags.last-without-n", Must, None, V1_0, "listing-tags"),
+        ("discovery.tags.empty", Must, None, V1_0, "listing-tags"),
         (
             "discovery.tags.link-header",
             Must,
             None,
-            V1_0,
+            V1_1,
             "listing-tags",
         ),
         (
@@ -73,14 +75,14 @@ const CONTRACT: &[(&str, Level, Option<Level>, SpecVersion, &str)] = {
             "discovery.names.tag-128",
             Must,
             None,
-            V1_0,
+            V1_1,
             "pulling-manifests",
         ),
         (
             "discovery.names.invalid-tag",
             Should,
             None,
-            V1_0,
+            V1_1,
             "pulling-manifests",
         ),
         (
@@ -134,7 +136,7 @@ const CONTRACT: &[(&str, Level, Option<Level>, SpecVersion, &str)] = {
             V1_0,
             "deleting-blobs",
         ),
-        ("referrers.push.subject-missing", Must, None, V1_0, "push"),
+        ("referrers.push.subject-missing", Must, None, V1_1, "push"),
         (
             "referrers.push.oci-subject",
             Must,
@@ -231,7 +233,7 @@ const CONTRACT: &[(&str, Level, Option<Level>, SpecVersion, &str)] = {
             "referrers.fallback.tag-schema",
             Must,
             None,
-            V1_0,
+            V1_1,
             "referrers-tag-schema",
         ),
     ]
@@ -442,6 +444,7 @@ async fn debian_docker_registry_verdicts() {
         "discovery.tags.n",
         "discovery.tags.n-zero",
         "discovery.tags.last",
+        "discovery.tags.last-without-n",
     ] {
         assert_eq!(outcome(&r, id), "failed", "{id}: {:?}", r.get(id));
     }
@@ -459,6 +462,7 @@ async fn debian_docker_registry_verdicts() {
         "discovery.tags.n",
         "discovery.tags.n-zero",
         "discovery.tags.last",
+        "discovery.tags.last-without-n",
         "discovery.tags.order",
         "discovery.tags.pagination-walk",
     ];
