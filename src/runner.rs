@@ -259,7 +259,8 @@ impl Sc {
                     Fail::Violation { message, .. } => (Outcome::Failed, message.clone()),
                     Fail::Transport(h) => (Outcome::Failed, h.message.clone()),
                 };
-                let reason = format!("setup '{what}' of scenario {} failed: {msg}", self.scenario);
+                // Messages quote registry answers: redact them here, once, like traces.
+                let reason = crate::trace::redact_secrets(&format!("setup '{what}' of scenario {} failed: {msg}", self.scenario), &self.ctx.secrets);
                 self.setup_failed = Some(reason.clone());
                 if outcome == Outcome::Failed {
                     let id: &'static str =
@@ -408,6 +409,7 @@ impl Sc {
             }
         }
         let outcome = r.outcome;
+        r.message = crate::trace::redact_secrets(&r.message, &self.ctx.secrets);
         let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(r)));
         outcome
     }
