@@ -33,6 +33,9 @@ pub fn client_options(cfg: &Config) -> Result<ClientOptions, String> {
         ca_cert_pem,
         username: cfg.username.clone(),
         password: cfg.password.as_ref().map(|p| p.0.clone()),
+        // A blob body is never longer than the largest blob a check pushes: an endless body
+        // ends the check instead of streaming until the deadline.
+        max_hash_body: Some(cfg.large_blob_size.map_or(256 << 20, |s| s + s / 8)),
         ..ClientOptions::default()
     })
 }
@@ -184,6 +187,17 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     // Preflight: a registry that cannot be reached at all gets one clear verdict.
     let pre = TraceSink::new(secrets.clone());
     if let Err(e) = client.send(&Request::get("/v2/"), &pre).await {
+        // Credentials the token service refuses (or none given): the user's configuration.
+        // A broken challenge (bad realm) is the registry's problem and goes on to the checks.
+        if e.kind == ErrorKind::Auth && (e.message.contains("answered 401") || e.message.contains("answered 403")) {
+            // Wrong or missing credentials: one clear message instead of every check failing.
+            watcher.abort();
+            let why = format!("authentication failed: {}", e.message);
+            let _ = tx.send(Event::Note(why.clone()));
+            fail_all(&tx, Outcome::NotRun, &why);
+            finish(&tx, exit::BAD_CONFIG, None, Some(why), client.request_count(), vec![]);
+            return wait_reports(reporter, exit::BAD_CONFIG, client.request_count()).await;
+        }
         if matches!(e.kind, ErrorKind::Connect | ErrorKind::Timeout) {
             watcher.abort();
             let why = format!("registry unreachable: {}", e.message);

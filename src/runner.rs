@@ -368,6 +368,10 @@ impl Sc {
         if !self.ctx.selected.contains(meta.id) {
             return Outcome::Skipped;
         }
+        // A skip caused by a cut-short run (a setup stopped by the deadline) is not a skip.
+        if self.ctx.client.cancel.is_cancelled() {
+            return self.finish(meta, Outcome::NotRun, format!("run cancelled before this check ran ({reason})"), 0, vec![]);
+        }
         self.finish(meta, Outcome::Skipped, reason.to_string(), 0, vec![])
     }
 

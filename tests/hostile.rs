@@ -21,16 +21,6 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 /// (scenario or "*", property tag, what is wrong). See the lead's report for the fixes.
 const KNOWN_BUGS: &[(&str, &str, &str)] = &[
-    ("endless-body", "endless-hash", "client.rs exchange(): Read::Hash streams without any length bound (no cap, no expected size)"),
-    ("endless-body-16-jobs", "memory", "client.rs: body_cap (8 MiB) is per request; peak memory grows with --jobs (~9 MiB per job)"),
-    ("echo-in-every-field", "secret", "runner.rs: check messages are not redacted centrally; suites quote header values verbatim (pull.rs:358 'answered Docker-Content-Digest: {v}')"),
-    ("echo-in-every-field", "secret-basic", "runner.rs: same (push.rs:752 quotes a Location verbatim, referrers.rs:532 an OCI-Subject)"),
-    ("*", "cancelled-outcome", "runner.rs Sc::check(): a setup stopped by the cancellation sets setup_failed, so the scenario's later checks are 'skipped', not 'not-run'"),
-    ("deadline-then-cleanup-hangs", "hang", "app.rs: cleanup after the deadline runs up to 60 s more against a registry that does not answer"),
-    ("sigint-mid-run", "prompt-exit", "app.rs: after a signal, cleanup runs for up to 60 s against a registry that does not answer"),
-    ("sigterm-mid-run", "prompt-exit", "app.rs: after a signal, cleanup runs for up to 60 s against a registry that does not answer"),
-    ("sigint-during-preflight", "exit-code", "app.rs: no signal handler during the preflight: SIGINT kills the process (no 130)"),
-    ("sigint-during-preflight", "reports-after-signal", "app.rs: no signal handler during the preflight: no reports written"),
 ];
 
 /// Scenarios that measure peak RSS: each runs in a child process of its own, since VmHWM

@@ -212,7 +212,7 @@ fn verdicts(port: u16, creds: bool) -> Verdicts {
                             .as_str()
                             .unwrap_or("")
                             .chars()
-                            .take(300)
+                            .take(1500)
                             .collect::<String>()
                     ),
                 );
@@ -251,8 +251,27 @@ fn basic_auth_changes_no_verdict() {
         anon.caught
     );
 
-    let a = verdicts(open.port, false);
-    let b = verdicts(locked.port, true);
+    // A difference that goes away on a second pair of fresh registries is a flake of the
+    // registry or of the suites (reported as a note), not something auth changed.
+    let mut open = Some(open);
+    let mut locked = Some(locked);
+    for attempt in 1..=2 {
+        let o = open
+            .take()
+            .unwrap_or_else(|| start(None).expect("docker-registry without auth"));
+        let l = locked.take().unwrap_or_else(|| {
+            start(Some(&format!("{USER}:{hash}"))).expect("docker-registry with htpasswd")
+        });
+        match compare(&verdicts(o.port, false), &verdicts(l.port, true)) {
+            Ok(()) => return,
+            Err(e) if attempt == 1 => eprintln!("note: verdicts differed on the first attempt; trying again with fresh registries:\n{e}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Ok when the runs without auth (`a`) and with it (`b`) caught the same checks.
+fn compare(a: &Verdicts, b: &Verdicts) -> Result<(), String> {
     eprintln!(
         "without auth: {} passed, {} failed/warned in {:.1} s; with basic auth: {} passed, {} failed/warned in {:.1} s",
         a.passed,
@@ -263,7 +282,7 @@ fn basic_auth_changes_no_verdict() {
         b.elapsed.as_secs_f64()
     );
     let ids = |v: &Verdicts| v.caught.keys().cloned().collect::<BTreeSet<_>>();
-    let (ia, ib) = (ids(&a), ids(&b));
+    let (ia, ib) = (ids(a), ids(b));
     let only_auth: Vec<String> = ib
         .difference(&ia)
         .map(|id| format!("{id}: {}", b.caught[id]))
@@ -272,12 +291,16 @@ fn basic_auth_changes_no_verdict() {
         .difference(&ib)
         .map(|id| format!("{id}: {}", a.caught[id]))
         .collect();
-    assert!(
-        only_auth.is_empty() && only_open.is_empty(),
-        "verdicts differ.\nonly with auth:\n  {}\nonly without auth:\n  {}",
-        only_auth.join("\n  "),
-        only_open.join("\n  ")
-    );
-    assert_eq!(a.passed, b.passed, "the same number of checks pass");
-    assert_eq!(a.exit, b.exit);
+    if !only_auth.is_empty() || !only_open.is_empty() || a.passed != b.passed || a.exit != b.exit {
+        return Err(format!(
+            "verdicts differ ({} vs {} passed, exit {} vs {}).\nonly with auth:\n  {}\nonly without auth:\n  {}",
+            a.passed,
+            b.passed,
+            a.exit,
+            b.exit,
+            only_auth.join("\n  "),
+            only_open.join("\n  ")
+        ));
+    }
+    Ok(())
 }
