@@ -137,7 +137,7 @@ for s in $SIZES; do
   "$BIN" bench blob --size "$s" --chunk-size 16MiB > "$WORK/b.json"
   python3 -c "
 import json; d=json.load(open('$WORK/b.json')); ph={p['phase']:p for p in d['phases']}
-print('%-8s push-mono %6.2f s  push-chunked %6.2f s  pull %6.2f s  peak RSS %.0f MiB' % ('$s', ph['push-monolithic']['seconds'], ph['push-chunked']['seconds'], ph['pull']['seconds'], (d['peak_rss_bytes'] or 0)/1048576))"
+print('%-8s push-mono %6.2f s  push-chunked %6.2f s  pull %6.2f s  peak RSS (incl. the in-process registry holding the blob) %.0f MiB' % ('$s', ph['push-monolithic']['seconds'], ph['push-chunked']['seconds'], ph['pull']['seconds'], (d['peak_rss_bytes'] or 0)/1048576))"
 done
 
 echo
