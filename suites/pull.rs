@@ -421,18 +421,18 @@ async fn manifests(mut sc: Sc) {
     })
     .await;
 
+    /// GET a pushed manifest to judge its headers; a non-200 is get-by-digest's verdict.
+    async fn get_for_headers(ck: &mut Ck, repo: &str, m: &Manifest) -> Res<Response> {
+        let r = ck.send(get_manifest(repo, &m.digest.to_string())).await?;
+        ck.expect_status(&r, &[200], R_GET_MANIFEST)
+            .map_err(|_| Fail::Skip(format!("{} answered {}; see pull.manifest.get-by-digest", r.request, r.status)))?;
+        Ok(r)
+    }
+
     sc.check(&MANIFEST_CONTENT_TYPE, async |ck| {
         let mut found = vec![];
         for m in [&p.image, &p.index] {
-            let r = ck
-                .send(get_manifest(&p.repo, &m.digest.to_string()))
-                .await?;
-            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| {
-                Fail::Skip(format!(
-                    "{} answered {}; see pull.manifest.get-by-digest",
-                    r.request, r.status
-                ))
-            })?;
+            let r = get_for_headers(ck, &p.repo, m).await?;
             match r.header("content-type") {
                 None => found.push(ck.fail(
                     R_CT,
@@ -458,15 +458,7 @@ async fn manifests(mut sc: Sc) {
     sc.check(&MANIFEST_CT_PARAMS, async |ck| {
         let mut found = vec![];
         for m in [&p.image, &p.index] {
-            let r = ck
-                .send(get_manifest(&p.repo, &m.digest.to_string()))
-                .await?;
-            ck.expect_status(&r, &[200], R_GET_MANIFEST).map_err(|_| {
-                Fail::Skip(format!(
-                    "{} answered {}; see pull.manifest.get-by-digest",
-                    r.request, r.status
-                ))
-            })?;
+            let r = get_for_headers(ck, &p.repo, m).await?;
             if let Some(ct) = r.header("content-type") {
                 if headers::has_params(ct) {
                     found.push(ck.fail(
