@@ -27,9 +27,19 @@ if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry 2>/
 if [ "${CI:-}" = "true" ]; then export OCI_CONFORMANCE_REQUIRE_REAL=1; fi
 
 cargo build --release --locked
-cargo test --release --locked --no-fail-fast -- --test-threads "${TEST_THREADS:-4}"
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+set +e
+cargo test --release --locked --no-fail-fast -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+# one closing line for every test binary together
+summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' "$LOG")
 
 # Benchmark script, short mode: proves it works; figures are not asserted.
 if [ -x benches/run.sh ]; then
   benches/run.sh --short
 fi
+
+echo "tests: $summary"
+exit "$status"
