@@ -64,7 +64,7 @@ pub const ALL: &[FaultDef] = &[
     // ---- push ----
     f("large-put-refused", &["push.large.monolithic"], "a closing PUT whose body is over 16 MiB is refused with 413"),
     f("upload-post-200", &["push.upload.post-202"], "POST /blobs/uploads/ answers 200 instead of 202"),
-    f("upload-session-reused", &["push.upload.session-unique"], "POST /blobs/uploads/ hands out the repository's newest session again while it has received no data"),
+    f("upload-session-reused", &["push.upload.session-unique"], "POST /blobs/uploads/ always hands out the same session id in a repository (restarting that session)"),
     f("blob-put-200", &["push.monolithic.put-201"], "the closing PUT of a monolithic upload answers 200 instead of 201"),
     f("blob-put-bad-location", &["push.monolithic.location-pullable"], "the closing PUT's Location names another (absent) blob"),
     f("single-post-corrupt", &["push.monolithic.single-post"], "single-POST uploads answer 201 but store the blob with its last byte flipped"),

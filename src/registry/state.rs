@@ -132,13 +132,15 @@ impl State {
 
     pub fn new_upload(&self, repo: &str, alg: Alg) -> String {
         use rand::RngCore;
-        if self.fault("upload-session-reused") {
-            if let Some(id) = self.idle_upload(repo, alg) {
-                return id;
-            }
-        }
         let mut b = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut b);
+        if self.fault("upload-session-reused") {
+            // Every session of the repository gets the same id (the previous one is replaced):
+            // two POSTs can never get distinct Locations, whatever else runs concurrently.
+            use sha2::Digest as _;
+            b.copy_from_slice(&sha2::Sha256::digest(repo.as_bytes())[..16]);
+        } else {
+            rand::thread_rng().fill_bytes(&mut b);
+        }
         // UUID v4 layout: the spec wants the location to contain a UUID.
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
@@ -169,20 +171,6 @@ impl State {
         drop(ups);
         self.store().repos.entry(repo.to_string()).or_default();
         id
-    }
-
-    /// The newest session of `repo` that has received nothing yet (for a fault).
-    fn idle_upload(&self, repo: &str, alg: Alg) -> Option<String> {
-        self.uploads()
-            .iter()
-            .filter(|(_, (r, _, u))| {
-                r == repo
-                    && u.try_lock()
-                        .map(|u| !u.closed && u.data.is_empty() && u.hasher.alg() == alg)
-                        .unwrap_or(false)
-            })
-            .max_by_key(|(_, (_, started, _))| *started)
-            .map(|(id, _)| id.clone())
     }
 
     fn uploads(&self) -> MutexGuard<'_, HashMap<String, Session>> {
