@@ -388,8 +388,29 @@ async fn spec_1_0_skips_the_referrers_api() {
 
 /// Debian's docker-registry 2.8: no referrers API, tag delete refused with 400, and a tag
 /// list that ignores n and last (true violations of §listing-tags).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn debian_docker_registry_verdicts() {
+/// Real registries have races of their own (docker-registry 2.8 once answered 500 to a manifest
+/// DELETE while other scenarios changed the same repository): a difference must show on two
+/// runs, each against a fresh registry, before it fails.
+#[test]
+fn debian_docker_registry_verdicts() {
+    let attempt = || {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(debian_docker_registry_verdicts_once())
+        })
+        .join()
+    };
+    if attempt().is_err() {
+        eprintln!("docker-registry verdicts differed on the first run; running once more");
+        attempt().expect("docker-registry verdicts differ on two runs");
+    }
+}
+
+async fn debian_docker_registry_verdicts_once() {
     let bin = std::path::Path::new("/usr/bin/docker-registry");
     if !bin.exists() {
         eprintln!(
