@@ -113,7 +113,6 @@ async fn tags(a: BenchTagsArgs) -> Result<serde_json::Value, BenchErr> {
     let t = Instant::now();
     let (mut pages, mut seen) = (0, 0usize);
     let mut next = Some(format!("/v2/{ns}/tags/list?n={}", a.page));
-    let mut last = None::<String>;
     while let Some(u) = next.take() {
         pages += 1;
         let r = send(&client, &trace, Request::get(u)).await?;
@@ -136,10 +135,7 @@ async fn tags(a: BenchTagsArgs) -> Result<serde_json::Value, BenchErr> {
             next = Some(l);
         } else if got.len() == a.page && !got.is_empty() {
             // no Link: continue with `last`, as clients of older registries do
-            last = got.last().cloned();
-            next = last
-                .as_ref()
-                .map(|l| format!("/v2/{ns}/tags/list?n={}&last={l}", a.page));
+            next = got.last().map(|l| format!("/v2/{ns}/tags/list?n={}&last={l}", a.page));
         }
         if pages > a.count + 2 {
             break;
@@ -155,7 +151,6 @@ async fn tags(a: BenchTagsArgs) -> Result<serde_json::Value, BenchErr> {
     if let Some(mut e) = embedded {
         e.shutdown();
     }
-    let _ = last;
     Ok(
         json!({"count": a.count, "listed": seen, "pages": pages, "push_seconds": push_seconds, "list_seconds": list_seconds, "http_requests": client.request_count()}),
     )

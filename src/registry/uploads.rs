@@ -241,6 +241,16 @@ async fn receive(
     Ok(n)
 }
 
+/// The request's Content-Range as (start, end), or the 400 answer to a malformed one.
+fn content_range(req: &Req) -> Result<Option<(u64, u64)>, R> {
+    match req.h("content-range") {
+        None => Ok(None),
+        Some(v) => parse_content_range(v)
+            .map(Some)
+            .ok_or_else(|| error(400, "BLOB_UPLOAD_INVALID", format!("Content-Range {v:?} is not <start>-<end>"))),
+    }
+}
+
 /// `Content-Range: <start>-<end>` (the spec's `^[0-9]+-[0-9]+$`); also tolerates the RFC 9110
 /// forms `bytes <start>-<end>/<total>` that some clients send.
 pub fn parse_content_range(v: &str) -> Option<(u64, u64)> {
@@ -274,18 +284,9 @@ pub async fn patch(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     if up.closed {
         return upload_unknown(id);
     }
-    let range = match req.h("content-range") {
-        None => None,
-        Some(v) => match parse_content_range(v) {
-            Some(r) => Some(r),
-            None => {
-                return error(
-                    400,
-                    "BLOB_UPLOAD_INVALID",
-                    format!("Content-Range {v:?} is not <start>-<end>"),
-                )
-            }
-        },
+    let range = match content_range(req) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
     if let Some((a, _)) = range {
         if a != up.data.len() as u64 && !st.fault("chunk-out-of-order-accepted") {
@@ -339,18 +340,9 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
             return r;
         }
     };
-    let range = match req.h("content-range") {
-        None => None,
-        Some(v) => match parse_content_range(v) {
-            Some(r) => Some(r),
-            None => {
-                return error(
-                    400,
-                    "BLOB_UPLOAD_INVALID",
-                    format!("Content-Range {v:?} is not <start>-<end>"),
-                )
-            }
-        },
+    let range = match content_range(req) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
     if let Some((a, _)) = range {
         if a != up.data.len() as u64 && !st.fault("final-chunk-out-of-order-accepted") {
