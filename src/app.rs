@@ -22,15 +22,22 @@ pub struct RunOutcome {
 }
 
 pub fn client_options(cfg: &Config) -> Result<ClientOptions, String> {
-    let ca_cert_pem = match &cfg.ca_cert {
-        Some(p) => Some(std::fs::read(p).map_err(|e| format!("--ca-cert {}: {e}", p.display()))?),
-        None => None,
+    let read = |flag: &str, p: &Option<std::path::PathBuf>| -> Result<Option<Vec<u8>>, String> {
+        match p {
+            Some(p) => std::fs::read(p).map(Some).map_err(|e| format!("{flag} {}: {e}", p.display())),
+            None => Ok(None),
+        }
     };
+    let ca_cert_pem = read("--ca-cert", &cfg.ca_cert)?;
+    let client_cert_pem = read("--client-cert", &cfg.client_cert)?;
+    let client_key_pem = read("--client-key", &cfg.client_key)?;
     Ok(ClientOptions {
         connect_timeout: cfg.connect_timeout,
         request_timeout: cfg.request_timeout,
         insecure: cfg.insecure,
         ca_cert_pem,
+        client_cert_pem,
+        client_key_pem,
         username: cfg.username.clone(),
         password: cfg.password.as_ref().map(|p| p.0.clone()),
         // A blob body is never longer than the largest blob a check pushes: an endless body
@@ -184,33 +191,31 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         })
     };
 
-    // Preflight: a registry that cannot be reached at all gets one clear verdict.
+    // Preflight: a registry that cannot be reached at all, or that refuses the run's
+    // credentials, gets one clear verdict instead of every check failing.
     let pre = TraceSink::new(secrets.clone());
-    if let Err(e) = client.send(&Request::get("/v2/"), &pre).await {
-        // Credentials the token service refuses (or none given): the user's configuration.
-        // A broken challenge (bad realm) is the registry's problem and goes on to the checks.
-        if e.kind == ErrorKind::Auth && (e.message.contains("answered 401") || e.message.contains("answered 403")) {
-            // Wrong or missing credentials: one clear message instead of every check failing.
-            watcher.abort();
-            let why = format!("authentication failed: {}", e.message);
-            let _ = tx.send(Event::Note(why.clone()));
-            fail_all(&tx, Outcome::NotRun, &why);
-            finish(&tx, exit::BAD_CONFIG, None, Some(why), client.request_count(), vec![]);
-            return wait_reports(reporter, exit::BAD_CONFIG, client.request_count()).await;
-        }
+    let answer = client.send(&Request::get("/v2/"), &pre).await;
+    let stop = |why: String, code: i32| {
+        watcher.abort();
+        let _ = tx.send(Event::Note(why.clone()));
+        fail_all(&tx, Outcome::NotRun, &why);
+        finish(&tx, code, None, Some(why), client.request_count(), vec![]);
+    };
+    if let Some(refused) = pre.refusal() {
+        // The registry's own challenge: the first one (later ones are the token service's).
+        let challenge = pre
+            .take()
+            .iter()
+            .flat_map(|e| e.response_headers.iter())
+            .find(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| format!(" It asks for: {v}."))
+            .unwrap_or_default();
+        stop(format!("authentication failed: {refused}.{challenge} {}", credentials_hint(&cfg)), exit::BAD_CONFIG);
+        return wait_reports(reporter, exit::BAD_CONFIG, client.request_count()).await;
+    }
+    if let Err(e) = answer {
         if matches!(e.kind, ErrorKind::Connect | ErrorKind::Timeout) {
-            watcher.abort();
-            let why = format!("registry unreachable: {}", e.message);
-            let _ = tx.send(Event::Note(why.clone()));
-            fail_all(&tx, Outcome::NotRun, &why);
-            finish(
-                &tx,
-                exit::UNREACHABLE,
-                None,
-                Some(why),
-                client.request_count(),
-                vec![],
-            );
+            stop(format!("registry unreachable: {}", e.message), exit::UNREACHABLE);
             return wait_reports(reporter, exit::UNREACHABLE, client.request_count()).await;
         }
     }
@@ -228,9 +233,18 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         reported: Default::default(),
         expectations,
         stale: Default::default(),
+        refused: Default::default(),
+        setup_failures: Default::default(),
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();
+    let refusals = std::mem::take(&mut *ctx.refused.lock().unwrap());
+    // Without credentials, refused access is a configuration to fix: the run says so and
+    // ends as a configuration error (README, exit codes).
+    let needs_credentials = !refusals.is_empty() && cfg.username.is_none();
+    if let Some(n) = refusals_note(&refusals, &cfg) {
+        let _ = tx.send(Event::Note(n));
+    }
 
     // Cleanup with a fresh client: the run's client may be cancelled. Bounded in time: 60 s
     // normally, 5 s after an interrupt or the deadline; another signal stops it at once.
@@ -264,6 +278,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     // The exit status comes from the outcomes the reporters will see; count them the same way.
     let code = match &intr {
         Some((_, c)) if *c != exit::CHECKS_FAILED => *c,
+        _ if needs_credentials => exit::BAD_CONFIG,
         _ => exit::OK, // decided from the collected results below
     };
     finish(
@@ -288,6 +303,36 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         }
     }
     out
+}
+
+/// What to pass for credentials, as the user's situation asks.
+fn credentials_hint(cfg: &Config) -> String {
+    match &cfg.username {
+        None => "No credentials were given: pass --username NAME with --password-stdin (or set OCI_USERNAME and OCI_PASSWORD).".into(),
+        Some(u) => format!("Check the credentials of user {u:?} (--username, --password-stdin, OCI_USERNAME/OCI_PASSWORD) and what they may access."),
+    }
+}
+
+/// One run note naming the buckets whose checks met refused credentials, and the first refusal.
+fn refusals_note(refusals: &[runner::Refusal], cfg: &Config) -> Option<String> {
+    let first = refusals.first()?;
+    let mut by_bucket: std::collections::BTreeMap<crate::model::Bucket, usize> = Default::default();
+    for r in refusals {
+        *by_bucket.entry(r.bucket).or_default() += 1;
+    }
+    let buckets: Vec<String> = by_bucket.iter().map(|(b, n)| format!("{} ({n})", b.as_str())).collect();
+    let mut reasons: Vec<&str> = refusals.iter().map(|r| r.why.as_str()).collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    Some(format!(
+        "access refused: {} checks were not judged because the registry refused the run's credentials; buckets that need more access: {}. First refusal ({}): {}{}. {}",
+        refusals.len(),
+        buckets.join(", "),
+        first.id,
+        first.why,
+        if reasons.len() > 1 { format!(" (and {} other refusals)", reasons.len() - 1) } else { String::new() },
+        credentials_hint(cfg)
+    ))
 }
 
 pub fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectations>, String> {

@@ -56,6 +56,9 @@ pub struct ClientOptions {
     pub max_hash_body: Option<u64>,
     pub insecure: bool,
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Client certificate chain and key (PEM) for registries that require mutual TLS.
+    pub client_cert_pem: Option<Vec<u8>>,
+    pub client_key_pem: Option<Vec<u8>>,
     pub username: Option<String>,
     pub password: Option<String>,
     pub user_agent: String,
@@ -74,6 +77,8 @@ impl Default for ClientOptions {
             max_hash_body: None,
             insecure: false,
             ca_cert_pem: None,
+            client_cert_pem: None,
+            client_key_pem: None,
             username: None,
             password: None,
             user_agent: format!("oci-conformance/{}", env!("CARGO_PKG_VERSION")),
@@ -402,18 +407,18 @@ impl Client {
             .pool_max_idle_per_host(32)
             .user_agent(opts.user_agent.clone())
             .no_proxy();
+        let trust = crate::tls::Trust {
+            ca_pem: opts.ca_cert_pem.clone(),
+            client_cert_pem: opts.client_cert_pem.clone(),
+            client_key_pem: opts.client_key_pem.clone(),
+        };
         if opts.insecure {
+            if opts.client_cert_pem.is_some() {
+                return Err("--insecure cannot be combined with --client-cert: pass the registry's CA with --ca-cert instead".into());
+            }
             b = b.danger_accept_invalid_certs(true);
-        }
-        if let Some(pem) = &opts.ca_cert_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
-            if certs.is_empty() {
-                return Err("--ca-cert: no certificate in the file".into());
-            }
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
+        } else if trust.is_custom() {
+            b = b.use_preconfigured_tls(crate::tls::client_config(&trust)?);
         }
         let http = b
             .build()
@@ -539,6 +544,7 @@ impl Client {
                 let step = self.auth_step(&resp, auth.as_deref(), auth_answered);
                 match step {
                     AuthStep::GiveUp(why) => {
+                        ex.refused = Some(format!("{describe} answered 401{}: {why}", scope_note(&scopes)));
                         ex.notes.push(why);
                         trace.push(ex);
                         return Ok(resp);
@@ -598,6 +604,14 @@ impl Client {
                         continue;
                     }
                 }
+            }
+
+            if status == 403 && same {
+                let who = match &self.opts.username {
+                    Some(u) => format!("user {u:?}"),
+                    None => "anonymous access".to_string(),
+                };
+                ex.refused = Some(format!("{describe} answered 403 Forbidden{}: the registry denies this to {who}", scope_note(&scopes)));
             }
 
             if matches!(status, 429 | 503) {
@@ -703,10 +717,10 @@ impl Client {
             .collect();
         let user = self.opts.username.as_deref().unwrap_or("");
         let sent_basic = sent.map(|a| a.starts_with("Basic ")).unwrap_or(false);
-        let no_creds = "the registry requires authentication and no credentials were given (--username with OCI_PASSWORD or --password-stdin)";
+        let no_creds = "the registry requires authentication and no credentials were given";
         if answered {
             return AuthStep::GiveUp(match sent {
-                Some(a) if a.starts_with("Basic ") => format!("401 again: the registry refused the credentials of user {user:?}"),
+                Some(a) if a.starts_with("Basic ") => format!("the registry refused the credentials of user {user:?}"),
                 Some(_) if self.basic.is_none() => format!("401 again with an anonymous token: {no_creds}"),
                 Some(_) => format!("401 again with the token just issued for user {user:?}: the token service granted less than this request needs"),
                 None => no_creds.to_string(),
@@ -734,7 +748,7 @@ impl Client {
             return match (&self.basic, sent_basic) {
                 (None, _) => AuthStep::GiveUp(no_creds.to_string()),
                 (Some(_), true) => AuthStep::GiveUp(format!(
-                    "401: the registry refused the credentials of user {user:?}"
+                    "the registry refused the credentials of user {user:?}"
                 )),
                 (Some(_), false) => AuthStep::Basic,
             };
@@ -842,12 +856,11 @@ impl Client {
         }
         let hint = if self.basic.is_some() {
             format!(
-                " (user {:?}: check the username and password)",
+                ": it refused the credentials of user {:?}",
                 self.opts.username.as_deref().unwrap_or("")
             )
         } else {
-            " (no credentials were given: --username with OCI_PASSWORD or --password-stdin)"
-                .to_string()
+            ": no credentials were given".to_string()
         };
         let (resp, mut ex) = self
             .exchange(
@@ -890,13 +903,16 @@ impl Client {
                 )
             } else {
                 format!(
-                    "the token service {} answered {} for{}{hint}",
+                    "the token service {} answered {}{}{hint}",
                     redact_url(url.as_str()),
                     resp.status,
                     scope_note(scopes)
                 )
             };
             ex.notes.push(m.clone());
+            if matches!(resp.status, 401 | 403) {
+                ex.refused = Some(format!("{prefix}{m}"));
+            }
             trace.push(ex);
             return Err(fail(m));
         };
@@ -987,6 +1003,7 @@ impl Client {
             response_body: String::new(),
             duration_ms: 0,
             notes: vec![],
+            refused: None,
         };
         let give_up = |mut ex: Exchange, e: HttpError| {
             ex.notes.push(e.message.clone());
@@ -1173,18 +1190,13 @@ impl Client {
         if url.scheme() == "https"
             && (lower.contains("certificate")
                 || lower.contains("unknownissuer")
-                || lower.contains("notvalidforname"))
+                || lower.contains("notvalidforname")
+                || lower.contains("causedasendentity"))
         {
-            let hint = if self.opts.insecure {
-                String::new()
-            } else if self.opts.ca_cert_pem.is_some() {
-                ": the certificate does not chain to the --ca-cert given, nor to a public root (or does not name this host)".to_string()
-            } else {
-                ": pass the registry's CA with --ca-cert FILE.pem, or skip verification with --insecure (OCI_TLS=insecure)".to_string()
-            };
+            let what = certificate_problem(&lower, &host, self.opts.ca_cert_pem.is_some());
             return (
                 ErrorKind::Connect,
-                format!("TLS certificate verification of {host} failed ({chain}){hint}"),
+                format!("TLS certificate verification of {host} failed: {what} ({chain})"),
             );
         }
         if url.scheme() == "https"
@@ -1203,6 +1215,28 @@ impl Client {
             ErrorKind::Protocol
         };
         (kind, chain)
+    }
+}
+
+/// What is wrong with a registry's certificate, and what to do, from rustls' error text.
+fn certificate_problem(lower: &str, host: &str, ca_given: bool) -> String {
+    let trust = if ca_given {
+        "it does not chain to the --ca-cert given (nor to a public root), and is not itself in that file"
+    } else {
+        "pass the registry's CA (or its self-signed certificate) with --ca-cert FILE.pem, or skip verification with --insecure (OCI_TLS=insecure)"
+    };
+    if lower.contains("expired") {
+        "the registry's certificate has expired: renew it".into()
+    } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+        "the registry's certificate is not valid yet (check the clocks)".into()
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        format!("the registry's certificate does not name the host of {host}: its subjectAltName must include it, or use a URL with a name it has")
+    } else if lower.contains("causedasendentity") {
+        format!("the registry serves a CA certificate as its own (a self-signed certificate marked CA:TRUE); {trust}")
+    } else if lower.contains("unknownissuer") {
+        format!("the registry's certificate is signed by an unknown issuer; {trust}")
+    } else {
+        format!("the registry's certificate was refused; {trust}")
     }
 }
 

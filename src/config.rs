@@ -166,6 +166,13 @@ pub struct ServeArgs {
     /// Require bearer tokens, handed out by this registry's /token for these basic credentials.
     #[arg(long, value_name = "USER:PASSWORD")]
     pub token_auth: Option<String>,
+    /// With --basic-auth or --token-auth: never grant this access, as repository:NAME:ACTION
+    /// (pull, push, delete); repeatable. Tokens leave it out (401), basic auth answers 403.
+    #[arg(long, value_name = "SCOPE")]
+    pub refuse_scope: Vec<String>,
+    /// With --basic-auth or --token-auth: reads (GET, HEAD) need no credentials, writes do.
+    #[arg(long)]
+    pub anonymous_pull: bool,
     /// Serve https with a certificate generated at start (its CA goes to --ca-out).
     #[arg(long)]
     pub tls: bool,
@@ -247,9 +254,16 @@ pub struct RunArgs {
     /// Skip TLS certificate verification (warned about in the console and reports).
     #[arg(long)]
     pub insecure: bool,
-    /// Trust this PEM CA certificate for https.
+    /// Trust the PEM certificates in this file for https: CAs, or the registry's own
+    /// self-signed certificate (host name and dates are still checked).
     #[arg(long, value_name = "PATH")]
     pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM, chain) for registries that require mutual TLS; with --client-key.
+    #[arg(long, value_name = "PATH", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, value_name = "PATH", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// Seconds to wait for a connection.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub connect_timeout: f64,
@@ -357,6 +371,8 @@ pub struct Config {
     pub password: Option<Secret>,
     pub insecure: bool,
     pub ca_cert: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub deadline: Option<Duration>,
@@ -747,10 +763,15 @@ impl Config {
             warnings
                 .push("TLS certificate verification is OFF (--insecure / OCI_TLS=insecure)".into());
         }
-        if let Some(p) = &a.ca_cert {
-            if !p.is_file() {
-                return Err(format!("--ca-cert: {} is not a readable file", p.display()));
+        for (flag, p) in [("--ca-cert", &a.ca_cert), ("--client-cert", &a.client_cert), ("--client-key", &a.client_key)] {
+            if let Some(p) = p {
+                if !p.is_file() {
+                    return Err(format!("{flag}: {} is not a readable file", p.display()));
+                }
             }
+        }
+        if a.client_cert.is_some() != a.client_key.is_some() {
+            return Err("--client-cert and --client-key go together".into());
         }
         let format = match a.format.as_str() {
             "human" | "" => Format::Human,
@@ -785,6 +806,8 @@ impl Config {
             password,
             insecure,
             ca_cert: a.ca_cert.clone(),
+            client_cert: a.client_cert.clone(),
+            client_key: a.client_key.clone(),
             connect_timeout: secs("--connect-timeout", a.connect_timeout)?,
             request_timeout: secs("--request-timeout", a.request_timeout)?,
             deadline: a.deadline.map(|d| secs("--deadline", d)).transpose()?,
@@ -850,10 +873,15 @@ impl Config {
             "tls".into(),
             if self.insecure {
                 "insecure (verification off)".into()
+            } else if self.ca_cert.is_some() {
+                "verify (public roots and --ca-cert)".into()
             } else {
                 "verify".into()
             },
         );
+        if self.client_cert.is_some() {
+            m.insert("tls_client_cert".into(), "given (mutual TLS)".into());
+        }
         m.insert(
             "request_timeout_s".into(),
             self.request_timeout.as_secs_f64().to_string(),

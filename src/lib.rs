@@ -20,6 +20,7 @@ pub mod plan;
 pub mod registry;
 pub mod report;
 pub mod runner;
+pub mod tls;
 pub mod trace;
 
 #[path = "../suites/mod.rs"]

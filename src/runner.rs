@@ -70,6 +70,32 @@ pub struct RunCtx {
     pub expectations: Option<crate::expect::Expectations>,
     /// Checks listed as expected failures that passed (stale entries).
     pub stale: std::sync::atomic::AtomicUsize,
+    /// Checks not judged because the registry refused the run's credentials.
+    pub refused: Mutex<Vec<Refusal>>,
+    /// Why a scenario's setup failed, for the checks it leaves without an outcome.
+    pub setup_failures: Mutex<HashMap<&'static str, String>>,
+}
+
+/// A check that met a refusal of credentials instead of an answer
+/// about the spec: a 401 the client could not answer, or a 403.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub id: String,
+    pub bucket: Bucket,
+    pub why: String,
+}
+
+/// How the message of a check not judged for refused credentials begins.
+pub const REFUSED: &str = "not judged: access refused";
+
+impl RunCtx {
+    fn refuse(&self, id: &str, bucket: Bucket, why: &str) {
+        self.refused.lock().unwrap().push(Refusal {
+            id: id.to_string(),
+            bucket,
+            why: why.to_string(),
+        });
+    }
 }
 
 /// What a run pushed, so it can be removed at the end (referrers and indexes first).
@@ -251,7 +277,7 @@ impl Sc {
                 Some(v)
             }
             Err(e) => {
-                let (outcome, msg) = match &e {
+                let (mut outcome, msg) = match &e {
                     Fail::Transport(h) if h.kind == ErrorKind::Cancelled => {
                         (Outcome::NotRun, "run cancelled".to_string())
                     }
@@ -259,9 +285,18 @@ impl Sc {
                     Fail::Violation { message, .. } => (Outcome::Failed, message.clone()),
                     Fail::Transport(h) => (Outcome::Failed, h.message.clone()),
                 };
+                let refused = (outcome == Outcome::Failed).then(|| self.setup_trace.refusal()).flatten();
+                let reason = match refused {
+                    Some(why) => {
+                        outcome = Outcome::Skipped;
+                        format!("{REFUSED} in setup '{what}' of scenario {}: {why}", self.scenario)
+                    }
+                    None => format!("setup '{what}' of scenario {} failed: {msg}", self.scenario),
+                };
                 // Messages quote registry answers: redact them here, once, like traces.
-                let reason = crate::trace::redact_secrets(&format!("setup '{what}' of scenario {} failed: {msg}", self.scenario), &self.ctx.secrets);
+                let reason = crate::trace::redact_secrets(&reason, &self.ctx.secrets);
                 self.setup_failed = Some(reason.clone());
+                self.ctx.setup_failures.lock().unwrap().insert(self.scenario, reason.clone());
                 if outcome == Outcome::Failed {
                     let id: &'static str =
                         Box::leak(format!("{}.setup", self.scenario).into_boxed_str());
@@ -336,7 +371,14 @@ impl Sc {
             notes: vec![],
         };
         let res = body(&mut ck).await;
-        let (outcome, message) = classify(&ck, res);
+        let (mut outcome, mut message) = classify(&ck, res);
+        // An answer about the credentials is no answer about the spec: not judged.
+        if matches!(outcome, Outcome::Failed | Outcome::Warned) {
+            if let Some(why) = ck.trace.refusal() {
+                outcome = Outcome::Skipped;
+                message = format!("{REFUSED}: {why}");
+            }
+        }
         let trace = ck.trace.take();
         self.finish(
             meta,
@@ -414,6 +456,9 @@ impl Sc {
         }
         let outcome = r.outcome;
         r.message = crate::trace::redact_secrets(&r.message, &self.ctx.secrets);
+        if outcome == Outcome::Skipped && r.message.starts_with(REFUSED) {
+            self.ctx.refuse(meta.id, meta.bucket, &r.message[REFUSED.len()..].trim_start_matches([':', ' ']));
+        }
         let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(r)));
         outcome
     }
@@ -638,6 +683,8 @@ fn close_missing(
             }
         }
     }
+    let setup = ctx.setup_failures.lock().unwrap().get(name).cloned();
+    sc.setup_failed = setup;
     sc.close(
         checks,
         why.or(Some("the scenario ended before this check ran")),

@@ -19,6 +19,11 @@ pub struct Exchange {
     pub duration_ms: u64,
     /// Redirect hops, retries, timeouts, read errors.
     pub notes: Vec<String>,
+    /// Set when the registry (or its token service) refused the run's credentials for this
+    /// request (401 it cannot answer, 403): why, and which access. A check whose verdict rests
+    /// on such an answer is not judged (see runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// Where a check's exchanges go. Cloned into the client call; cheap.
@@ -51,7 +56,12 @@ impl TraceSink {
         e.request_body = self.redact(&e.request_body);
         e.response_body = self.redact(&redact_tokens_in_body(&e.response_body));
         e.notes = e.notes.iter().map(|n| self.redact(n)).collect();
+        e.refused = e.refused.map(|r| self.redact(&r));
         self.inner.lock().unwrap().push(e);
+    }
+    /// The first refusal of credentials among the exchanges so far (see `Exchange::refused`).
+    pub fn refusal(&self) -> Option<String> {
+        self.inner.lock().unwrap().iter().find_map(|e| e.refused.clone())
     }
     pub fn take(&self) -> Vec<Exchange> {
         std::mem::take(&mut *self.inner.lock().unwrap())
@@ -448,6 +458,7 @@ mod tests {
             response_body: String::new(),
             duration_ms: 0,
             notes: vec![],
+            refused: None,
         });
         let e = &t.take()[0];
         assert_eq!(e.response_headers[0].1, "http://cdn/x?sig=[REDACTED]&n=1");

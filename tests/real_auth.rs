@@ -1,6 +1,9 @@
-//! A real registry behind basic auth: Debian's docker-registry (distribution 2.8) with an
-//! htpasswd file gives the same failed and warned checks with credentials as the same
-//! registry without auth. Auth must change nothing in the verdicts.
+//! A real registry deployed as its documentation says: Debian's docker-registry (distribution
+//! 2.8) with an htpasswd file behind TLS, its certificate made with the documentation's openssl
+//! command (self-signed, CA:TRUE) or signed by an intermediate CA. With the right credentials it
+//! gives the same failed and warned checks as the same registry without auth; with wrong or
+//! missing ones the run stops with one clear error (exit 2) and fails no check; the password
+//! appears in no file.
 //!
 //! Skipped with a message when /usr/bin/docker-registry is missing, unless
 //! OCI_CONFORMANCE_REQUIRE_REAL=1 (CI), where it fails instead.
@@ -53,14 +56,23 @@ fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// docker-registry on a loopback port with its own storage; `htpasswd` turns on basic auth.
-fn start(htpasswd: Option<&str>) -> Result<Registry, String> {
+/// docker-registry on a loopback port with its own storage; `htpasswd` turns on basic auth,
+/// `tls` (certificate chain and key files) https.
+fn start(htpasswd: Option<&str>, tls: Option<&Tls>) -> Result<Registry, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let port = free_port();
     let mut cfg = format!(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
         dir.path().join("storage").display()
     );
+    // Under http: (the config's last section so far), before auth:.
+    if let Some(t) = tls {
+        cfg.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            t.chain.display(),
+            t.key.display()
+        ));
+    }
     if let Some(line) = htpasswd {
         let p = dir.path().join("htpasswd");
         std::fs::write(&p, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
@@ -86,7 +98,7 @@ fn start(htpasswd: Option<&str>) -> Result<Registry, String> {
         port,
         _dir: dir,
     };
-    // Ready when GET /v2/ gets any answer (401 with auth).
+    // Ready when GET /v2/ gets any answer (401 with auth); under TLS, when the port accepts.
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
         if let Ok(Some(st)) = r.child.try_wait() {
@@ -94,6 +106,9 @@ fn start(htpasswd: Option<&str>) -> Result<Registry, String> {
             return Err(format!("docker-registry exited ({st}): {err}"));
         }
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", r.port)) {
+            if tls.is_some() {
+                return Ok(r);
+            }
             use std::io::{Read, Write};
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
@@ -105,6 +120,53 @@ fn start(htpasswd: Option<&str>) -> Result<Registry, String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err("docker-registry did not answer GET /v2/ within 20 s".into())
+}
+
+/// A server certificate chain and key (files), and the file a client passes to --ca-cert.
+struct Tls {
+    chain: std::path::PathBuf,
+    key: std::path::PathBuf,
+    ca: std::path::PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run openssl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
+}
+
+/// The registry documentation's self-signed certificate: `openssl req -x509 -newkey rsa:4096
+/// -nodes -keyout domain.key -out domain.crt -addext "subjectAltName = IP:127.0.0.1"` (plus a
+/// subject and a lifetime, so it asks nothing). It is marked CA:TRUE.
+fn documented_certificate(dir: &Path) -> Result<Tls, String> {
+    openssl(dir, &["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", "domain.key", "-out", "domain.crt", "-subj", "/CN=127.0.0.1", "-days", "2", "-addext", "subjectAltName = IP:127.0.0.1"])?;
+    Ok(Tls { chain: dir.join("domain.crt"), key: dir.join("domain.key"), ca: dir.join("domain.crt") })
+}
+
+/// A root CA, an intermediate CA it signs, and a server certificate the intermediate signs;
+/// the server sends its certificate and the intermediate; clients trust the root only.
+fn intermediate_chain(dir: &Path) -> Result<Tls, String> {
+    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n").map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("leaf.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").map_err(|e| e.to_string())?;
+    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt", "-subj", "/CN=oci-conformance test root", "-days", "2", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])?;
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "int.key", "-out", "int.csr", "-subj", "/CN=oci-conformance test intermediate"])?;
+    openssl(dir, &["x509", "-req", "-in", "int.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial", "-out", "int.crt", "-days", "2", "-extfile", "ca.ext"])?;
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"])?;
+    openssl(dir, &["x509", "-req", "-in", "leaf.csr", "-CA", "int.crt", "-CAkey", "int.key", "-CAcreateserial", "-out", "leaf.crt", "-days", "2", "-extfile", "leaf.ext"])?;
+    let chain = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.join("leaf.crt")).map_err(|e| e.to_string())?,
+        std::fs::read_to_string(dir.join("int.crt")).map_err(|e| e.to_string())?
+    );
+    std::fs::write(dir.join("chain.crt"), chain).map_err(|e| e.to_string())?;
+    Ok(Tls { chain: dir.join("chain.crt"), key: dir.join("leaf.key"), ca: dir.join("root.crt") })
 }
 
 /// A bcrypt hash (what distribution's htpasswd accepts) from whatever the machine has:
@@ -166,24 +228,39 @@ fn bcrypt(password: &str) -> Result<String, String> {
 struct Verdicts {
     caught: BTreeMap<String, String>,
     passed: usize,
+    failed: usize,
     exit: i32,
     elapsed: Duration,
+    fatal: String,
 }
 
-fn verdicts(port: u16, creds: bool) -> Verdicts {
+/// How a run reaches the registry.
+#[derive(Clone, Copy)]
+enum Via<'a> {
+    Http,
+    /// https with this --ca-cert file (None: public roots only).
+    Https(Option<&'a Path>),
+}
+
+/// One run against the registry on `port` with the password given (`Some`) or no credentials.
+fn verdicts(port: u16, via: Via, password: Option<&str>) -> Verdicts {
+    let ca = match via {
+        Via::Https(ca) => ca,
+        Via::Http => None,
+    };
     let report = tempfile::tempdir().unwrap();
     let args = RunArgs {
-        registry: Some(format!("http://127.0.0.1:{port}")),
+        registry: Some(format!("{}://127.0.0.1:{port}", if matches!(via, Via::Https(_)) { "https" } else { "http" })),
         report_dir: Some(report.path().to_path_buf()),
         seed: Some(20261129),
         quiet: true,
-        username: creds.then(|| USER.to_string()),
+        username: password.map(|_| USER.to_string()),
+        ca_cert: ca.map(Path::to_path_buf),
         ..Default::default()
     };
-    let env: BTreeMap<String, String> = if creds {
-        BTreeMap::from([("OCI_PASSWORD".to_string(), PASSWORD.to_string())])
-    } else {
-        BTreeMap::new()
+    let env: BTreeMap<String, String> = match password {
+        Some(p) => BTreeMap::from([("OCI_PASSWORD".to_string(), p.to_string())]),
+        None => BTreeMap::new(),
     };
     let cfg = Config::resolve(&args, &env, String::new()).expect("config");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -191,14 +268,15 @@ fn verdicts(port: u16, creds: bool) -> Verdicts {
     let out = rt.block_on(oci_conformance::app::run(cfg, false));
     let elapsed = started.elapsed();
     let text = std::fs::read_to_string(report.path().join("results.json")).expect("results.json");
-    assert!(!text.contains(PASSWORD), "the password is in results.json");
-    for f in ["junit.xml", "report.html"] {
-        let t = std::fs::read_to_string(report.path().join(f)).unwrap_or_default();
-        assert!(!t.contains(PASSWORD), "the password is in {f}");
+    for f in std::fs::read_dir(report.path()).unwrap().flatten() {
+        let t = std::fs::read_to_string(f.path()).unwrap_or_default();
+        for secret in [PASSWORD].into_iter().chain(password) {
+            assert!(!t.contains(secret), "a password is in {}", f.path().display());
+        }
     }
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut caught = BTreeMap::new();
-    let mut passed = 0;
+    let (mut passed, mut failed) = (0, 0);
     for t in v["tests"].as_array().unwrap() {
         let o = t["outcome"].as_str().unwrap_or("");
         let id = t["id"].as_str().unwrap_or("").to_string();
@@ -220,17 +298,22 @@ fn verdicts(port: u16, creds: bool) -> Verdicts {
             "passed" => passed += 1,
             _ => {}
         }
+        if o == "failed" {
+            failed += 1;
+        }
     }
     Verdicts {
         caught,
         passed,
+        failed,
         exit: out.exit_code,
         elapsed,
+        fatal: v["summary"]["fatal"].as_str().unwrap_or("").to_string(),
     }
 }
 
 #[test]
-fn basic_auth_changes_no_verdict() {
+fn basic_auth_behind_tls_changes_no_verdict() {
     if !Path::new(BIN).exists() {
         skip_or_fail!("{BIN} is not installed (apt-get install docker-registry)");
     }
@@ -238,18 +321,24 @@ fn basic_auth_changes_no_verdict() {
         Ok(h) => h,
         Err(e) => skip_or_fail!("{e}"),
     };
-    let open = start(None).unwrap_or_else(|e| panic!("docker-registry without auth: {e}"));
-    let locked = start(Some(&format!("{USER}:{hash}")))
-        .unwrap_or_else(|e| panic!("docker-registry with htpasswd: {e}"));
+    let certs = tempfile::tempdir().unwrap();
+    let tls = documented_certificate(certs.path()).unwrap_or_else(|e| panic!("{e}"));
+    let htpasswd = format!("{USER}:{hash}");
+    let open = start(None, None).unwrap_or_else(|e| panic!("docker-registry without auth: {e}"));
+    let locked = start(Some(&htpasswd), Some(&tls))
+        .unwrap_or_else(|e| panic!("docker-registry with htpasswd behind TLS: {e}"));
 
-    // The locked registry really wants credentials: anonymous runs fail everywhere.
-    let anon = verdicts(locked.port, false);
-    assert_eq!(anon.exit, 1, "anonymous run against the htpasswd registry");
-    assert!(
-        anon.caught.values().any(|m| m.contains("401")),
-        "{:?}",
-        anon.caught
-    );
+    // Missing or wrong credentials: one clear error, exit 2, no check failed.
+    for (who, pw) in [("no credentials", None), ("a wrong password", Some("not-the-Password-1"))] {
+        let v = verdicts(locked.port, Via::Https(Some(&tls.ca)), pw);
+        assert_eq!(v.exit, 2, "{who}: exit code ({})", v.fatal);
+        assert_eq!(v.failed, 0, "{who}: {:?}", v.caught);
+        assert!(
+            v.fatal.starts_with("authentication failed") && v.fatal.contains("Basic realm=\"oci-conformance-test\"") && v.fatal.contains("--username"),
+            "{who}: {}",
+            v.fatal
+        );
+    }
 
     // A difference that goes away on a second pair of fresh registries is a flake of the
     // registry or of the suites (reported as a note), not something auth changed.
@@ -258,16 +347,33 @@ fn basic_auth_changes_no_verdict() {
     for attempt in 1..=2 {
         let o = open
             .take()
-            .unwrap_or_else(|| start(None).expect("docker-registry without auth"));
+            .unwrap_or_else(|| start(None, None).expect("docker-registry without auth"));
         let l = locked.take().unwrap_or_else(|| {
-            start(Some(&format!("{USER}:{hash}"))).expect("docker-registry with htpasswd")
+            start(Some(&htpasswd), Some(&tls)).expect("docker-registry with htpasswd behind TLS")
         });
-        match compare(&verdicts(o.port, false), &verdicts(l.port, true)) {
+        match compare(&verdicts(o.port, Via::Http, None), &verdicts(l.port, Via::Https(Some(&tls.ca)), Some(PASSWORD))) {
             Ok(()) => return,
             Err(e) if attempt == 1 => eprintln!("note: verdicts differed on the first attempt; trying again with fresh registries:\n{e}"),
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+#[test]
+fn intermediate_ca_chain_is_trusted_through_its_root() {
+    if !Path::new(BIN).exists() {
+        skip_or_fail!("{BIN} is not installed (apt-get install docker-registry)");
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let tls = intermediate_chain(certs.path()).unwrap_or_else(|e| panic!("{e}"));
+    let reg = start(None, Some(&tls)).unwrap_or_else(|e| panic!("docker-registry behind TLS: {e}"));
+    let v = verdicts(reg.port, Via::Https(Some(&tls.ca)), None);
+    assert!(v.fatal.is_empty(), "{}", v.fatal);
+    assert!(v.passed > 50, "{} passed: {:?}", v.passed, v.caught);
+    // Without --ca-cert the same registry is refused with its own message.
+    let v = verdicts(reg.port, Via::Https(None), None);
+    assert_eq!(v.exit, 3);
+    assert!(v.fatal.contains("unknown issuer"), "{}", v.fatal);
 }
 
 /// Ok when the runs without auth (`a`) and with it (`b`) caught the same checks.

@@ -13,6 +13,8 @@ pub struct RunResult {
     pub outcomes: BTreeMap<String, (String, String)>,
     pub exit_code: i32,
     pub elapsed: Duration,
+    /// results.json as written.
+    pub results: serde_json::Value,
 }
 
 impl RunResult {
@@ -75,5 +77,6 @@ pub async fn run(flags: &[String], env: BTreeMap<String, String>) -> Result<RunR
         outcomes,
         exit_code: out.exit_code,
         elapsed,
+        results: v,
     })
 }

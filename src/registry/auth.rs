@@ -57,24 +57,29 @@ fn unauthorized(challenge: String) -> R {
     error(401, "UNAUTHORIZED", "authentication required").header("www-authenticate", challenge)
 }
 
-/// None: the request may go on. Some: the 401 to answer.
+/// None: the request may go on. Some: the 401 (or 403 for a refused scope) to answer.
 pub fn check(st: &State, req: &Req, route: &Route) -> Option<R> {
     let auth = st.opts.auth.as_ref()?;
+    let name = route.name();
+    let action = if matches!(req.method, Method::GET | Method::HEAD) {
+        "pull"
+    } else {
+        "push"
+    };
+    if st.opts.anonymous_pull && action == "pull" {
+        return None;
+    }
     match auth {
         Auth::Basic { user, password } => {
-            if basic_ok(req, user, password) {
-                None
-            } else {
+            if !basic_ok(req, user, password) {
                 Some(unauthorized(format!("Basic realm=\"{SERVICE}\"")))
+            } else if name.is_some_and(|n| refused(st, n, action)) {
+                Some(error(403, "DENIED", "requested access to the resource is denied"))
+            } else {
+                None
             }
         }
         Auth::Token { .. } => {
-            let name = route.name();
-            let action = if matches!(req.method, Method::GET | Method::HEAD) {
-                "pull"
-            } else {
-                "push"
-            };
             let granted = req
                 .h("authorization")
                 .and_then(|v| {
@@ -96,9 +101,35 @@ pub fn check(st: &State, req: &Req, route: &Route) -> Option<R> {
             if let Some(n) = name {
                 ch.push_str(&format!(",scope=\"repository:{n}:pull,push\""));
             }
+            if granted.is_some() {
+                ch.push_str(",error=\"insufficient_scope\"");
+            }
             Some(unauthorized(ch))
         }
     }
+}
+
+/// True when `Options::refuse_scopes` withholds `action` on repository `name`.
+fn refused(st: &State, name: &str, action: &str) -> bool {
+    st.opts
+        .refuse_scopes
+        .iter()
+        .any(|s| scope_allows(s, name, action))
+}
+
+/// A requested scope less the actions `Options::refuse_scopes` withholds (None: nothing left).
+fn grantable(st: &State, scope: &str) -> Option<String> {
+    let Some((head, actions)) = scope.rsplit_once(':') else {
+        return Some(scope.to_string());
+    };
+    let Some(name) = head.strip_prefix("repository:") else {
+        return Some(scope.to_string());
+    };
+    let kept: Vec<&str> = actions
+        .split(',')
+        .filter(|a| !refused(st, name, a))
+        .collect();
+    (!kept.is_empty()).then(|| format!("{head}:{}", kept.join(",")))
 }
 
 /// `repository:<name>:<action>[,<action>…]` grants `action` on `name` (`*` grants all;
@@ -131,7 +162,7 @@ pub fn token_endpoint(st: &State, req: &Req) -> R {
         .iter()
         .flat_map(|s| s.split(' '))
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
+        .filter_map(|s| grantable(st, s))
         .collect();
     use rand::RngCore;
     let mut b = [0u8; 24];

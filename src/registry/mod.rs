@@ -20,6 +20,7 @@ mod tls;
 mod uploads;
 
 pub use auth::Auth;
+pub use tls::TlsIdentity;
 
 use http::{Req, Resp};
 use hyper::body::Incoming;
@@ -50,6 +51,14 @@ pub struct Options {
     pub auth: Option<Auth>,
     /// Serve https with a certificate generated at start (see `Running::ca_pem`).
     pub tls: bool,
+    /// Serve https with this certificate chain and key (PEM) instead of a generated one:
+    /// for tests of how clients judge certificates (self-signed, expired, other host names).
+    pub tls_identity: Option<TlsIdentity>,
+    /// Access the credentials never get, as `repository:<name>:<action>` (an ACL): the token
+    /// service leaves it out of tokens (401), basic auth answers 403 DENIED.
+    pub refuse_scopes: Vec<String>,
+    /// With `auth`: reads (GET, HEAD) need no credentials, writes do.
+    pub anonymous_pull: bool,
     /// Answer blob GETs with 307 to a second listener (another origin) that serves the bytes.
     pub redirect_blobs: bool,
     /// Wait this long before answering any request.
@@ -112,14 +121,15 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listen address: {e}"))?;
-    let tls = if opts.tls {
-        Some(tls::generate(addr.ip())?)
-    } else {
-        None
+    let tls = match (&opts.tls_identity, opts.tls) {
+        (Some(id), _) => Some(tls::from_identity(id)?),
+        (None, true) => Some(tls::generate(addr.ip())?),
+        (None, false) => None,
     };
+    let https = tls.is_some();
     let st = Arc::new(State::new(opts.clone()));
     if let Ok(mut b) = st.self_base.lock() {
-        *b = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
+        *b = format!("{}://{addr}", if https { "https" } else { "http" });
     }
     let mut stops = vec![];
     let mut redirect_addr = None;
@@ -146,7 +156,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     }));
     Ok(Running {
         addr,
-        tls: opts.tls,
+        tls: https,
         ca_pem,
         redirect_addr,
         state: st,

@@ -118,6 +118,7 @@ pub fn exchange(status: Option<u16>, body: &str) -> Exchange {
         response_body: body.into(),
         duration_ms: 7,
         notes: vec!["retried once: connection reset".into()],
+        refused: None,
     }
 }
 
