@@ -201,7 +201,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         fail_all(&tx, Outcome::NotRun, &why);
         finish(&tx, code, None, Some(why), client.request_count(), vec![]);
     };
-    if let Some(refused) = pre.refusal() {
+    if let Some(refused) = pre.refusal(&[]) {
         // The registry's own challenge: the first one (later ones are the token service's).
         let challenge = pre
             .take()

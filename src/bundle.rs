@@ -1,7 +1,8 @@
 //! `oci-conformance bundle`: the OCI conformance results submission folder.
 //!
 //! Layout, as in github.com/opencontainers/oci-conformance:
-//! `distribution-spec/<v1.0|v1.1>/<product>/{PRODUCT.yaml, README.md, junit.xml, report.html}`.
+//! `distribution-spec/<v1.0|v1.1>/<product>/{PRODUCT.yaml, README.md, results.yaml, junit.xml,
+//! report.html}`; `verify` (src/verify.rs) checks such a folder the way reviewers do.
 
 use crate::diff::{count_pairs, load_results, RunResults};
 use crate::expect::{is_http_url, one_line};
@@ -75,6 +76,13 @@ impl Product {
                     "{name}: field `{field}` must be an http:// or https:// URL, got {v:?}"
                 ));
             }
+        }
+        // Reviewers refuse product names that use the OCI name (a trademark of the project).
+        if p.name.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.eq_ignore_ascii_case("oci")) {
+            return Err(format!(
+                "{name}: field `name` {:?} must not contain \"OCI\": name the product, not the specification",
+                p.name
+            ));
         }
         if slug(&p.name).is_empty() {
             return Err(format!(
@@ -303,6 +311,7 @@ pub fn run(product: &Path, out: &Path, report_dir: &Path) -> Result<PathBuf, Str
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("PRODUCT.yaml", p.to_yaml()?.into_bytes()),
         ("README.md", readme(&p, &r, spec).into_bytes()),
+        ("results.yaml", crate::results_yaml::render(&r)?.into_bytes()),
     ];
     files.extend(copies);
     for (name, data) in files {

@@ -264,12 +264,34 @@ pub fn diff(a: DiffArgs) -> i32 {
 }
 
 pub fn bundle(a: BundleArgs) -> i32 {
-    report_err(
-        crate::bundle::run(&a.product, &a.out, &a.report_dir).map(|p| {
-            println!("bundle written to {}", p.display());
-            exit::OK
-        }),
-    )
+    if let Some(dir) = &a.verify {
+        return report_err(crate::verify::verify(dir).map(|problems| {
+            if problems.is_empty() {
+                println!("{}: a complete submission ({}), consistent with itself", dir.display(), crate::verify::FILES.join(", "));
+                return exit::OK;
+            }
+            eprintln!("{}: {} problem(s) a reviewer would find:", dir.display(), problems.len());
+            for p in &problems {
+                eprintln!("  - {p}");
+            }
+            exit::CHECKS_FAILED
+        }));
+    }
+    let (Some(product), Some(out)) = (&a.product, &a.out) else {
+        eprintln!("error: bundle needs --product FILE and --out DIR (or --verify DIR)");
+        return exit::BAD_CONFIG;
+    };
+    let written = crate::bundle::run(product, out, &a.report_dir).map(|p| {
+        println!("bundle written to {}", p.display());
+        p
+    });
+    // A bundle is checked as it will be reviewed; what is wrong is said now, not in review.
+    report_err(written.and_then(|p| crate::verify::verify(&p)).map(|problems| {
+        for p in &problems {
+            eprintln!("warning: {p}");
+        }
+        exit::OK
+    }))
 }
 
 pub fn completions(a: CompletionsArgs) -> i32 {

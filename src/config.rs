@@ -124,11 +124,15 @@ pub struct DiffArgs {
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
     /// PRODUCT.yaml describing the registry product.
-    #[arg(long, value_name = "FILE")]
-    pub product: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "verify")]
+    pub product: Option<PathBuf>,
     /// Output root; the bundle goes to OUT/distribution-spec/<spec version>/<product>/.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "verify")]
+    pub out: Option<PathBuf>,
+    /// Check a submission folder (distribution-spec/vX.Y/<product>/) as reviewers do, instead
+    /// of writing one: exit 0 when it is fine, 1 with every problem listed.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["product", "out"])]
+    pub verify: Option<PathBuf>,
     /// Report dir of the run to submit.
     #[arg(default_value = "oci-conformance-report")]
     pub report_dir: PathBuf,

@@ -19,9 +19,11 @@ pub mod model;
 pub mod plan;
 pub mod registry;
 pub mod report;
+pub mod results_yaml;
 pub mod runner;
 pub mod tls;
 pub mod trace;
+pub mod verify;
 
 #[path = "../suites/mod.rs"]
 pub mod suites;

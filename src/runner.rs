@@ -89,6 +89,10 @@ pub struct Refusal {
 pub const REFUSED: &str = "not judged: access refused";
 
 impl RunCtx {
+    /// The repositories the run was given.
+    fn given(&self) -> [&str; 2] {
+        [&self.cfg.namespace, &self.cfg.crossmount_namespace]
+    }
     fn refuse(&self, id: &str, bucket: Bucket, why: &str) {
         self.refused.lock().unwrap().push(Refusal {
             id: id.to_string(),
@@ -285,7 +289,7 @@ impl Sc {
                     Fail::Violation { message, .. } => (Outcome::Failed, message.clone()),
                     Fail::Transport(h) => (Outcome::Failed, h.message.clone()),
                 };
-                let refused = (outcome == Outcome::Failed).then(|| self.setup_trace.refusal()).flatten();
+                let refused = (outcome == Outcome::Failed).then(|| self.setup_trace.refusal(&self.ctx.given())).flatten();
                 let reason = match refused {
                     Some(why) => {
                         outcome = Outcome::Skipped;
@@ -374,7 +378,7 @@ impl Sc {
         let (mut outcome, mut message) = classify(&ck, res);
         // An answer about the credentials is no answer about the spec: not judged.
         if matches!(outcome, Outcome::Failed | Outcome::Warned) {
-            if let Some(why) = ck.trace.refusal() {
+            if let Some(why) = ck.trace.refusal(&self.ctx.given()) {
                 outcome = Outcome::Skipped;
                 message = format!("{REFUSED}: {why}");
             }

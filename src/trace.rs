@@ -60,8 +60,16 @@ impl TraceSink {
         self.inner.lock().unwrap().push(e);
     }
     /// The first refusal of credentials among the exchanges so far (see `Exchange::refused`).
-    pub fn refusal(&self) -> Option<String> {
-        self.inner.lock().unwrap().iter().find_map(|e| e.refused.clone())
+    /// A 403 in a repository other than `given` is not one: a registry that forbids what it
+    /// should answer with 404 (a repository that does not exist) is judged, not excused.
+    pub fn refusal(&self, given: &[&str]) -> Option<String> {
+        self.inner.lock().unwrap().iter().find_map(|e| {
+            let why = e.refused.as_ref()?;
+            match (e.status, repository_of(&e.url)) {
+                (Some(403), Some(repo)) if !given.contains(&repo.as_str()) => None,
+                _ => Some(why.clone()),
+            }
+        })
     }
     pub fn take(&self) -> Vec<Exchange> {
         std::mem::take(&mut *self.inner.lock().unwrap())
@@ -76,6 +84,17 @@ impl TraceSink {
     pub fn redact(&self, s: &str) -> String {
         redact_secrets(s, &self.secrets)
     }
+}
+
+/// The repository a registry API URL names (`/v2/<name>/(manifests|blobs|tags|referrers)/…`).
+pub fn repository_of(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next()?;
+    let after = &path[path.find("/v2/")? + 4..];
+    ["/manifests/", "/blobs/", "/tags/", "/referrers/"]
+        .iter()
+        .filter_map(|k| after.find(k))
+        .min()
+        .map(|i| after[..i].to_string())
 }
 
 /// Replaces `secrets` and every secret registered with [`register_secret`] in `s`.

@@ -10,6 +10,7 @@ pub mod pull;
 pub mod push;
 pub mod readonly;
 pub mod referrers;
+pub mod workflows;
 
 use crate::runner::Scenario;
 

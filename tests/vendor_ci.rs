@@ -440,7 +440,7 @@ fn bundle_layout_and_files() {
     names.sort();
     assert_eq!(
         names,
-        vec!["PRODUCT.yaml", "README.md", "junit.xml", "report.html"]
+        vec!["PRODUCT.yaml", "README.md", "junit.xml", "report.html", "results.yaml"]
     );
 
     // PRODUCT.yaml: normalized, same content, version kept as the string written

@@ -85,7 +85,7 @@ pub fn render(r: &RunRecord) -> String {
     let cov = super::json::coverage(r);
 
     let meta = [
-        ("Spec version", i.spec_version.as_str().to_string()),
+        ("Spec version", spec_label(i.spec_version).to_string()),
         ("Seed", i.seed.to_string()),
         (
             "Started",
@@ -122,6 +122,7 @@ pub fn render(r: &RunRecord) -> String {
         ("status", status.as_str().to_string()),
         ("status_label", esc(&status_label)),
         ("registry", esc(&i.registry)),
+        ("verdict", esc(&verdict_line(r))),
         ("meta", meta),
         ("command", esc(&i.command)),
         ("banners", banners(r)),
@@ -146,6 +147,37 @@ pub fn render(r: &RunRecord) -> String {
         ("footer", footer(r)),
     ];
     fill(TEMPLATE, &vals)
+}
+
+/// The spec version as the submissions' folders name it (reviewers compare the two).
+fn spec_label(v: crate::model::SpecVersion) -> &'static str {
+    match v {
+        crate::model::SpecVersion::V1_0 => "v1.0 (distribution-spec v1.0.1)",
+        crate::model::SpecVersion::V1_1 => "v1.1 (distribution-spec v1.1.1)",
+        crate::model::SpecVersion::Main => "main (unreleased)",
+    }
+}
+
+/// One sentence a reviewer looks for: "All tests passed" when, and only when, every planned
+/// check ran and none failed (an expected failure is still a failure).
+pub fn verdict_line(r: &RunRecord) -> String {
+    let c = r.counts();
+    let spec = spec_label(r.info.spec_version);
+    if r.summary.fatal.is_some() {
+        return format!("OCI Distribution Specification {spec}: the run could not start; no test was run.");
+    }
+    let bad = c.failed + c.expected_failure;
+    if bad == 0 && c.not_run == 0 && r.summary.interrupted.is_none() {
+        return format!("OCI Distribution Specification {spec}: All tests passed ({} checks: {} passed, {} warned, {} unsupported, {} skipped).", c.total, c.passed, c.warned, c.unsupported, c.skipped);
+    }
+    let mut parts = vec![];
+    if bad > 0 {
+        parts.push(format!("{bad} of {} checks failed", c.total));
+    }
+    if c.not_run > 0 || parts.is_empty() {
+        parts.push(format!("the run was cut short ({} checks not run)", c.not_run));
+    }
+    format!("OCI Distribution Specification {spec}: {}.", parts.join(", "))
 }
 
 fn banners(r: &RunRecord) -> String {
