@@ -80,3 +80,63 @@ pub async fn run(flags: &[String], env: BTreeMap<String, String>) -> Result<RunR
         results: v,
     })
 }
+
+/// True when tests must not skip for a missing real registry or shared file (CI sets it).
+pub fn require_real() -> bool {
+    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL").is_ok_and(|v| v == "1")
+        || std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Debian's docker-registry (distribution 2.8) on a free loopback port with its own storage
+/// (delete enabled); stopped when dropped. None when /usr/bin/docker-registry is missing.
+pub struct DockerRegistry {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DockerRegistry {
+    pub fn start() -> Result<Option<DockerRegistry>, String> {
+        let bin = std::path::Path::new("/usr/bin/docker-registry");
+        if !bin.exists() {
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?;
+        let cfg = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("storage").display()
+        );
+        let cfgp = dir.path().join("config.yml");
+        std::fs::write(&cfgp, cfg).map_err(|e| e.to_string())?;
+        let child = std::process::Command::new(bin)
+            .arg("serve")
+            .arg(&cfgp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+        let r = DockerRegistry { child, port, _dir: dir };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Some(r));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("docker-registry did not listen within 20 s".into())
+    }
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
