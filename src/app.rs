@@ -235,6 +235,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         stale: Default::default(),
         refused: Default::default(),
         setup_failures: Default::default(),
+        cite,
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();
@@ -303,6 +304,14 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         }
     }
     out
+}
+
+/// The catalog's wording of a requirement for the version under test (wired into the runner).
+fn cite(id: &str, v: crate::model::SpecVersion) -> Option<runner::Citation> {
+    crate::suites::catalog::quote(id, v).map(|(section, quote)| runner::Citation {
+        section: section.to_string(),
+        quote: quote.to_string(),
+    })
 }
 
 /// What to pass for credentials, as the user's situation asks.

@@ -44,5 +44,5 @@ pub mod prelude {
     pub use crate::digest::{Algorithm, Digest};
     pub use crate::headers;
     pub use crate::model::{Bucket, CheckMeta, Level, Outcome, SpecVersion};
-    pub use crate::runner::{Ck, Fail, Res, Sc, Scenario, RANK_IMAGE, RANK_INDEX, RANK_REFERRER};
+    pub use crate::runner::{Ck, Fail, Res, Rule, Sc, Scenario, RANK_IMAGE, RANK_INDEX, RANK_REFERRER};
 }

@@ -196,7 +196,8 @@ impl CheckMeta {
     pub fn spec_url(&self, v: SpecVersion) -> String {
         let tree = match v {
             SpecVersion::Main => "main",
-            _ => "v1.1.1",
+            SpecVersion::V1_1 => "v1.1.1",
+            SpecVersion::V1_0 => "v1.0.1",
         };
         format!(
             "https://github.com/opencontainers/distribution-spec/blob/{tree}/spec.md#{}",

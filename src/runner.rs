@@ -28,6 +28,38 @@ pub struct Scenario {
     pub run: fn(Sc) -> ScenarioFuture,
 }
 
+/// What a violation cites. A requirement of the catalog is quoted as the spec version under
+/// test words it, with that version's section (see `Citer`); text is for rules the catalog does
+/// not hold (an RFC, a row of the spec's tables), quoted as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Req(&'static str),
+    Text(&'static str),
+}
+
+impl Rule {
+    pub const fn req(id: &'static str) -> Rule {
+        Rule::Req(id)
+    }
+}
+
+impl From<&'static str> for Rule {
+    fn from(t: &'static str) -> Rule {
+        Rule::Text(t)
+    }
+}
+
+/// A requirement as one spec version states it: section anchor and sentence.
+#[derive(Debug, Clone)]
+pub struct Citation {
+    pub section: String,
+    pub quote: String,
+}
+
+/// Looks a requirement id up for a spec version (the binary wires in the catalog); None when the
+/// version has no such requirement.
+pub type Citer = fn(&str, crate::model::SpecVersion) -> Option<Citation>;
+
 /// Why a check did not pass.
 #[derive(Debug, Clone)]
 pub enum Fail {
@@ -74,6 +106,8 @@ pub struct RunCtx {
     pub refused: Mutex<Vec<Refusal>>,
     /// Why a scenario's setup failed, for the checks it leaves without an outcome.
     pub setup_failures: Mutex<HashMap<&'static str, String>>,
+    /// Quotes requirements for the version under test.
+    pub cite: Citer,
 }
 
 /// A check that met a refusal of credentials instead of an answer
@@ -369,6 +403,8 @@ impl Sc {
         let started = Instant::now();
         let mut ck = Ck {
             meta,
+            version: v,
+            cite: self.ctx.cite,
             level: meta.level_for(v),
             trace: TraceSink::new(self.ctx.secrets.clone()),
             client: self.ctx.client.clone(),
@@ -558,6 +594,9 @@ fn classify(ck: &Ck, res: Res) -> (Outcome, String) {
 /// A running check: sends requests (traced) and builds failure messages.
 pub struct Ck {
     pub meta: &'static CheckMeta,
+    /// The spec version under test.
+    pub version: crate::model::SpecVersion,
+    cite: Citer,
     pub level: Level,
     pub trace: TraceSink,
     pub client: Arc<Client>,
@@ -573,22 +612,35 @@ impl Ck {
         self.notes.push(s.into());
     }
 
-    /// A violation at the check's level. `rule` quotes the spec; `detail` says what came back.
-    pub fn fail(&self, rule: &str, detail: impl std::fmt::Display) -> Fail {
-        Fail::Violation {
-            level: None,
-            message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail),
-        }
-    }
-    /// A violation at an explicit level (a MUST inside a SHOULD check, or the reverse).
-    pub fn fail_at(&self, level: Level, rule: &str, detail: impl std::fmt::Display) -> Fail {
-        Fail::Violation {
-            level: Some(level),
-            message: format!("§{} \"{}\": {}", self.meta.spec, rule, detail),
+    /// `§section "sentence"` of a rule, as the version under test words it.
+    pub fn cite(&self, rule: impl Into<Rule>) -> String {
+        match rule.into() {
+            Rule::Text(t) => format!("§{} \"{t}\"", self.meta.spec),
+            Rule::Req(id) => match (self.cite)(id, self.version) {
+                Some(c) => format!("§{} \"{}\"", c.section, c.quote),
+                // A check that cites a requirement its version lacks is a harness bug; say so
+                // rather than quote another version's text.
+                None => format!("§{} (requirement {id}, not in spec {})", self.meta.spec, self.version.as_str()),
+            },
         }
     }
 
-    pub fn expect_status(&self, resp: &Response, allowed: &[u16], rule: &str) -> Res {
+    /// A violation at the check's level. `rule` names what is broken; `detail` says what came back.
+    pub fn fail(&self, rule: impl Into<Rule>, detail: impl std::fmt::Display) -> Fail {
+        Fail::Violation {
+            level: None,
+            message: format!("{}: {}", self.cite(rule), detail),
+        }
+    }
+    /// A violation at an explicit level (a MUST inside a SHOULD check, or the reverse).
+    pub fn fail_at(&self, level: Level, rule: impl Into<Rule>, detail: impl std::fmt::Display) -> Fail {
+        Fail::Violation {
+            level: Some(level),
+            message: format!("{}: {}", self.cite(rule), detail),
+        }
+    }
+
+    pub fn expect_status(&self, resp: &Response, allowed: &[u16], rule: impl Into<Rule>) -> Res {
         if allowed.contains(&resp.status) {
             return Ok(());
         }
@@ -604,7 +656,7 @@ impl Ck {
         ))
     }
 
-    pub fn expect_header<'r>(&self, resp: &'r Response, name: &str, rule: &str) -> Res<&'r str> {
+    pub fn expect_header<'r>(&self, resp: &'r Response, name: &str, rule: impl Into<Rule>) -> Res<&'r str> {
         match resp.header(name) {
             Some(v) => Ok(v),
             None => Err(self.fail(
@@ -617,7 +669,7 @@ impl Ck {
         }
     }
 
-    pub fn expect(&self, cond: bool, rule: &str, detail: impl FnOnce() -> String) -> Res {
+    pub fn expect(&self, cond: bool, rule: impl Into<Rule>, detail: impl FnOnce() -> String) -> Res {
         if cond {
             Ok(())
         } else {

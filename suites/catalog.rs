@@ -205,6 +205,13 @@ pub fn requirement(id: &str) -> Option<&'static Requirement> {
     l.by_id.get(id).map(|&i| &l.catalog.requirements[i])
 }
 
+/// Requirement `id` as spec version `v` words it: (section, sentence). None: unknown id, or
+/// not part of `v`.
+pub fn quote(id: &str, v: SpecVersion) -> Option<(&'static str, &'static str)> {
+    let r = requirement(id).filter(|r| r.applies_to(v))?;
+    Some((r.section.as_str(), r.quote_for(v)))
+}
+
 /// Check ids that test requirement `req_id` (empty for an unknown id).
 pub fn checks_for(req_id: &str) -> &'static [String] {
     requirement(req_id)

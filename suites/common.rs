@@ -144,7 +144,7 @@ pub fn location(r: &Response) -> Option<String> {
 }
 
 /// `location(r)`, or a violation of `rule` naming the request and response.
-pub fn expect_location(ck: &Ck, r: &Response, rule: &str) -> Res<String> {
+pub fn expect_location(ck: &Ck, r: &Response, rule: impl Into<Rule> + Copy) -> Res<String> {
     match location(r) {
         Some(l) => Ok(l),
         None => Err(ck.fail(
@@ -254,7 +254,7 @@ pub fn blob_digest(blob: &Blob, alg: Algorithm) -> Digest {
 }
 
 /// Judges a hashed blob GET: 200 and a body that hashes to the blob's digest with its length.
-pub fn expect_blob_body(ck: &Ck, r: &Response, blob: &Blob, rule: &str) -> Res {
+pub fn expect_blob_body(ck: &Ck, r: &Response, blob: &Blob, rule: impl Into<Rule> + Copy) -> Res {
     ck.expect_status(r, &[200], rule)?;
     match &r.hashed {
         Some((d, n)) if d == blob.digest() && *n == blob.len => Ok(()),
@@ -279,7 +279,7 @@ pub fn expect_blob_body(ck: &Ck, r: &Response, blob: &Blob, rule: &str) -> Res {
 }
 
 /// Judges a manifest GET: 200 and exactly the pushed bytes.
-pub fn expect_manifest_body(ck: &Ck, r: &Response, m: &Manifest, rule: &str) -> Res {
+pub fn expect_manifest_body(ck: &Ck, r: &Response, m: &Manifest, rule: impl Into<Rule> + Copy) -> Res {
     ck.expect_status(r, &[200], rule)?;
     if r.body == m.bytes {
         return Ok(());
@@ -413,7 +413,7 @@ pub fn error_codes_loose(r: &Response) -> Option<Vec<String>> {
 
 /// Records `ck.note` about a JSON error code: `want` present, or which codes came instead.
 /// Returns Err (at the check's level) when the body is JSON with codes but none of `want`.
-pub fn expect_error_code(ck: &Ck, r: &Response, want: &[&str], rule: &str) -> Res<Option<String>> {
+pub fn expect_error_code(ck: &Ck, r: &Response, want: &[&str], rule: impl Into<Rule> + Copy) -> Res<Option<String>> {
     match error_codes_loose(r) {
         None => Ok(None),
         Some(codes) if codes.iter().any(|c| want.contains(&c.as_str())) => {
@@ -645,7 +645,7 @@ pub async fn push_blob_in_check(
     cleanup: &crate::runner::Cleanup,
     repo: &str,
     blob: &Blob,
-    rule: &str,
+    rule: impl Into<Rule> + Copy,
 ) -> Res {
     let existed = ck.send(head_blob(repo, blob.digest())).await?.status == 200;
     let r = ck.send(Request::post(uploads_path(repo))).await?;
@@ -670,7 +670,7 @@ pub async fn push_manifest_in_check(
     m: &Manifest,
     reference: &str,
     rank: u8,
-    rule: &str,
+    rule: impl Into<Rule> + Copy,
 ) -> Res<Response> {
     let r = ck.send(put_manifest(repo, reference, m)).await?;
     ck.expect_status(&r, &[201], rule)?;
@@ -712,7 +712,7 @@ impl Retry {
 /// The `rel="next"` target of a response's Link header(s) as an absolute URL, resolved
 /// against the request URL (RFC 8288 §3.2); None when there is no next link. A Link value a
 /// client cannot parse or follow violates `rule`.
-pub fn next_link_url(ck: &Ck, r: &Response, rule: &str) -> Res<Option<String>> {
+pub fn next_link_url(ck: &Ck, r: &Response, rule: impl Into<Rule> + Copy) -> Res<Option<String>> {
     for v in r.header_all("link") {
         let target = match headers::next_link(&v) {
             Ok(Some(t)) => t,

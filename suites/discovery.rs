@@ -190,19 +190,17 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-const R_FOUND: &str =
-    "Assuming a repository is found, this request MUST return a 200 OK response code";
+const R_FOUND: Rule = Rule::req("discovery.tags.list-200");
 const R_FORMAT: &str = "Upon success, the response MUST be a json body in the following format: {\"name\": \"<name>\", \"tags\": [\"<tag1>\", …]}";
-const R_ORDER: &str = "If the list is not empty, the tags MUST be in lexical (i.e. case-insensitive alphanumeric order) or \"ASCIIbetical\" (Go's sort.Strings) order";
-const R_N: &str = "The response to such a request MAY return fewer than <int> results, but only when the total number of tags attached to the repository is less than <int> or a Link header is provided. Otherwise, the response MUST include <int> results";
-const R_N_ZERO: &str =
-    "When n is zero, this endpoint MUST return an empty list, and MUST NOT include a Link header";
-const R_LAST: &str = "A request of this sort will return up to <int> tags, beginning non-inclusively with <tagname>. The tags MUST be in lexical or \"ASCIIbetical\" order";
-const R_LAST_NO_N: &str = "When using the last query parameter, the n parameter is OPTIONAL.";
-const R_LAST_NO_N_AFTER: &str = "A request of this sort will return up to <int> tags, beginning non-inclusively with <tagname>. The tags MUST be in lexical or \"ASCIIbetical\" order. [...] When using the last query parameter, the n parameter is OPTIONAL.";
-const R_LINK: &str = "If included, the Link header MUST be set according to RFC 5988 with the Relation Type rel=\"next\"";
-const R_PUSH: &str = "Upon a successful upload, the registry MUST return response code 201 Created";
-const R_PULL: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be 200 OK";
+const R_ORDER: Rule = Rule::req("discovery.tags.sorted");
+const R_N: Rule = Rule::req("discovery.tags.n-exact");
+const R_N_ZERO: Rule = Rule::req("discovery.tags.n-zero-empty");
+const R_LAST: Rule = Rule::req("discovery.tags.last-sorted");
+const R_LAST_NO_N: Rule = Rule::req("discovery.tags.last-without-n");
+const R_LAST_NO_N_AFTER: Rule = Rule::req("discovery.tags.last-sorted");
+const R_LINK: Rule = Rule::req("discovery.tags.link-format");
+const R_PUSH: Rule = Rule::req("push.manifest.created-201");
+const R_PULL: Rule = Rule::req("pull.manifest.get-200");
 const R_NAME: &str = "<name> MUST match the following regular expression: [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*";
 const R_TAG: &str = "<tag-or-digest> as a tag MUST be at most 128 characters in length and MUST match the following regular expression: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}";
 

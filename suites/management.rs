@@ -96,7 +96,7 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-const R_PULL: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be 200 OK";
+const R_PULL: Rule = Rule::req("pull.manifest.get-200");
 
 /// How a registry answered a DELETE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ async fn judge_delete(
     ck: &mut Ck,
     path: String,
     what: &str,
-    rule: &str,
+    rule: impl Into<Rule> + Copy,
     disabled: &str,
 ) -> (Res, Deleted) {
     let r = match ck.send(Request::delete(path)).await {

@@ -195,48 +195,31 @@ pub const ERRORS_JSON: CheckMeta = CheckMeta::new(
 );
 
 // Spec sentences the checks quote.
-const R_V2: &str = "If the response is `200 OK`, then the registry implements this specification.";
-const R_GET_MANIFEST: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be `200 OK`.";
-const R_MANIFEST_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_MANIFEST_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_MANIFEST_DCD_MATCH: &str = "The `Docker-Content-Digest` header, if present on the response, returns the digest of the uploaded blob which MAY differ from the provided digest. [...] if it is used, the client MUST verify the value matches the returned manifest.";
-const R_CT: &str = "The `Content-Type` header SHOULD match what the client pushed as the manifest's `Content-Type`.";
-const R_CT_PARAMS: &str =
-    "The registry SHOULD NOT include parameters on the `Content-Type` header.";
-const R_HEAD: &str = "A HEAD request to an existing blob or manifest URL MUST return `200 OK`.";
-const R_HEAD_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob or manifest in the header `Docker-Content-Digest`.";
-const R_HEAD_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_HEAD_LEN_MAIN: &str = "A successful response MUST contain the size in bytes of the uploaded blob or manifest in the header `Content-Length`.";
-const R_HEAD_LEN_V11: &str = "A successful response SHOULD contain the size in bytes of the uploaded blob in the header `Content-Length`.";
-const R_MANIFEST_404: &str =
-    "If the manifest is not found in the repository, the response code MUST be `404 Not Found`.";
-const R_HEAD_404: &str = "If the blob or manifest is not found in the repository, the response code MUST be `404 Not Found`.";
-const R_REPO_404: &str =
-    "An attempt to pull a nonexistent repository MUST return response code `404 Not Found`.";
+const R_V2: Rule = Rule::req("api.v2.get-200");
+const R_GET_MANIFEST: Rule = Rule::req("pull.manifest.get-200");
+const R_MANIFEST_DCD_MAIN: Rule = Rule::req("pull.manifest.digest-header");
+const R_MANIFEST_DCD_MATCH: Rule = Rule::req("pull.manifest.digest-header-may-differ");
+const R_CT: Rule = Rule::req("pull.manifest.content-type-match");
+const R_CT_PARAMS: Rule = Rule::req("pull.manifest.content-type-no-params");
+const R_HEAD: Rule = Rule::req("pull.head.exists-200");
+const R_HEAD_DCD_MAIN: Rule = Rule::req("pull.head.digest-header");
+const R_HEAD_LEN_MAIN: Rule = Rule::req("pull.head.content-length");
+const R_MANIFEST_404: Rule = Rule::req("pull.manifest.unknown-404");
+const R_HEAD_404: Rule = Rule::req("pull.head.unknown-404");
+const R_REPO_404: Rule = Rule::req("pull.repo.unknown-404");
 const R_CODE_MANIFEST: &str = "code-7 `MANIFEST_UNKNOWN`: manifest unknown to registry (code-9 `NAME_UNKNOWN`: repository name not known to registry)";
-const R_GET_BLOB: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be `200 OK`.";
-const R_BLOB_DCD_MAIN: &str = "A successful response MUST contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_BLOB_DCD_V11: &str = "A successful response SHOULD contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_BLOB_DCD_MATCH: &str =
-    "If present, the value of this header MUST be a digest matching that of the response body.";
-const R_RANGE: &str = "A registry SHOULD support the `Range` request header in accordance with RFC 9110 (section 14).";
+const R_GET_BLOB: Rule = Rule::req("pull.blob.get-200");
+const R_BLOB_DCD_MAIN: Rule = Rule::req("pull.blob.digest-header");
+const R_BLOB_DCD_MATCH: Rule = Rule::req("pull.blob.digest-header-matches");
+const R_RANGE: Rule = Rule::req("pull.blob.range");
 const R_RANGE_206: &str = "RFC 9110 §15.3.7: a 206 response carries the selected range, and a single-part 206 MUST have a Content-Range header field";
-const R_BLOB_404: &str =
-    "If the blob is not found in the repository, the response code MUST be `404 Not Found`.";
+const R_BLOB_404: Rule = Rule::req("pull.blob.unknown-404");
 const R_CODE_BLOB: &str = "code-1 `BLOB_UNKNOWN`: blob unknown to registry";
-const R_WARN_FORMAT: &str = "If included, `Warning` headers MUST specify a `warn-code` of `299` and a `warn-agent` of `-`, and MUST NOT specify a `warn-date` value.";
-const R_WARN_SIZE: &str =
-    "A registry MUST NOT send more than 4096 bytes of warning data from all headers combined.";
+const R_WARN_FORMAT: Rule = Rule::req("warnings.header.format");
+const R_WARN_SIZE: Rule = Rule::req("warnings.header.size-limit");
 /// The spec's limit on warning data per response.
 const WARNING_BYTES_MAX: usize = 4096;
 
-fn by_version(v: SpecVersion, main: &'static str, v11: &'static str) -> &'static str {
-    if v >= SpecVersion::Main {
-        main
-    } else {
-        v11
-    }
-}
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -337,7 +320,7 @@ fn manifest_dcd(
     r: &Response,
     m: &Manifest,
     presence: Level,
-    rule: &str,
+    rule: impl Into<Rule> + Copy,
     out: &mut Vec<Fail>,
 ) {
     match digest_header(r, |a| Digest::of(a, &m.bytes)) {
@@ -413,7 +396,7 @@ async fn manifests(mut sc: Sc) {
                 &r,
                 &p.image,
                 ck.level,
-                by_version(v, R_MANIFEST_DCD_MAIN, R_MANIFEST_DCD_V11),
+                R_MANIFEST_DCD_MAIN,
                 &mut found,
             );
         }
@@ -485,14 +468,14 @@ async fn manifests(mut sc: Sc) {
                 &r,
                 &p.image,
                 must_since_main(v),
-                by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11),
+                R_HEAD_DCD_MAIN,
                 &mut found,
             );
             // 1.0 asks nothing of a HEAD's Content-Length.
             if v >= SpecVersion::V1_1 && r.header("content-length").is_none() {
                 found.push(ck.fail_at(
                     must_since_main(v),
-                    by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
+                    R_HEAD_LEN_MAIN,
                     format!(
                         "{} answered {} without Content-Length",
                         r.request,
@@ -518,7 +501,7 @@ async fn manifests(mut sc: Sc) {
             let want = p.image.bytes.len() as u64;
             match r.header("content-length") {
                 None => found.push(ck.fail(
-                    by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
+                    R_HEAD_LEN_MAIN,
                     format!(
                         "{} answered {} without Content-Length",
                         r.request,
@@ -526,7 +509,7 @@ async fn manifests(mut sc: Sc) {
                     ),
                 )),
                 Some(cl) if cl.trim().parse::<u64>().ok() != Some(want) => found.push(ck.fail(
-                    by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11),
+                    R_HEAD_LEN_MAIN,
                     format!(
                         "{} answered Content-Length: {cl}; the manifest is {want} bytes",
                         r.request
@@ -633,7 +616,7 @@ fn split_warnings(v: &str) -> Vec<&str> {
 }
 
 /// What is wrong with a response's Warning headers: (rule, detail) per problem.
-fn warning_problems(r: &Response) -> Vec<(&'static str, String)> {
+fn warning_problems(r: &Response) -> Vec<(Rule, String)> {
     let lines: Vec<&[u8]> = r
         .headers
         .get_all("warning")
@@ -741,7 +724,7 @@ async fn blobs(mut sc: Sc) {
             match digest_header(&r, |a| blob_digest(b, a)) {
                 DigestHeader::Matches(_) => {}
                 DigestHeader::Absent if redirected(&r, &blob_path(&repo, b.digest())) => ck.note(format!("{} was redirected to {}, whose answer has no Docker-Content-Digest (not judged)", r.request, r.url.origin().ascii_serialization())),
-                DigestHeader::Absent => found.push(ck.fail(by_version(v, R_BLOB_DCD_MAIN, R_BLOB_DCD_V11), format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
+                DigestHeader::Absent => found.push(ck.fail(R_BLOB_DCD_MAIN, format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
                 DigestHeader::Differs(h) => found.push(ck.fail_at(Level::Must, R_BLOB_DCD_MATCH, format!("{} answered Docker-Content-Digest: {h}; the body's digest is {}", r.request, b.digest()))),
                 DigestHeader::Unverifiable(h) => ck.note(format!("Docker-Content-Digest {h} uses an algorithm the harness cannot compute")),
             }
@@ -774,7 +757,7 @@ async fn blobs(mut sc: Sc) {
         for b in [&small, &big] {
             let r = ck.send(head_blob(&repo, b.digest())).await?;
             ck.expect_status(&r, &[200], R_HEAD)?;
-            let len_rule = by_version(v, R_HEAD_LEN_MAIN, R_HEAD_LEN_V11);
+            let len_rule = R_HEAD_LEN_MAIN;
             // 1.0 asks nothing of a HEAD's Content-Length.
             let cl = r.header("content-length").filter(|_| v >= SpecVersion::V1_1);
             match cl {
@@ -788,7 +771,7 @@ async fn blobs(mut sc: Sc) {
             match digest_header(&r, |a| blob_digest(b, a)) {
                 DigestHeader::Matches(_) => {}
                 DigestHeader::Absent if redirected(&r, &blob_path(&repo, b.digest())) => ck.note(format!("{} was redirected to {}, whose answer has no Docker-Content-Digest (not judged)", r.request, r.url.origin().ascii_serialization())),
-                DigestHeader::Absent => found.push(ck.fail_at(must_since_main(v), by_version(v, R_HEAD_DCD_MAIN, R_HEAD_DCD_V11), format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
+                DigestHeader::Absent => found.push(ck.fail_at(must_since_main(v), R_HEAD_DCD_MAIN, format!("{} answered {} without Docker-Content-Digest", r.request, r.summary()))),
                 DigestHeader::Differs(h) => found.push(ck.fail_at(Level::Must, R_BLOB_DCD_MATCH, format!("{} answered Docker-Content-Digest: {h}; the blob's digest is {}", r.request, b.digest()))),
                 DigestHeader::Unverifiable(h) => ck.note(format!("Docker-Content-Digest {h} uses an algorithm the harness cannot compute")),
             }

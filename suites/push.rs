@@ -266,51 +266,47 @@ pub const MANIFEST_LOCATION: CheckMeta = CheckMeta::new(
 );
 
 // Spec sentences the checks quote.
-const R_POST: &str = "Upon success, the response MUST have a code of `202 Accepted`, and MUST include the following header: `Location: <blob-push-location>`";
+const R_POST: Rule = Rule::req("push.post-put.post-202");
 const R_PUT_201: &str = "Upon successful completion of the request, the response MUST have code `201 Created` and MUST have the following header: `Location: <blob-location>` With `<blob-location>` being a pullable blob URL.";
 const R_SINGLE_201: &str = "Successful completion of the request MUST return a `201 Created` and MUST include the following header: `Location: <blob-location>` Here, `<blob-location>` is a pullable blob URL.";
-const R_SINGLE_202: &str = "Registries that do not support single request monolithic uploads SHOULD return a `202 Accepted` status code and `Location` header and clients SHOULD proceed with a subsequent PUT request";
-const R_PATCH: &str = "The response for each successful chunk upload MUST be `202 Accepted`, and MUST have the following headers: `Location: <blob-push-location>` `Range: 0-<end-of-range>`";
+const R_SINGLE_202: Rule = Rule::req("push.single-post.fallback-202");
+const R_PATCH: Rule = Rule::req("push.chunked.patch-accepted");
 const R_CLOSE: &str = "The response to a successful closing of the session MUST be `201 Created`, and MUST contain the following header: `Location: <blob-location>` Here, `<blob-location>` is a pullable blob URL.";
-const R_FINAL_CHUNK: &str = "The final chunk MAY be uploaded using a `PATCH` request or it MAY be uploaded in the closing `PUT` request. [...] The response to a successful closing of the session MUST be `201 Created`";
-const R_STATUS: &str = "The response to an active upload `<blob-push-location>` MUST be a `204 No Content` response code, and MUST have the following headers: `Location: <blob-push-location>` `Range: 0-<end-of-range>`";
-const R_416: &str = "If a chunk is uploaded out of order, the registry MUST respond with a `416 Requested Range Not Satisfiable` code.";
-const R_FINAL_416: &str = "If the final chunk is uploaded out of order, the registry MUST respond with a `416 Requested Range Not Satisfiable` code.";
+const R_FINAL_CHUNK: Rule = Rule::req("push.chunked.final-chunk-either");
+const R_STATUS: Rule = Rule::req("push.chunked.upload-status-204");
+const R_416: Rule = Rule::req("push.chunked.patch-out-of-order-416");
+const R_FINAL_416: Rule = Rule::req("push.chunked.put-out-of-order-416");
 const R_MIN: &str = "If the registry has a minimum chunk size, the `POST` response SHOULD include the following header, where `<size>` is the size in bytes: `OCI-Chunk-Min-Length: <size>`";
 const R_MIN_USE: &str = "If the registry provides an `OCI-Chunk-Min-Length` header in the `POST` response, the size of each chunk, except for the final chunk, SHOULD be greater or equal to that value.";
-const R_CANCEL: &str = "If successful, the response SHOULD be a `204 No Content` response code.";
+const R_CANCEL: Rule = Rule::req("push.cancel.delete-204");
 const R_CANCEL_GONE: &str = "During a blob upload, the session may be canceled with a `DELETE` request [...] (end-13: GET `<blob-push-location>` answers `204` for an active upload, `404` otherwise; code-3 `BLOB_UPLOAD_UNKNOWN`: blob upload unknown to registry)";
 const R_DIGEST_DEF: &str = "**Digest**: a unique identifier created from a cryptographic hash of a Blob's content (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
-const R_SHA256_VERIFY: &str = "Implementations MUST implement SHA-256 digest verification for use in descriptors. (image-spec descriptor.md; **Digest**: a unique identifier created from a cryptographic hash of a Blob's content)";
-const R_DIGEST_400: &str = "In each implementation, if the client provided digest is invalid or uses an unsupported algorithm, the registry SHOULD respond with a response code `400 Bad Request`.";
+const R_SHA256_VERIFY: Rule = Rule::req("image.digest.sha256-verification");
+const R_DIGEST_400: Rule = Rule::req("push.blob.invalid-digest-400");
 // v1.1.1 has no such sentence; its endpoint table gives 400 as the closing PUT's failure code.
 const R_DIGEST_400_V11: &str = "end-6 `PUT /v2/<name>/blobs/uploads/<reference>?digest=<digest>`: success `201`, failure `404`/`400` (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
 const R_CODE_DIGEST: &str =
     "code-4 `DIGEST_INVALID`: provided digest did not match uploaded content";
-const R_MOUNT_201: &str = "The response to a successful mount MUST be `201 Created`, and MUST contain the following header: `Location: <blob-location>`";
-const R_MOUNT_202: &str = "Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
+const R_MOUNT_201: Rule = Rule::req("push.mount.created-201");
+const R_MOUNT_202: Rule = Rule::req("push.mount.fallback-202");
 const R_MOUNT_NO_FROM: &str = "The registry MAY treat the `from` parameter as optional, and it MAY cross-mount the blob if it can be found. Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
-const R_MANIFEST_201: &str = "Upon a successful upload, the registry MUST return response code `201 Created`, and MUST have the following header: `Location: <location>`";
-const R_MANIFEST_LOC: &str = "The `<location>` is a pullable manifest URL.";
-const R_MANIFEST_DCD: &str = "The Docker-Content-Digest header returns the digest of the uploaded blob, and MUST be equal to the client provided digest.";
-const R_EXACT: &str =
-    "The registry MUST store the manifest in the exact byte representation provided by the client.";
+const R_MANIFEST_201: Rule = Rule::req("push.manifest.created-201");
+const R_MANIFEST_LOC: Rule = Rule::req("push.manifest.location-pullable");
+const R_MANIFEST_DCD: Rule = Rule::req("push.manifest.digest-header-equal");
+const R_EXACT: Rule = Rule::req("push.manifest.exact-bytes-stored");
 const R_NO_LAYERS: &str = "The uploaded manifest MUST reference any blobs that make up the object. However, the list of blobs MAY be empty.";
 const R_MISSING: &str = "A registry MAY reject a manifest uploaded to the manifest endpoint with descriptors in other fields that reference a manifest or blob that does not exist in the registry. When a manifest is rejected for this reason, it MUST result in one or more `MANIFEST_BLOB_UNKNOWN` errors";
 const R_TAG_PARAM: &str = "If a registry supports this, it: [...] MUST include an `OCI-Tag` response header, in accordance with RFC 9110 (section 5) semantics, for each accepted tag.";
 const R_MISSING_V10: &str = "Strictly speaking, content can be uploaded to the registry in any order, but a registry MAY reject a manifest if it references blobs that are not yet uploaded, resulting in a `BLOB_UNKNOWN` error";
-const R_SESSION: &str = "The `<blob-push-location>` MUST contain a UUID representing a unique session ID for the upload to follow.";
-const R_SESSION_V11: &str =
-    "The `<location>` MUST contain a UUID representing a unique session ID for the upload to follow.";
-const R_CT_PARAMS: &str = "The registry SHOULD ignore parameters on the `Content-Type` header.";
+const R_SESSION: Rule = Rule::req("push.post-put.session-id");
+const R_SESSION_V11: Rule = Rule::req("push.post-put.session-id");
+const R_CT_PARAMS: Rule = Rule::req("push.manifest.content-type-params-ignored");
 const R_CT_PARAMS_KEPT: &str = "The registry SHOULD ignore parameters on the `Content-Type` header. [...] The registry SHOULD NOT include parameters on the `Content-Type` header.";
-const R_TAG_10: &str =
-    "If a registry supports this, it: SHOULD support pushing at least 10 tags per request.";
-const R_TAG_414: &str = "MAY return a `414 Request-URI Too Long` status if too many tags are included in the request. [...] Clients MAY see other status codes (`431 Request Header Fields Too Large`) depending on the registry implementation.";
-const R_4MB: &str = "Client and registry implementations SHOULD expect to be able to support manifest pushes of at least 4 megabytes.";
-const R_LIMIT: &str =
-    "A registry SHOULD enforce some limit on the maximum manifest size that it can accept.";
-const R_413: &str = "A registry that enforces this limit SHOULD respond to a request to push a manifest over this limit with a response code `413 Payload Too Large`.";
+const R_TAG_10: Rule = Rule::req("push.manifest.tag-param-10");
+const R_TAG_414: Rule = Rule::req("push.manifest.tag-param-414");
+const R_4MB: Rule = Rule::req("push.manifest.size-4mb");
+const R_LIMIT: Rule = Rule::req("push.manifest.size-limit");
+const R_413: Rule = Rule::req("push.manifest.size-limit-413");
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -382,7 +378,7 @@ pub fn scenarios() -> Vec<Scenario> {
 // ---- helpers local to the push bucket ----
 
 /// HEAD and GET the blob by digest: 200, right length and content. Violations of `rule`.
-async fn expect_stored(ck: &mut Ck, repo: &str, blob: &Blob, rule: &str) -> Res {
+async fn expect_stored(ck: &mut Ck, repo: &str, blob: &Blob, rule: impl Into<Rule> + Copy) -> Res {
     let r = ck.send(head_blob(repo, blob.digest())).await?;
     ck.expect_status(&r, &[200], rule)?;
     let r = ck.send(get_blob(repo, blob.digest())).await?;
@@ -391,7 +387,7 @@ async fn expect_stored(ck: &mut Ck, repo: &str, blob: &Blob, rule: &str) -> Res 
 
 /// The `Range: 0-<end>` header of an upload response. The spec's form is `0-<end>`; a
 /// `bytes=0-<end>` form is accepted with a note (clients parse both).
-fn expect_range(ck: &mut Ck, r: &Response, end: u64, rule: &str) -> Res {
+fn expect_range(ck: &mut Ck, r: &Response, end: u64, rule: impl Into<Rule> + Copy) -> Res {
     let v = ck.expect_header(r, "range", rule)?.trim().to_string();
     if v == format!("0-{end}") {
         return Ok(());
@@ -847,10 +843,10 @@ async fn digests(mut sc: Sc) {
     let ctx: Arc<RunCtx> = sc.ctx.clone();
     let gen = sc.gen.clone();
     let v = sc.cfg().spec_version;
-    let r_400 = if v >= SpecVersion::Main {
+    let r_400: Rule = if v >= SpecVersion::Main {
         R_DIGEST_400
     } else {
-        R_DIGEST_400_V11
+        R_DIGEST_400_V11.into()
     };
 
     sc.check(&DIGEST_MISMATCH, async |ck| {
@@ -1510,7 +1506,7 @@ async fn manifest_limits(mut sc: Sc) {
         let r = ck.send(Request::put(target).header("Content-Type", m.media_type.clone()).bytes(m.bytes.clone())).await?;
         match r.status {
             201 => {}
-            414 | 431 => return Err(ck.fail(R_TAG_10, format!("{} (10 tag parameters) answered {}; that answer is allowed (\"{R_TAG_414}\") but a registry supporting tag parameters should take 10", r.request, r.summary()))),
+            414 | 431 => return Err(ck.fail(R_TAG_10, format!("{} (10 tag parameters) answered {}; that answer is allowed ({}) but a registry supporting tag parameters should take 10", r.request, r.summary(), ck.cite(R_TAG_414)))),
             _ => return Err(ck.fail(R_TAG_10, format!("{} (10 tag parameters) answered {}; two were accepted (see {})", r.request, r.summary(), TAG_PARAM.id))),
         }
         record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);

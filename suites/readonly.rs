@@ -8,23 +8,23 @@ use super::common::*;
 use super::{discovery as d, pull as p, referrers as r};
 use crate::prelude::*;
 
-const R_GET: &str = "A GET request to an existing manifest URL MUST provide the expected manifest, with a response code that MUST be `200 OK`.";
-const R_BLOB_GET: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be `200 OK`.";
-const R_HEAD: &str = "A HEAD request to an existing blob or manifest URL MUST return `200 OK`.";
-const R_HEAD_LEN: &str = "A successful response MUST contain the size in bytes of the uploaded blob or manifest in the header `Content-Length`.";
-const R_404: &str = "If the manifest is not found in the repository, the response code MUST be `404 Not Found`.";
-const R_BLOB_404: &str = "If the blob is not found in the repository, the response code MUST be `404 Not Found`.";
-const R_DIGEST: &str = "A successful response MUST contain the digest of the uploaded blob in the header `Docker-Content-Digest`.";
-const R_TAGS: &str = "Assuming a repository is found, this request MUST return a `200 OK` response code.";
-const R_ORDER: &str = "If the list is not empty, the tags MUST be in lexical (i.e. case-insensitive alphanumeric order) or \"ASCIIbetical\" (Go's sort.Strings) order";
-const R_N: &str = "Otherwise, the response MUST include `<int>` results.";
-const R_N0: &str = "When `n` is zero, this endpoint MUST return an empty list, and MUST NOT include a `Link` header.";
-const R_LAST: &str = "A request of this sort will return up to `<int>` tags, beginning non-inclusively with `<tagname>`.";
-const R_REF: &str = "Upon success, the response MUST be a JSON body with an image index containing a list of descriptors.";
-const R_REF_CT: &str = "The `Content-Type` header MUST be set to `application/vnd.oci.image.index.v1+json`.";
-const R_REF_DESC: &str = "Each descriptor is of an image manifest or index in the same `<name>` namespace with a `subject` field that specifies the value of `<digest>`.";
-const R_REF_400: &str = "If the request is invalid, such as a `<digest>` with an invalid syntax, a `400 Bad Request` MUST be returned.";
-const R_REF_EMPTY: &str = "If a query results in no matching referrers, an empty manifest list MUST be returned.";
+const R_GET: Rule = Rule::req("pull.manifest.get-200");
+const R_BLOB_GET: Rule = Rule::req("pull.blob.get-200");
+const R_HEAD: Rule = Rule::req("pull.head.exists-200");
+const R_HEAD_LEN: Rule = Rule::req("pull.head.content-length");
+const R_404: Rule = Rule::req("pull.manifest.unknown-404");
+const R_BLOB_404: Rule = Rule::req("pull.blob.unknown-404");
+const R_DIGEST: Rule = Rule::req("pull.manifest.digest-header");
+const R_TAGS: Rule = Rule::req("discovery.tags.list-200");
+const R_ORDER: Rule = Rule::req("discovery.tags.sorted");
+const R_N: Rule = Rule::req("discovery.tags.n-exact");
+const R_N0: Rule = Rule::req("discovery.tags.n-zero-empty");
+const R_LAST: Rule = Rule::req("discovery.tags.last-sorted");
+const R_REF: Rule = Rule::req("referrers.api.image-index-body");
+const R_REF_CT: Rule = Rule::req("referrers.api.content-type");
+const R_REF_DESC: Rule = Rule::req("referrers.api.descriptor-scope");
+const R_REF_400: Rule = Rule::req("referrers.api.invalid-400");
+const R_REF_EMPTY: Rule = Rule::req("referrers.api.empty-list");
 
 /// The scenarios that replace the pushing ones in read-only mode.
 pub fn scenarios() -> Vec<Scenario> {

@@ -190,24 +190,21 @@ const MT_R2_CONFIG: &str = "application/vnd.oci-conformance.config.v1+json";
 const PAGE_REFERRERS: usize = 10;
 const MAX_PAGES: usize = 100;
 
-const R_OK: &str =
-    "Assuming a repository is found, this request MUST return a 200 OK response code";
-const R_NO_404: &str = "If the registry supports the referrers API, the registry MUST NOT return a 404 Not Found to a referrers API requests";
-const R_INDEX: &str = "Upon success, the response MUST be a JSON body with an image index containing a list of descriptors";
-const R_CT: &str = "The Content-Type header MUST be set to application/vnd.oci.image.index.v1+json";
-const R_EACH: &str = "Each descriptor is of an image manifest or index in the same <name> namespace with a subject field that specifies the value of <digest>";
-const R_LISTED: &str = "After the referrers API is enabled, Registries MUST include all newly pushed image manifests with a valid subject field in the referrers API response";
-const R_AT: &str = "The descriptors MUST include an artifactType field that is set to the value of the artifactType in the image manifest or index, if present";
-const R_AT_CONFIG: &str = "If the artifactType is empty or missing in the image manifest, the value of artifactType MUST be set to the config descriptor mediaType value";
-const R_AT_INDEX: &str =
-    "If the artifactType is empty or missing in an index, the artifactType MUST be omitted";
-const R_ANN: &str = "The descriptors MUST include annotations from the image manifest or index";
-const R_EMPTY: &str =
-    "If a query results in no matching referrers, an empty manifest list MUST be returned";
-const R_LINK: &str = "A Link header MUST be included in the response when the descriptor list cannot be returned in a single manifest. […] The Link header MUST be set according to RFC 5988 with the Relation Type rel=\"next\"";
-const R_FILTER: &str = "If filtering is requested and applied, the response MUST include a header OCI-Filters-Applied: artifactType denoting that an artifactType filter was applied";
-const R_SUBJECT_MISSING: &str = "A registry MUST initially accept an otherwise valid manifest with a subject field that references a manifest that does not exist in the repository, allowing clients to push a manifest and referrers to that manifest in either order";
-const R_PUSH: &str = "Upon a successful upload, the registry MUST return response code 201 Created";
+const R_OK: Rule = Rule::req("referrers.api.found-200");
+const R_NO_404: Rule = Rule::req("referrers.api.no-404");
+const R_INDEX: Rule = Rule::req("referrers.api.image-index-body");
+const R_CT: Rule = Rule::req("referrers.api.content-type");
+const R_EACH: Rule = Rule::req("referrers.api.descriptor-scope");
+const R_LISTED: Rule = Rule::req("referrers.upgrade.new-pushes");
+const R_AT: Rule = Rule::req("referrers.api.artifact-type-copied");
+const R_AT_CONFIG: Rule = Rule::req("referrers.api.artifact-type-from-config");
+const R_AT_INDEX: Rule = Rule::req("referrers.api.index-artifact-type-omitted");
+const R_ANN: Rule = Rule::req("referrers.api.annotations-copied");
+const R_EMPTY: Rule = Rule::req("referrers.api.empty-list");
+const R_LINK: Rule = Rule::req("referrers.api.link-when-paged");
+const R_FILTER: Rule = Rule::req("referrers.api.filter-header");
+const R_SUBJECT_MISSING: Rule = Rule::req("push.manifest.subject-missing-accepted");
+const R_PUSH: Rule = Rule::req("push.manifest.created-201");
 
 fn no_api(what: &str) -> Fail {
     Fail::Unsupported(format!("the registry does not implement the referrers API ({what} answered 404); clients fall back to the referrers tag schema"))
