@@ -23,6 +23,13 @@ pub const TAG_DELETED_404: CheckMeta = CheckMeta::new(
     "deleting-tags",
     "A deleted tag answers 404 (and its manifest should stay reachable by digest)",
 );
+pub const TAG_UNLISTED: CheckMeta = CheckMeta::new(
+    "management.tag.unlisted",
+    M,
+    Level::Must,
+    "deleting-tags",
+    "A deleted tag is no longer in the repository's tag list",
+);
 pub const MANIFEST_DELETE: CheckMeta = CheckMeta::new(
     "management.manifest.delete",
     M,
@@ -36,6 +43,13 @@ pub const MANIFEST_DELETED_404: CheckMeta = CheckMeta::new(
     Level::Must,
     "deleting-manifests",
     "A deleted manifest answers 404 by digest and by the tags that pointed to it",
+);
+pub const MANIFEST_TAGS_UNLISTED: CheckMeta = CheckMeta::new(
+    "management.manifest.tags-unlisted",
+    M,
+    Level::Must,
+    "deleting-manifests",
+    "The tags of a deleted manifest are no longer in the repository's tag list",
 );
 pub const MANIFEST_DELETE_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
     "management.manifest.delete-unknown-repo-404",
@@ -71,7 +85,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "management.tag",
             bucket: M,
-            checks: vec![&TAG_DELETE, &TAG_DELETED_404],
+            checks: vec![&TAG_DELETE, &TAG_DELETED_404, &TAG_UNLISTED],
             exclusive: false,
             run: |sc| Box::pin(tag(sc)),
         },
@@ -81,6 +95,7 @@ pub fn scenarios() -> Vec<Scenario> {
             checks: vec![
                 &MANIFEST_DELETE,
                 &MANIFEST_DELETED_404,
+                &MANIFEST_TAGS_UNLISTED,
                 &MANIFEST_DELETE_UNKNOWN_REPO,
             ],
             exclusive: false,
@@ -97,6 +112,8 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 const R_PULL: Rule = Rule::req("pull.manifest.get-200");
+/// The tags a list names "are each tags on the repository": a deleted one is not.
+const R_LISTED: Rule = Rule::req("discovery.tags.body-content");
 
 /// How a registry answered a DELETE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,10 +245,9 @@ async fn tag(mut sc: Sc) {
         deleted = delete_quietly(&sc, manifest_path(&repo, &t)).await;
     }
     if !deleted.done() {
-        sc.skip(
-            &TAG_DELETED_404,
-            &format!("the tag was not deleted (see {})", TAG_DELETE.id),
-        );
+        let why = format!("the tag was not deleted (see {})", TAG_DELETE.id);
+        sc.skip(&TAG_DELETED_404, &why);
+        sc.skip(&TAG_UNLISTED, &why);
         return;
     }
     sc.check(&TAG_DELETED_404, async |ck| {
@@ -250,6 +266,32 @@ async fn tag(mut sc: Sc) {
         })
     })
     .await;
+
+    sc.check(&TAG_UNLISTED, async |ck| unlisted(ck, wait, &repo, &t, "the tag was deleted").await)
+        .await;
+}
+
+/// Judges that `tag` is gone from `repo`'s tag list (all pages), retrying for `wait`.
+async fn unlisted(ck: &mut Ck, wait: std::time::Duration, repo: &str, tag: &str, after: &str) -> Res {
+    let mut retry = Retry::new(wait);
+    loop {
+        let listed = match super::discovery::listed_tags(ck, repo).await? {
+            None => {
+                ck.note(format!("tags/list of {repo} answered 404 after {after}"));
+                return Ok(());
+            }
+            Some(l) => l,
+        };
+        if !listed.iter().any(|x| x == tag) {
+            return Ok(());
+        }
+        if !retry.again(ck).await? {
+            return Err(ck.fail(
+                R_LISTED,
+                format!("after {after}, GET /v2/{repo}/tags/list still lists {tag:?} ({} tags listed){}", listed.len(), wait_note(wait)),
+            ));
+        }
+    }
 }
 
 async fn manifest(mut sc: Sc) {
@@ -296,11 +338,13 @@ async fn manifest(mut sc: Sc) {
             }
         })
         .await;
+        let after = format!("the manifest {digest} it pointed to was deleted");
+        sc.check(&MANIFEST_TAGS_UNLISTED, async |ck| unlisted(ck, wait, &repo, &t, &after).await)
+            .await;
     } else {
-        sc.skip(
-            &MANIFEST_DELETED_404,
-            &format!("the manifest was not deleted (see {})", MANIFEST_DELETE.id),
-        );
+        let why = format!("the manifest was not deleted (see {})", MANIFEST_DELETE.id);
+        sc.skip(&MANIFEST_DELETED_404, &why);
+        sc.skip(&MANIFEST_TAGS_UNLISTED, &why);
     }
 
     // With deletion disabled, 400/405 may come before the repository lookup.

@@ -178,6 +178,13 @@ pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new(
     "error-codes",
     "404 for an unknown blob carries BLOB_UNKNOWN",
 );
+pub const ISOLATION: CheckMeta = CheckMeta::new(
+    "pull.isolation.other-repo-404",
+    Bucket::Pull,
+    Level::Must,
+    "pulling-blobs",
+    "content pushed to one repository is neither served nor deleted through another repository name",
+);
 pub const WARNINGS: CheckMeta = CheckMeta::new(
     "pull.warnings.format",
     Bucket::Pull,
@@ -243,6 +250,13 @@ pub fn scenarios() -> Vec<Scenario> {
             checks: BLOB_CHECKS.to_vec(),
             exclusive: false,
             run: |sc| Box::pin(blobs(sc)),
+        },
+        Scenario {
+            name: "pull.isolation",
+            bucket: Bucket::Pull,
+            checks: vec![&ISOLATION],
+            exclusive: false,
+            run: |sc| Box::pin(isolation(sc)),
         },
         Scenario {
             name: "pull.errors",
@@ -956,6 +970,57 @@ async fn errors(mut sc: Sc) {
         }
         ck.note(format!("{json} of 5 error responses had a JSON error body"));
         Ok(())
+    })
+    .await;
+}
+
+/// Content of one repository seen through others: the cross-mount repository (given to the
+/// run) and a repository name that does not exist. A blob or manifest "not found in the
+/// repository" is a 404 there, whatever other repositories hold; a DELETE there must not
+/// remove it from the repository that does hold it.
+async fn isolation(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let others = [sc.ns2().to_string(), format!("{repo}/{}", sc.tag("nonexistent"))];
+    let t = sc.tag("isolation");
+    // A layer of its own (run-unique bytes): no other scenario pushes it anywhere.
+    let img = setup_with(&mut sc, "push an image to the namespace", async |sc| {
+        let img = Image::new(&sc.gen, "isolation", &[333], &ManifestOpts::default());
+        push_image(sc, &repo, &img, &t).await?;
+        Ok(img)
+    })
+    .await;
+    let Some(img) = img else { return };
+    let layer = img.layers[0].digest().clone();
+    let digest = img.manifest.digest.to_string();
+
+    sc.check(&ISOLATION, async |ck| {
+        let mut found = vec![];
+        for other in &others {
+            for (q, rule) in [
+                (get_blob(other, &layer), R_BLOB_404),
+                (head_blob(other, &layer), R_HEAD_404),
+                (get_manifest(other, &digest), R_MANIFEST_404),
+                (head_manifest(other, &digest), R_HEAD_404),
+            ] {
+                let r = ck.send(q).await?;
+                if r.status != 404 {
+                    found.push(ck.fail(rule, format!("{} answered {} for content pushed only to {repo}", r.request, r.summary())));
+                }
+            }
+        }
+        // Deletes through the other repository: whatever they answer, the content stays.
+        let other = &others[0];
+        let d1 = ck.send(Request::delete(manifest_path(other, &digest))).await?.status;
+        let d2 = ck.send(Request::delete(blob_path(other, &layer))).await?.status;
+        let m = ck.send(get_manifest(&repo, &digest)).await?;
+        if m.status != 200 {
+            found.push(ck.fail(R_GET_MANIFEST, format!("after DELETEs through {other} (answered {d1} and {d2}), {} answered {}: content of {repo} was deleted through another repository", m.request, m.summary())));
+        }
+        let b = ck.send(head_blob(&repo, &layer)).await?;
+        if b.status != 200 {
+            found.push(ck.fail(R_GET_BLOB, format!("after DELETEs through {other} (answered {d1} and {d2}), {} answered {}: a blob of {repo} was deleted through another repository", b.request, b.summary())));
+        }
+        merge_fails(ck, found)
     })
     .await;
 }

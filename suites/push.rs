@@ -122,6 +122,14 @@ pub const DIGEST_MISMATCH: CheckMeta = CheckMeta::new(
     "pushing-blobs",
     "a PUT whose digest does not match the body is refused (400 DIGEST_INVALID)",
 );
+pub const MANIFEST_DIGEST_MISMATCH: CheckMeta = CheckMeta::new(
+    "push.manifest.digest-mismatch",
+    B,
+    Level::Must,
+    "pushing-manifests",
+    "a manifest PUT under a digest its bytes do not hash to is refused, and nothing is served under that digest",
+)
+.since(SpecVersion::V1_1);
 pub const DIGEST_INVALID: CheckMeta = CheckMeta::new(
     "push.digest.invalid-400",
     B,
@@ -350,6 +358,13 @@ pub fn scenarios() -> Vec<Scenario> {
             checks: vec![&DIGEST_MISMATCH, &DIGEST_INVALID, &SHA512],
             exclusive: false,
             run: |sc| Box::pin(digests(sc)),
+        },
+        Scenario {
+            name: "push.manifest-digest",
+            bucket: B,
+            checks: vec![&MANIFEST_DIGEST_MISMATCH],
+            exclusive: false,
+            run: |sc| Box::pin(manifest_digest(sc)),
         },
         Scenario {
             name: "push.mount",
@@ -832,6 +847,57 @@ async fn upload_misc(mut sc: Sc) {
             }
         }
         merge_fails(ck, found)
+    })
+    .await;
+}
+
+// ---- push.manifest-digest ----
+
+/// The registry's answer to a manifest PUT by digest is about that digest: accepting bytes that
+/// hash to something else breaks the digest header's promise and content addressing.
+const R_MANIFEST_DIGEST: Rule = Rule::req("push.manifest.digest-header-equal");
+
+async fn manifest_digest(mut sc: Sc) {
+    let repo = sc.ns().to_string();
+    let ctx: Arc<RunCtx> = sc.ctx.clone();
+    let img = setup_with(&mut sc, "push the blobs of an image", async |sc| {
+        let img = Image::new(&sc.gen, "manifest-digest", &[300], &ManifestOpts::default());
+        for b in img.blobs() {
+            push_blob(sc, &repo, b).await?;
+        }
+        Ok(img)
+    })
+    .await;
+    let Some(img) = img else { return };
+    let m = &img.manifest;
+    // As the official suite's "Bad Digest Image": the digest of the bytes plus two spaces.
+    let claimed = Digest::sha256(&[&m.bytes[..], b"  "].concat()).to_string();
+
+    sc.check(&MANIFEST_DIGEST_MISMATCH, async |ck| {
+        let r = ck.send(put_manifest(&repo, &claimed, m)).await?;
+        let g = |r: &Response| match r.status {
+            200 => format!("{} then answered 200 with {} bytes", r.request, r.body.len()),
+            s => format!("{} then answered {s}", r.request),
+        };
+        if (200..300).contains(&r.status) {
+            ctx.cleanup.manifest(&repo, &claimed, RANK_IMAGE);
+            ctx.cleanup.manifest(&repo, &m.digest.to_string(), RANK_IMAGE);
+            let after = ck.send(get_manifest(&repo, &claimed)).await?;
+            return Err(ck.fail(
+                R_MANIFEST_DIGEST,
+                format!("{} answered {}: a manifest whose digest is {} was accepted under {claimed}; {}", r.request, r.summary(), m.digest, g(&after)),
+            ));
+        }
+        let after = ck.send(get_manifest(&repo, &claimed)).await?;
+        if after.status == 200 {
+            ctx.cleanup.manifest(&repo, &claimed, RANK_IMAGE);
+            return Err(ck.fail(
+                R_MANIFEST_DIGEST,
+                format!("{} answered {}, but {}: content is served under a digest that is not its hash", r.request, r.status, g(&after)),
+            ));
+        }
+        ck.note(format!("refused with {}", r.status));
+        Ok(())
     })
     .await;
 }

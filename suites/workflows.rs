@@ -27,9 +27,9 @@ use Section::{Apis, Data};
 
 pub const WORKFLOWS: &[Workflow] = &[
     w(Apis, "Ping", false, &["pull.api.v2-base"]),
-    w(Apis, "Blob get", true, &["pull.blob.get", "pull.blob.get-digest-header", "pull.blob.get-empty", "pull.blob.unknown-404", "pull.blob.error-code", "pull.large.get"]),
+    w(Apis, "Blob get", true, &["pull.blob.get", "pull.blob.get-digest-header", "pull.blob.get-empty", "pull.blob.unknown-404", "pull.blob.error-code", "pull.large.get", "pull.isolation.other-repo-404"]),
     w(Apis, "Blob get range", false, &["pull.blob.range"]),
-    w(Apis, "Blob head", true, &["pull.blob.head", "pull.blob.head-unknown-404"]),
+    w(Apis, "Blob head", true, &["pull.blob.head", "pull.blob.head-unknown-404", "pull.isolation.other-repo-404"]),
     w(Apis, "Blob push", false, &["push.monolithic.put-201", "push.monolithic.location-pullable", "push.digest.mismatch", "push.digest.invalid-400", "push.large.monolithic"]),
     w(Apis, "Blob post put", false, &["push.upload.post-202", "push.monolithic.put-201", "push.monolithic.location-pullable", "push.upload.session-unique"]),
     w(Apis, "Blob post only", false, &["push.monolithic.single-post"]),
@@ -47,8 +47,8 @@ pub const WORKFLOWS: &[Workflow] = &[
     w(Apis, "Manifest put by tag", false, &["push.manifest.put-by-tag", "discovery.names.tag-128", "discovery.names.invalid-tag", "discovery.tags.retag"]),
     w(Apis, "Manifest put with subject", false, &["referrers.push.subject-missing", "referrers.push.oci-subject"]),
     w(Apis, "Manifest put with tag params", false, &["push.manifest.tag-param", "push.manifest.tag-param-10"]),
-    w(Apis, "Manifest delete", false, &["management.manifest.delete", "management.manifest.deleted-404", "management.manifest.delete-unknown-repo-404"]),
-    w(Apis, "Tag delete", false, &["management.tag.delete", "management.tag.deleted-404"]),
+    w(Apis, "Manifest delete", false, &["management.manifest.delete", "management.manifest.deleted-404", "management.manifest.tags-unlisted", "management.manifest.delete-unknown-repo-404"]),
+    w(Apis, "Tag delete", false, &["management.tag.delete", "management.tag.deleted-404", "management.tag.unlisted"]),
     w(Apis, "Tag listing", false, &["discovery.tags.list", "discovery.tags.name", "discovery.tags.contains-pushed", "discovery.tags.order", "discovery.tags.n", "discovery.tags.n-zero", "discovery.tags.last", "discovery.tags.last-without-n", "discovery.tags.link-header", "discovery.tags.pagination-walk", "discovery.tags.unknown-repo-404", "discovery.tags.empty"]),
     w(Apis, "Referrers", false, &["referrers.api.list", "referrers.api.descriptors", "referrers.api.artifact-type", "referrers.api.artifact-type-config", "referrers.api.index-referrer", "referrers.api.annotations", "referrers.api.same-repo-only", "referrers.api.unknown-subject-empty", "referrers.api.invalid-digest-400", "referrers.api.filter", "referrers.api.removed-after-delete", "referrers.api.pagination", "referrers.api.subject-pushed-later", "referrers.fallback.tag-schema"]),
     w(Data, "Blobs sha256", true, &["pull.blob.get", "pull.blob.head", "push.monolithic.put-201", "push.chunked.put-201"]),
@@ -62,5 +62,6 @@ pub const WORKFLOWS: &[Workflow] = &[
     w(Data, "Index with Subject", false, &["referrers.api.index-referrer"]),
     w(Data, "Missing Subject", false, &["referrers.push.subject-missing"]),
     w(Data, "Image with Large Manifest", false, &["push.manifest.size-4mib"]),
+    w(Data, "Bad Digest Image", false, &["push.manifest.digest-mismatch"]),
     w(Data, "Tag Param", false, &["push.manifest.tag-param"]),
 ];

@@ -37,9 +37,13 @@ pub fn get(st: &State, req: &Req, name: &str, digest: &str) -> R {
     };
     let data = {
         let s = st.store();
+        // The fault serves any stored blob through any repository name, as a global store does.
+        let leak = st.fault("blobs-readable-from-any-repo");
         s.repos
             .get(name)
-            .filter(|r| r.blobs.contains(&d.to_string()))
+            .filter(|r| leak || r.blobs.contains(&d.to_string()))
+            .map(|_| ())
+            .or(leak.then_some(()))
             .and_then(|_| s.blobs.get(&d.to_string()).cloned())
     };
     let Some(data) = data else {

@@ -7,7 +7,7 @@
 pub struct FaultDef {
     pub name: &'static str,
     pub description: &'static str,
-    /// Check ids (see /work/plan/checks.md) of which at least one must fail (or warn, for
+    /// Check ids (`oci-conformance list`) of which at least one must fail (or warn, for
     /// SHOULD checks) when this fault is on.
     pub breaks: &'static [&'static str],
 }
@@ -103,6 +103,11 @@ pub const ALL: &[FaultDef] = &[
     f("tags-list-short-name", &["discovery.tags.name"], "tags/list \"name\" is only the last path component of the repository"),
     f("tags-list-drops-last", &["discovery.tags.contains-pushed"], "tags/list never lists the last tag"),
     f("tags-list-unsorted", &["discovery.tags.order"], "tags/list pages are in reverse order"),
+    f("blobs-readable-from-any-repo", &["pull.isolation.other-repo-404"], "GET/HEAD of a blob answers from the global store through any repository name"),
+    f("manifests-readable-from-any-repo", &["pull.isolation.other-repo-404"], "GET/HEAD of a manifest by digest answers through any repository name"),
+    f("manifest-digest-unverified", &["push.manifest.digest-mismatch"], "a manifest PUT by digest is stored under that digest without hashing the body"),
+    f("tags-list-keeps-deleted", &["management.tag.unlisted", "management.manifest.tags-unlisted"], "tags/list still lists a tag after the tag, or the manifest it pointed to, was deleted"),
+    f("tags-list-null-when-empty", &["discovery.tags.n-zero"], "an empty tags/list page has \"tags\": null instead of []"),
     f("tags-n-ignored", &["discovery.tags.n"], "tags/list ignores n and returns every tag without Link"),
     f("tags-n-zero-returns-all", &["discovery.tags.n-zero"], "tags/list?n=0 returns every tag"),
     f("tags-last-inclusive", &["discovery.tags.last"], "tags/list?last=t includes t itself"),
@@ -131,6 +136,7 @@ pub const ALL: &[FaultDef] = &[
     f("subject-missing-rejected", &["referrers.push.subject-missing"], "manifests whose subject does not exist are refused with MANIFEST_BLOB_UNKNOWN"),
     f("no-oci-subject", &["referrers.push.oci-subject"], "manifest PUT with a subject answers without the OCI-Subject header"),
     f("referrers-wrong-content-type", &["referrers.api.list"], "the referrers list is served as application/json"),
+    f("referrers-null-when-empty", &["referrers.api.unknown-subject-empty"], "an empty referrers list has \"manifests\": null instead of []"),
     f("referrers-wrong-size", &["referrers.api.descriptors"], "referrer descriptors carry a size one byte too large"),
     f("referrers-artifact-type-from-config", &["referrers.api.artifact-type"], "referrer artifactType is always the config media type, even when the manifest has artifactType"),
     f("referrers-no-config-fallback", &["referrers.api.artifact-type-config"], "referrer artifactType is omitted when the manifest has none (no config.mediaType fallback)"),

@@ -95,12 +95,31 @@ fn is_referrers_tag(t: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A manifest of another repository, served as the `manifests-readable-from-any-repo` fault does.
+fn serve_leaked(rec: Option<&ManifestRec>, head: bool) -> R {
+    let Some(rec) = rec else { return R::new(500) };
+    let r = R::new(200)
+        .header("docker-content-digest", rec.digest.to_string())
+        .body(&rec.media_type, rec.bytes.to_vec());
+    if head { r.into_head() } else { r }
+}
+
 pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
     let head = req.is_head();
     let s = st.store();
+    // The fault looks a digest up in every repository, as a global manifest store does.
+    let leaked = st.fault("manifests-readable-from-any-repo").then(|| {
+        s.repos.values().find_map(|r| r.manifests.get(reference))
+    }).flatten();
     let Some(repo) = s.repos.get(name) else {
-        return repo_unknown(st, name);
+        if leaked.is_none() {
+            return repo_unknown(st, name);
+        }
+        return serve_leaked(leaked, head);
     };
+    if let (Some(_), false) = (leaked, repo.manifests.contains_key(reference)) {
+        return serve_leaked(leaked, head);
+    }
     let rf = match parse_ref(st, reference) {
         Ok(r) => r,
         // A malformed digest is a bad request; a string that cannot be a tag names nothing.
@@ -362,6 +381,7 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
         return invalid("an index may not list another index");
     }
     let digest = match &rf {
+        Ref::Digest(d) if st.fault("manifest-digest-unverified") => d.clone(),
         Ref::Digest(d) => {
             let got = Dg::of(d.alg, &body);
             if &got != d {
@@ -532,6 +552,9 @@ pub fn delete(st: &State, name: &str, reference: &str) -> R {
                 remove_manifest(st, repo, &d);
             } else if !st.fault("tag-delete-ignored") {
                 repo.tags.remove(&t);
+                if st.fault("tags-list-keeps-deleted") {
+                    repo.ghost_tags.insert(t);
+                }
             }
             R::new(if st.fault("tag-delete-200") { 200 } else { 202 })
         }
@@ -558,6 +581,10 @@ fn remove_manifest(st: &State, repo: &mut Repo, key: &str) {
     };
     let keep_tags = st.fault("manifest-delete-keeps-tags");
     if !keep_tags {
+        if st.fault("tags-list-keeps-deleted") {
+            let gone = repo.tags.iter().filter(|(_, d)| *d == key).map(|(t, _)| t.clone());
+            repo.ghost_tags.extend(gone.collect::<Vec<_>>());
+        }
         repo.tags.retain(|_, d| d != key);
     }
     if keep_tags || (rec.subject.is_some() && st.fault("referrers-keep-deleted")) {

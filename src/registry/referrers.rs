@@ -53,7 +53,11 @@ pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
             "this registry does not offer the referrers API; use the referrers tag schema",
         );
     }
-    let index = |manifests: Vec<Value>| json!({"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": manifests});
+    let null_when_empty = st.fault("referrers-null-when-empty");
+    let index = |manifests: Vec<Value>| {
+        let list = if manifests.is_empty() && null_when_empty { Value::Null } else { Value::Array(manifests) };
+        json!({"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": list})
+    };
     let ct = if st.fault("referrers-wrong-content-type") {
         MT_JSON
     } else {

@@ -49,6 +49,8 @@ pub struct Repo {
     pub tags: BTreeMap<String, String>,
     /// Deleted referrers, kept only for the `referrers-keep-deleted` fault.
     pub ghosts: Vec<ManifestRec>,
+    /// Deleted tags still listed, only for the `tags-list-keeps-deleted` fault.
+    pub ghost_tags: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Debug)]

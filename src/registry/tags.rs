@@ -35,6 +35,9 @@ pub fn list(st: &State, req: &Req, name: &str) -> R {
         let mut d: Vec<&String> = repo.manifests.keys().collect();
         d.sort();
         d
+    } else if st.fault("tags-list-keeps-deleted") {
+        let all: std::collections::BTreeSet<&String> = repo.tags.keys().chain(repo.ghost_tags.iter()).collect();
+        all.into_iter().collect()
     } else {
         repo.tags.keys().collect()
     };
@@ -86,9 +89,11 @@ pub fn list(st: &State, req: &Req, name: &str) -> R {
     };
     let mut body = serde_json::Map::new();
     body.insert("name".into(), shown.into());
-    body.insert(
-        key.into(),
-        page.into_iter().cloned().collect::<Vec<_>>().into(),
-    );
+    let tags: serde_json::Value = if page.is_empty() && st.fault("tags-list-null-when-empty") {
+        serde_json::Value::Null
+    } else {
+        page.into_iter().cloned().collect::<Vec<_>>().into()
+    };
+    body.insert(key.into(), tags);
     r.json(&serde_json::Value::Object(body))
 }
