@@ -129,21 +129,6 @@ pub const NAMES_TAG_128: CheckMeta = CheckMeta::new(
     "A 128-character tag is accepted and resolves",
 )
 .since(SpecVersion::V1_1);
-pub const NAMES_INVALID_TAG: CheckMeta = CheckMeta::new(
-    "discovery.names.invalid-tag",
-    D,
-    Level::Should,
-    "pulling-manifests",
-    "Invalid tags (129 characters, leading '.') are refused and not stored",
-)
-.since(SpecVersion::V1_1);
-pub const NAMES_INVALID_NAME: CheckMeta = CheckMeta::new(
-    "discovery.names.invalid-name",
-    D,
-    Level::Should,
-    "error-codes",
-    "A push to an invalid repository name is refused with NAME_INVALID",
-);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -170,7 +155,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "discovery.unknown",
             bucket: D,
-            checks: vec![&TAGS_UNKNOWN_REPO, &NAMES_INVALID_NAME],
+            checks: vec![&TAGS_UNKNOWN_REPO],
             exclusive: false,
             run: |sc| Box::pin(unknown(sc)),
         },
@@ -179,7 +164,6 @@ pub fn scenarios() -> Vec<Scenario> {
             bucket: D,
             checks: vec![
                 &NAMES_TAG_128,
-                &NAMES_INVALID_TAG,
                 &NAMES_MULTI,
                 &NAMES_LONG,
                 &TAGS_EMPTY,
@@ -697,49 +681,6 @@ async fn unknown(mut sc: Sc) {
     })
     .await;
 
-    sc.check(&NAMES_INVALID_NAME, async |ck| {
-        // Uppercase is outside the <name> grammar. Only an upload session is asked for, so a
-        // registry that wrongly accepts creates nothing lasting (the session is cancelled).
-        let repo = format!("{ns}/NotValid-{token}");
-        let r = ck
-            .send(Request::post(format!("/v2/{repo}/blobs/uploads/")))
-            .await?;
-        if (200..300).contains(&r.status) {
-            if let Some(loc) = r.header("location") {
-                let _ = ck.send(Request::delete(loc.to_string())).await;
-            }
-            return Err(ck.fail(
-                R_NAME,
-                format!(
-                    "{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)",
-                    r.request,
-                    r.summary()
-                ),
-            ));
-        }
-        if !(400..500).contains(&r.status) {
-            return Err(ck.fail(
-                R_NAME,
-                format!(
-                    "{} (uppercase name) answered {}; expected a 4xx refusal (NAME_INVALID)",
-                    r.request,
-                    r.summary()
-                ),
-            ));
-        }
-        let codes = error_codes(ck, &r)?;
-        if !codes.is_empty() && !codes.iter().any(|c| c == "NAME_INVALID") {
-            return Err(ck.fail(
-                "NAME_INVALID: invalid repository name",
-                format!("{} answered {} with codes {codes:?}", r.request, r.status),
-            ));
-        }
-        if codes.is_empty() {
-            ck.note(format!("refused with {} and a non-JSON body", r.status));
-        }
-        Ok(())
-    })
-    .await;
 }
 
 /// A tag made of `z`s and `unique` that sorts after every tag in `tags` in both orders: it
@@ -805,52 +746,6 @@ async fn names(mut sc: Sc) {
     })
     .await;
 
-    let invalid = [
-        (tag_of_len(sc.tag("t129"), 129), "129 characters long"),
-        (format!(".{}", sc.tag("dot")), "starting with '.'"),
-    ];
-    sc.check(&NAMES_INVALID_TAG, async |ck| {
-        let mut problems = vec![];
-        let mut refusals = vec![];
-        for (tag, what) in &invalid {
-            let r = ck
-                .send(
-                    Request::put(manifest_path(&ns, tag))
-                        .header("Content-Type", m.media_type.clone())
-                        .bytes(m.bytes.clone()),
-                )
-                .await?;
-            if (200..300).contains(&r.status) {
-                ctx.cleanup.tag(&ns, tag);
-                problems.push(format!(
-                    "{} (a tag {what}) answered {}; expected a 4xx refusal",
-                    r.request,
-                    r.summary()
-                ));
-            } else if !(400..500).contains(&r.status) {
-                problems.push(format!(
-                    "{} (a tag {what}) answered {}; expected a 4xx refusal",
-                    r.request,
-                    r.summary()
-                ));
-            } else {
-                refusals.push(format!("{what}: {}", r.status));
-            }
-            let g = ck.send(get_manifest(&ns, tag)).await?;
-            if g.status == 200 {
-                problems.push(format!(
-                    "{} (a tag {what}) answered 200: the invalid tag was stored",
-                    g.request
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ck.fail(R_TAG, problems.join("; ")));
-        }
-        ck.note(format!("refused: {}", refusals.join(", ")));
-        Ok(())
-    })
-    .await;
 
     // Repositories below --namespace are created only when the user allows it.
     let why = "needs --name-checks: it creates repositories below --namespace";

@@ -291,8 +291,6 @@ const R_CANCEL_GONE: &str = "During a blob upload, the session may be canceled w
 const R_DIGEST_DEF: &str = "**Digest**: a unique identifier created from a cryptographic hash of a Blob's content (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
 const R_SHA256_VERIFY: Rule = Rule::req("image.digest.sha256-verification");
 const R_DIGEST_400: Rule = Rule::req("push.blob.invalid-digest-400");
-// v1.1.1 has no such sentence; its endpoint table gives 400 as the closing PUT's failure code.
-const R_DIGEST_400_V11: &str = "end-6 `PUT /v2/<name>/blobs/uploads/<reference>?digest=<digest>`: success `201`, failure `404`/`400` (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
 const R_CODE_DIGEST: &str =
     "code-4 `DIGEST_INVALID`: provided digest did not match uploaded content";
 const R_MOUNT_201: Rule = Rule::req("push.mount.created-201");
@@ -909,11 +907,7 @@ async fn digests(mut sc: Sc) {
     let ctx: Arc<RunCtx> = sc.ctx.clone();
     let gen = sc.gen.clone();
     let v = sc.cfg().spec_version;
-    let r_400: Rule = if v >= SpecVersion::Main {
-        R_DIGEST_400
-    } else {
-        R_DIGEST_400_V11.into()
-    };
+    let r_400 = R_DIGEST_400;
 
     sc.check(&DIGEST_MISMATCH, async |ck| {
         let (loc, _) = start_upload(ck, &repo, "").await?;
@@ -942,11 +936,15 @@ async fn digests(mut sc: Sc) {
         }
         let mut found = vec![];
         // Before main no sentence asks for 400: end-6 lists 404 and 400 as failure codes.
-        let table_404 = v < SpecVersion::Main && r.status == 404;
-        if r.status != 400 && !table_404 {
+        // A SHOULD sentence asks for 400 only on main; before, end-6's table lists 404 and 400,
+        // and the code table's DIGEST_INVALID is a name, not a requirement: notes, no verdict.
+        if r.status != 400 && v >= SpecVersion::Main {
             found.push(ck.fail_at(Level::Should, r_400, format!("{} answered {}; expected 400 Bad Request", r.request, r.summary())));
-        } else if let Err(f) = expect_error_code(ck, &r, &["DIGEST_INVALID"], R_CODE_DIGEST) {
-            found.push(at_level(f, Level::Should));
+        } else if r.status != 400 && r.status != 404 {
+            ck.note(format!("refused with {} (end-6 lists 404 and 400)", r.status));
+        }
+        if let Some(codes) = error_codes_loose(&r).filter(|c| !c.iter().any(|c| c == "DIGEST_INVALID")) {
+            ck.note(format!("refused with codes {codes:?}; the code table names DIGEST_INVALID for this ({R_CODE_DIGEST})"));
         }
         merge_fails(ck, found)
     })
@@ -963,8 +961,10 @@ async fn digests(mut sc: Sc) {
         }
         abandon_upload(ck, &loc).await;
         // Before main no sentence asks for 400: end-6 lists 404 and 400 as failure codes.
-        if v < SpecVersion::Main && r.status == 404 {
-            ck.note(format!("{} answered 404 (end-6 lists 404 and 400 as failure codes)", r.request));
+        if v < SpecVersion::Main {
+            if r.status != 400 {
+                ck.note(format!("{} answered {} (end-6 lists 404 and 400 as failure codes)", r.request, r.status));
+            }
             return Ok(());
         }
         ck.expect_status(&r, &[400], r_400)

@@ -44,7 +44,7 @@ pub const WORKFLOWS: &[Workflow] = &[
     w(Apis, "Manifest head by digest", true, &["pull.manifest.head-by-digest", "pull.manifest.head-content-length", "pull.manifest.head-unknown-404"]),
     w(Apis, "Manifest head by tag", true, &["pull.manifest.head-by-tag", "pull.manifest.head-content-length"]),
     w(Apis, "Manifest put by digest", false, &["push.manifest.put-by-digest", "push.manifest.digest-header", "push.manifest.location", "push.manifest.exact-bytes", "push.manifest.index", "push.manifest.artifact", "push.manifest.no-layers", "push.manifest.content-type-params", "push.manifest.missing-blobs", "push.manifest.size-4mib", "push.manifest.too-large-413"]),
-    w(Apis, "Manifest put by tag", false, &["push.manifest.put-by-tag", "discovery.names.tag-128", "discovery.names.invalid-tag", "discovery.tags.retag"]),
+    w(Apis, "Manifest put by tag", false, &["push.manifest.put-by-tag", "discovery.names.tag-128", "discovery.tags.retag"]),
     w(Apis, "Manifest put with subject", false, &["referrers.push.subject-missing", "referrers.push.oci-subject"]),
     w(Apis, "Manifest put with tag params", false, &["push.manifest.tag-param", "push.manifest.tag-param-10"]),
     w(Apis, "Manifest delete", false, &["management.manifest.delete", "management.manifest.deleted-404", "management.manifest.tags-unlisted", "management.manifest.delete-unknown-repo-404"]),

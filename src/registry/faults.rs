@@ -120,8 +120,6 @@ pub const ALL: &[FaultDef] = &[
     f("deep-names-rejected", &["discovery.names.multi-component"], "repository names with more than two path components are refused (NAME_INVALID)"),
     f("long-names-rejected", &["discovery.names.long-name"], "repository names longer than 150 characters are refused (NAME_INVALID)"),
     f("tag-max-100", &["discovery.names.tag-128"], "tags longer than 100 characters are refused"),
-    f("invalid-tag-accepted", &["discovery.names.invalid-tag"], "tags are not checked against the tag grammar (129 characters, leading '.', …)"),
-    f("invalid-name-accepted", &["discovery.names.invalid-name"], "repository names are not checked against the name grammar (uppercase accepted)"),
     // ---- content management ----
     f("tag-delete-200", &["management.tag.delete"], "DELETE of a tag answers 200 instead of 202"),
     f("tag-delete-ignored", &["management.tag.deleted-404"], "DELETE of a tag answers 202 but the tag stays"),

@@ -88,27 +88,11 @@ impl State {
         if self.fault("long-names-rejected") && n.len() > 150 {
             return false;
         }
-        if self.fault("invalid-name-accepted") {
-            return !n.is_empty()
-                && n.len() <= 4096
-                && n.split('/').all(|c| {
-                    !c.is_empty()
-                        && c.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-                });
-        }
         valid_name(n)
     }
 
     /// The tag grammar, as bent by the tag faults.
     pub fn tag_ok(&self, t: &str) -> bool {
-        if self.fault("invalid-tag-accepted") {
-            return !t.is_empty()
-                && t.len() <= 256
-                && t.bytes().all(|b| {
-                    b.is_ascii_graphic() && !matches!(b, b'/' | b':' | b'%' | b'?' | b'#')
-                });
-        }
         if self.fault("tag-max-100") && t.len() > 100 {
             return false;
         }
