@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bench;
 pub mod bundle;
+pub mod civil;
 pub mod cli;
 pub mod client;
 pub mod config;

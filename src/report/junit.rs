@@ -267,14 +267,8 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
-    // days from civil (Howard Hinnant), the inverse of app::now_rfc3339
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
+    // the inverse of app::now_rfc3339
+    let days = crate::civil::days_from_civil(y, m, d)?;
     Some(days * 86400 + hh * 3600 + mm * 60 + ss)
 }
 
