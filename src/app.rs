@@ -201,7 +201,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         fail_all(&tx, Outcome::NotRun, &why);
         finish(&tx, code, None, Some(why), client.request_count(), vec![]);
     };
-    if let Some(refused) = pre.refusal(&[]) {
+    if let Some(refused) = pre.refusal(|_| true) {
         // The registry's own challenge: the first one (later ones are the token service's).
         let challenge = pre
             .take()
@@ -235,7 +235,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         stale: Default::default(),
         refused: Default::default(),
         setup_failures: Default::default(),
-        cite,
+        cite: crate::suites::catalog::quote,
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();
@@ -304,14 +304,6 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         }
     }
     out
-}
-
-/// The catalog's wording of a requirement for the version under test (wired into the runner).
-fn cite(id: &str, v: crate::model::SpecVersion) -> Option<runner::Citation> {
-    crate::suites::catalog::quote(id, v).map(|(section, quote)| runner::Citation {
-        section: section.to_string(),
-        quote: quote.to_string(),
-    })
 }
 
 /// What to pass for credentials, as the user's situation asks.

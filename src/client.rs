@@ -486,9 +486,19 @@ impl Client {
         if !req.scopes.is_empty() {
             return merge_scopes(req.scopes.iter().map(String::as_str));
         }
+        derive_scopes(self.api_path(url), url.query())
+    }
+
+    /// `url`'s path below the registry's base path.
+    fn api_path<'u>(&self, url: &'u Url) -> &'u str {
         let base_path = self.base.path().trim_end_matches('/');
-        let path = url.path().strip_prefix(base_path).unwrap_or(url.path());
-        derive_scopes(path, url.query())
+        url.path().strip_prefix(base_path).unwrap_or(url.path())
+    }
+
+    /// The repository a traced request (its URL as recorded) was about, if any.
+    pub fn repository_of(&self, url: &str) -> Option<String> {
+        let u = Url::parse(url).ok()?;
+        repository_route(self.api_path(&u)).map(|(name, _)| name)
     }
 
     /// Sends a request; follows redirects, retries 429/503, answers auth challenges.
@@ -1273,29 +1283,12 @@ fn scope_note(scopes: &[String]) -> String {
 /// cross-repository mount (`?mount=…&from=<from>`), `registry:catalog:*` for `/v2/_catalog`,
 /// nothing for `/v2/` and anything else. `path` is relative to the registry's base path.
 pub fn derive_scopes(path: &str, query: Option<&str>) -> Vec<String> {
-    let Some(rest) = path.strip_prefix("/v2/") else {
-        return vec![];
-    };
-    if rest == "_catalog" {
+    if path == "/v2/_catalog" {
         return vec!["registry:catalog:*".into()];
     }
-    let segs: Vec<&str> = rest.split('/').collect();
-    // The leftmost split whose remainder is an API route: names may contain `blobs` or
-    // `manifests` as components, the routes after the name have a fixed shape.
-    let name_len = (1..segs.len()).find(|&i| {
-        let r = &segs[i..];
-        match r[0] {
-            "manifests" | "referrers" => r.len() == 2 && !r[1].is_empty(),
-            "tags" => r.len() == 2 && r[1] == "list",
-            "blobs" => (r.len() == 2 && !r[1].is_empty()) || (r.len() >= 2 && r[1] == "uploads"),
-            _ => false,
-        }
-    });
-    let Some(n) = name_len else { return vec![] };
-    let name = segs[..n].join("/");
-    if segs[..n].iter().any(|s| s.is_empty()) {
+    let Some((name, route)) = repository_route(path) else {
         return vec![];
-    }
+    };
     let mut scopes = vec![format!("repository:{name}:pull,push")];
     if let Some(q) = query {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
@@ -1303,12 +1296,35 @@ pub fn derive_scopes(path: &str, query: Option<&str>) -> Vec<String> {
             .collect();
         let mount = pairs.iter().any(|(k, _)| k == "mount");
         if let Some((_, from)) = pairs.iter().find(|(k, v)| k == "from" && !v.is_empty()) {
-            if mount && segs[n] == "blobs" {
+            if mount && route == "blobs" {
                 scopes.push(format!("repository:{from}:pull"));
             }
         }
     }
     merge_scopes(scopes.iter().map(String::as_str))
+}
+
+/// The repository a registry API path names and the route after it (`manifests`, `blobs`,
+/// `tags`, `referrers`): `/v2/<name>/(blobs|manifests|tags|referrers)/…`, `path` relative to
+/// the registry's base path. None for any other path.
+pub fn repository_route(path: &str) -> Option<(String, &str)> {
+    let rest = path.strip_prefix("/v2/")?;
+    let segs: Vec<&str> = rest.split('/').collect();
+    // The leftmost split whose remainder is an API route: names may contain `blobs` or
+    // `manifests` as components, the routes after the name have a fixed shape.
+    let n = (1..segs.len()).find(|&i| {
+        let r = &segs[i..];
+        match r[0] {
+            "manifests" | "referrers" => r.len() == 2 && !r[1].is_empty(),
+            "tags" => r.len() == 2 && r[1] == "list",
+            "blobs" => (r.len() == 2 && !r[1].is_empty()) || (r.len() >= 2 && r[1] == "uploads"),
+            _ => false,
+        }
+    })?;
+    if segs[..n].iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    Some((segs[..n].join("/"), segs[n]))
 }
 
 /// Merges scopes on the same resource (`repository:a:pull` + `repository:a:push` →

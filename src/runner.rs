@@ -49,16 +49,9 @@ impl From<&'static str> for Rule {
     }
 }
 
-/// A requirement as one spec version states it: section anchor and sentence.
-#[derive(Debug, Clone)]
-pub struct Citation {
-    pub section: String,
-    pub quote: String,
-}
-
-/// Looks a requirement id up for a spec version (the binary wires in the catalog); None when the
-/// version has no such requirement.
-pub type Citer = fn(&str, crate::model::SpecVersion) -> Option<Citation>;
+/// Looks a requirement id up for a spec version: (section anchor, sentence). The binary wires in
+/// the catalog; None when the version has no such requirement.
+pub type Citer = fn(&str, crate::model::SpecVersion) -> Option<(&'static str, &'static str)>;
 
 /// Why a check did not pass.
 #[derive(Debug, Clone)]
@@ -123,9 +116,12 @@ pub struct Refusal {
 pub const REFUSED: &str = "not judged: access refused";
 
 impl RunCtx {
-    /// The repositories the run was given.
-    fn given(&self) -> [&str; 2] {
-        [&self.cfg.namespace, &self.cfg.crossmount_namespace]
+    /// Whether a refused exchange excuses a verdict. A 403 in a repository other than the two
+    /// the run was given is not excused: a registry that forbids what it should answer with 404
+    /// (a repository that does not exist) is judged.
+    fn excuses(&self, e: &Exchange) -> bool {
+        e.status != Some(403)
+            || self.client.repository_of(&e.url).is_none_or(|r| r == self.cfg.namespace || r == self.cfg.crossmount_namespace)
     }
     fn refuse(&self, id: &str, bucket: Bucket, why: &str) {
         self.refused.lock().unwrap().push(Refusal {
@@ -323,7 +319,7 @@ impl Sc {
                     Fail::Violation { message, .. } => (Outcome::Failed, message.clone()),
                     Fail::Transport(h) => (Outcome::Failed, h.message.clone()),
                 };
-                let refused = (outcome == Outcome::Failed).then(|| self.setup_trace.refusal(&self.ctx.given())).flatten();
+                let refused = (outcome == Outcome::Failed).then(|| self.setup_trace.refusal(|e| self.ctx.excuses(e))).flatten();
                 let reason = match refused {
                     Some(why) => {
                         outcome = Outcome::Skipped;
@@ -414,7 +410,7 @@ impl Sc {
         let (mut outcome, mut message) = classify(&ck, res);
         // An answer about the credentials is no answer about the spec: not judged.
         if matches!(outcome, Outcome::Failed | Outcome::Warned) {
-            if let Some(why) = ck.trace.refusal(&self.ctx.given()) {
+            if let Some(why) = ck.trace.refusal(|e| self.ctx.excuses(e)) {
                 outcome = Outcome::Skipped;
                 message = format!("{REFUSED}: {why}");
             }
@@ -617,7 +613,7 @@ impl Ck {
         match rule.into() {
             Rule::Text(t) => format!("§{} \"{t}\"", self.meta.spec),
             Rule::Req(id) => match (self.cite)(id, self.version) {
-                Some(c) => format!("§{} \"{}\"", c.section, c.quote),
+                Some((section, quote)) => format!("§{section} \"{quote}\""),
                 // A check that cites a requirement its version lacks is a harness bug; say so
                 // rather than quote another version's text.
                 None => format!("§{} (requirement {id}, not in spec {})", self.meta.spec, self.version.as_str()),

@@ -59,17 +59,10 @@ impl TraceSink {
         e.refused = e.refused.map(|r| self.redact(&r));
         self.inner.lock().unwrap().push(e);
     }
-    /// The first refusal of credentials among the exchanges so far (see `Exchange::refused`).
-    /// A 403 in a repository other than `given` is not one: a registry that forbids what it
-    /// should answer with 404 (a repository that does not exist) is judged, not excused.
-    pub fn refusal(&self, given: &[&str]) -> Option<String> {
-        self.inner.lock().unwrap().iter().find_map(|e| {
-            let why = e.refused.as_ref()?;
-            match (e.status, repository_of(&e.url)) {
-                (Some(403), Some(repo)) if !given.contains(&repo.as_str()) => None,
-                _ => Some(why.clone()),
-            }
-        })
+    /// The first refusal of credentials among the exchanges so far (see `Exchange::refused`)
+    /// that `counts` accepts as one.
+    pub fn refusal(&self, counts: impl Fn(&Exchange) -> bool) -> Option<String> {
+        self.inner.lock().unwrap().iter().filter(|e| counts(e)).find_map(|e| e.refused.clone())
     }
     pub fn take(&self) -> Vec<Exchange> {
         std::mem::take(&mut *self.inner.lock().unwrap())
@@ -84,17 +77,6 @@ impl TraceSink {
     pub fn redact(&self, s: &str) -> String {
         redact_secrets(s, &self.secrets)
     }
-}
-
-/// The repository a registry API URL names (`/v2/<name>/(manifests|blobs|tags|referrers)/…`).
-pub fn repository_of(url: &str) -> Option<String> {
-    let path = url.split(['?', '#']).next()?;
-    let after = &path[path.find("/v2/")? + 4..];
-    ["/manifests/", "/blobs/", "/tags/", "/referrers/"]
-        .iter()
-        .filter_map(|k| after.find(k))
-        .min()
-        .map(|i| after[..i].to_string())
 }
 
 /// Replaces `secrets` and every secret registered with [`register_secret`] in `s`.

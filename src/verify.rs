@@ -86,7 +86,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, String> {
         if !major_minor.is_empty() && !r.spec_version.is_empty() && r.spec_version != major_minor {
             p.push(format!("results.yaml says spec version {:?}, the folder {version}", r.spec_version));
         }
-        let yaml_bad = r.failing.clone();
+        let yaml_bad = &r.failing;
         if all_passed && !yaml_bad.is_empty() {
             p.push(format!("report.html says \"All tests passed\" but results.yaml has {}", yaml_bad.join(", ")));
         }

@@ -637,6 +637,17 @@ pub async fn setup_with<T>(
     sc.setup(what, body).await
 }
 
+/// Setup that pushes an image of its own (layers of `sizes`, bytes unique to `label`) under tag
+/// `tag`: the scenario's checks are skipped with the reason when it fails.
+pub async fn setup_tagged_image(sc: &mut Sc, repo: &str, label: &str, sizes: &[u64], tag: &str) -> Option<Image> {
+    setup_with(sc, "push an image by tag", async |sc| {
+        let img = Image::new(&sc.gen, label, sizes, &ManifestOpts::default());
+        push_image(sc, repo, &img, tag).await?;
+        Ok(img)
+    })
+    .await
+}
+
 /// Pushes a blob (POST + monolithic PUT) from inside a check, traced there; a refusal is a
 /// violation of `rule`. Records the blob for cleanup unless it was there before (shared
 /// blobs such as the empty config must outlive the run).

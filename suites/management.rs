@@ -217,12 +217,7 @@ async fn tag(mut sc: Sc) {
     let repo = sc.ns().to_string();
     let wait = sc.cfg().consistency_wait;
     let t = sc.tag("deltag");
-    let img = setup_with(&mut sc, "push a manifest by tag", async |sc| {
-        let img = Image::new(&sc.gen, "tagdel", &[150], &ManifestOpts::default());
-        push_image(sc, &repo, &img, &t).await?;
-        Ok(img)
-    })
-    .await;
+    let img = setup_tagged_image(&mut sc, &repo, "tagdel", &[150], &t).await;
     let Some(img) = img else { return };
     let m = &img.manifest;
 
@@ -299,12 +294,7 @@ async fn manifest(mut sc: Sc) {
     let wait = sc.cfg().consistency_wait;
     let t = sc.tag("delman");
     let unknown_repo = format!("{repo}/unknown-{}", sc.gen.token("unknown-repo", 10));
-    let img = setup_with(&mut sc, "push a manifest by tag", async |sc| {
-        let img = Image::new(&sc.gen, "mandel", &[170], &ManifestOpts::default());
-        push_image(sc, &repo, &img, &t).await?;
-        Ok(img)
-    })
-    .await;
+    let img = setup_tagged_image(&mut sc, &repo, "mandel", &[170], &t).await;
     let Some(img) = img else { return };
     let digest = img.manifest.digest.to_string();
 

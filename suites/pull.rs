@@ -983,12 +983,7 @@ async fn isolation(mut sc: Sc) {
     let others = [sc.ns2().to_string(), format!("{repo}/{}", sc.tag("nonexistent"))];
     let t = sc.tag("isolation");
     // A layer of its own (run-unique bytes): no other scenario pushes it anywhere.
-    let img = setup_with(&mut sc, "push an image to the namespace", async |sc| {
-        let img = Image::new(&sc.gen, "isolation", &[333], &ManifestOpts::default());
-        push_image(sc, &repo, &img, &t).await?;
-        Ok(img)
-    })
-    .await;
+    let img = setup_tagged_image(&mut sc, &repo, "isolation", &[333], &t).await;
     let Some(img) = img else { return };
     let layer = img.layers[0].digest().clone();
     let digest = img.manifest.digest.to_string();
