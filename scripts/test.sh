@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # --- set-up: Debian packages the tests use (root on CI; otherwise say what is missing) ---
 need=()
-for p in docker-registry skopeo chromium curl; do
+for p in docker-registry skopeo umoci podman chromium curl; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -235,6 +235,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         stale: Default::default(),
         refused: Default::default(),
         setup_failures: Default::default(),
+        outcomes: Default::default(),
         cite: crate::suites::catalog::quote,
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;

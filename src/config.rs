@@ -297,6 +297,13 @@ pub struct RunArgs {
     /// (e.g. 1GiB, 5GiB; streamed, never held in memory). Off by default.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub large_blob_size: Option<u64>,
+    /// Clients bucket: the program to run for a client (crane, skopeo, umoci, podman), e.g.
+    /// `--client-tool crane=/opt/bin/crane` (repeatable). Without it a client is looked up on PATH.
+    #[arg(long = "client-tool", value_name = "NAME=PATH")]
+    pub client_tool: Vec<String>,
+    /// Clients bucket: longest time one client command may take, in seconds.
+    #[arg(long, value_name = "S", default_value = "120")]
+    pub client_timeout: f64,
     /// Read-only mode: push nothing; test the preloaded content named by --ro-* (also on when
     /// any OCI_RO_DATA_* variable is set).
     #[arg(long)]
@@ -339,6 +346,9 @@ impl std::fmt::Debug for Secret {
         f.write_str("[REDACTED]")
     }
 }
+
+/// Programs the clients bucket can drive (`--client-tool NAME=PATH`).
+pub const CLIENT_NAMES: [&str; 4] = ["crane", "skopeo", "umoci", "podman"];
 
 /// Preloaded content for read-only mode.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -389,6 +399,9 @@ pub struct Config {
     /// Expectations file (known failures).
     pub expect: Option<PathBuf>,
     pub large_blob_size: Option<u64>,
+    /// Clients bucket: programs named with --client-tool, by client name.
+    pub client_tools: BTreeMap<String, PathBuf>,
+    pub client_timeout: Duration,
     /// Read-only mode and its preloaded content.
     pub read_only: Option<ReadOnlyData>,
     /// Where each setting came from (flag, env var, default), for the printed config.
@@ -676,7 +689,7 @@ impl Config {
         };
         let mut buckets = BTreeSet::new();
         for b in &a.bucket {
-            buckets.insert(Bucket::parse(b).ok_or_else(|| format!("--bucket: unknown bucket {b:?} (pull, push, content-discovery, content-management, referrers)"))?);
+            buckets.insert(Bucket::parse(b).ok_or_else(|| format!("--bucket: unknown bucket {b:?} (pull, push, content-discovery, content-management, referrers; opt-in: clients)"))?);
         }
         if buckets.is_empty() {
             // Official suite generations: OCI_TEST_* (v1.1.1) and OCI_API_* (HEAD).
@@ -749,6 +762,18 @@ impl Config {
             }
         };
         let username = a.username.clone().or_else(|| env.get("OCI_USERNAME"));
+        let mut client_tools = BTreeMap::new();
+        for t in &a.client_tool {
+            let (name, path) = t
+                .split_once('=')
+                .filter(|(n, p)| CLIENT_NAMES.contains(n) && !p.is_empty())
+                .ok_or_else(|| format!("--client-tool: expected NAME=PATH with NAME one of {}, got {t:?}", CLIENT_NAMES.join(", ")))?;
+            client_tools.insert(name.to_string(), PathBuf::from(path));
+        }
+        if !(a.client_timeout.is_finite() && a.client_timeout > 0.0) {
+            return Err(format!("--client-timeout: expected a positive number of seconds, got {}", a.client_timeout));
+        }
+        let client_timeout = Duration::from_secs_f64(a.client_timeout);
         let password = if a.password_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -822,6 +847,8 @@ impl Config {
             embedded_faults: a.embedded_faults.clone(),
             expect: a.expect.clone(),
             large_blob_size: a.large_blob_size,
+            client_tools,
+            client_timeout,
             cleanup: !a.no_cleanup && read_only.is_none(),
             read_only,
             sources,

@@ -16,6 +16,7 @@ pub mod digest;
 pub mod events;
 pub mod expect;
 pub mod headers;
+pub mod layout;
 pub mod model;
 pub mod plan;
 pub mod registry;
@@ -23,6 +24,7 @@ pub mod report;
 pub mod results_yaml;
 pub mod runner;
 pub mod tls;
+pub mod tool;
 pub mod trace;
 pub mod verify;
 

@@ -12,6 +12,8 @@ pub enum Bucket {
     ContentDiscovery,
     ContentManagement,
     Referrers,
+    /// Opt-in: real clients (crane, skopeo, podman) against the registry.
+    Clients,
 }
 
 impl Bucket {
@@ -22,6 +24,12 @@ impl Bucket {
         Bucket::ContentManagement,
         Bucket::Referrers,
     ];
+    /// Buckets that run only when named in `--bucket`.
+    pub const OPT_IN: [Bucket; 1] = [Bucket::Clients];
+    /// Every bucket, in report order.
+    pub fn every() -> impl Iterator<Item = Bucket> {
+        Bucket::ALL.into_iter().chain(Bucket::OPT_IN)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             Bucket::Pull => "pull",
@@ -29,11 +37,12 @@ impl Bucket {
             Bucket::ContentDiscovery => "content-discovery",
             Bucket::ContentManagement => "content-management",
             Bucket::Referrers => "referrers",
+            Bucket::Clients => "clients",
         }
     }
     pub fn parse(s: &str) -> Option<Bucket> {
         let s = s.trim().to_ascii_lowercase().replace('_', "-");
-        Bucket::ALL.into_iter().find(|b| {
+        Bucket::every().find(|b| {
             b.as_str() == s
                 || (s == "discovery" && *b == Bucket::ContentDiscovery)
                 || (s == "management" && *b == Bucket::ContentManagement)

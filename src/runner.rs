@@ -99,6 +99,9 @@ pub struct RunCtx {
     pub refused: Mutex<Vec<Refusal>>,
     /// Why a scenario's setup failed, for the checks it leaves without an outcome.
     pub setup_failures: Mutex<HashMap<&'static str, String>>,
+    /// Outcome of every check reported so far, for checks that explain themselves by others
+    /// (a client failing where a protocol check failed).
+    pub outcomes: Mutex<HashMap<&'static str, Outcome>>,
     /// Quotes requirements for the version under test.
     pub cite: Citer,
 }
@@ -491,6 +494,7 @@ impl Sc {
             }
         }
         let outcome = r.outcome;
+        self.ctx.outcomes.lock().unwrap().insert(meta.id, outcome);
         r.message = crate::trace::redact_secrets(&r.message, &self.ctx.secrets);
         if outcome == Outcome::Skipped && r.message.starts_with(REFUSED) {
             self.ctx.refuse(meta.id, meta.bucket, &r.message[REFUSED.len()..].trim_start_matches([':', ' ']));

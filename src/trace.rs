@@ -26,6 +26,21 @@ pub struct Exchange {
     pub refused: Option<String>,
 }
 
+/// `Exchange::method` of a program run (the clients bucket): `url` is its command line,
+/// `response_body` the end of its stderr, the first note its exit.
+pub const EXEC: &str = "EXEC";
+
+impl Exchange {
+    /// How it ended, for reports: the HTTP status, a program's exit, or "no response".
+    pub fn ending(&self) -> String {
+        match self.status {
+            Some(c) => c.to_string(),
+            None if self.method == EXEC => self.notes.first().cloned().unwrap_or_default(),
+            None => "no response".into(),
+        }
+    }
+}
+
 /// Where a check's exchanges go. Cloned into the client call; cheap.
 #[derive(Clone, Default)]
 pub struct TraceSink {

@@ -2,6 +2,7 @@
 //! section) beside the code that tests it; scenarios group checks that share setup.
 
 pub mod catalog;
+pub mod clients;
 pub mod common;
 pub mod discovery;
 pub mod large;
@@ -23,5 +24,6 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(management::scenarios());
     v.extend(referrers::scenarios());
     v.extend(large::scenarios());
+    v.extend(clients::scenarios());
     v
 }

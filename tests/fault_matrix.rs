@@ -74,6 +74,9 @@ async fn harness(spec: RunSpec) -> Result<RunResult, String> {
     if spec.large {
         argv.extend(["--large-blob-size".into(), LARGE_BLOB.to_string()]);
     }
+    // clients bucket: crane from ../shared (skopeo, umoci, podman from apt, on PATH)
+    let crane = support::shared_registries().join("bin/crane");
+    argv.extend(["--client-tool".into(), format!("crane={}", crane.display())]);
     support::run(&argv, BTreeMap::new()).await
 }
 

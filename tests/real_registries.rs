@@ -10,9 +10,7 @@
 use oci_conformance::config::{Config, RunArgs};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 #[derive(Deserialize)]
 struct Known {
@@ -29,89 +27,31 @@ struct Violation {
     why: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "registry_support.rs"]
+mod support;
+use support::Server;
 
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_ready(port: u16) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-            let mut buf = [0u8; 12];
-            if s.read(&mut buf).map(|n| n >= 12).unwrap_or(false) {
-                return true;
-            }
+/// Starts a server; None (with the reason printed) when it is absent or does not start.
+fn started(r: Result<Option<Server>, String>) -> Option<(Server, u16)> {
+    match r {
+        Ok(Some(s)) => {
+            let port = s.port;
+            Some((s, port))
         }
-        std::thread::sleep(Duration::from_millis(100));
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
     }
-    false
 }
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/registries")
-}
-
-/// Debian's docker-registry with a throw-away config (delete enabled, loopback only).
 fn start_docker_registry() -> Option<(Server, u16)> {
-    let bin = Path::new("/usr/bin/docker-registry");
-    if !bin.exists() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        dir.path().join("storage").display()
-    );
-    let cfgp = dir.path().join("config.yml");
-    std::fs::write(&cfgp, cfg).unwrap();
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&cfgp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let s = Server { child, _dir: dir };
-    wait_ready(port).then_some((s, port))
+    started(Server::docker_registry())
 }
 
-/// A foreground start script from ../shared/registries: `start-X.sh PORT DIR`.
 fn start_shared(script: &str) -> Option<(Server, u16)> {
-    let path = shared().join(script);
-    if !path.exists() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = Command::new("bash")
-        .arg(&path)
-        .arg(port.to_string())
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let s = Server { child, _dir: dir };
-    wait_ready(port).then_some((s, port))
+    started(Server::shared(script))
 }
 
 fn verdicts(port: u16) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
@@ -193,17 +133,11 @@ fn compare(name: &str, port: u16, restart: impl Fn() -> Option<(Server, u16)>) {
     eprintln!("{name}: {} known violations confirmed (on the second run)", got.len());
 }
 
-fn require_real() -> bool {
-    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL")
-        .map(|v| v == "1")
-        .unwrap_or(false)
-}
-
 #[test]
 fn docker_registry_2_8() {
     match start_docker_registry() {
         Some((_s, port)) => compare("docker-registry-2.8", port, start_docker_registry),
-        None if require_real() => panic!("docker-registry is required (apt-get install docker-registry) but could not be started"),
+        None if support::require_real() => panic!("docker-registry is required (apt-get install docker-registry) but could not be started"),
         None => eprintln!("skipped: /usr/bin/docker-registry not installed (apt-get install docker-registry)"),
     }
 }

@@ -87,56 +87,98 @@ pub fn require_real() -> bool {
         || std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// Debian's docker-registry (distribution 2.8) on a free loopback port with its own storage
-/// (delete enabled); stopped when dropped. None when /usr/bin/docker-registry is missing.
-pub struct DockerRegistry {
+/// A registry server process on a free loopback port with its own storage; stopped (and its
+/// storage removed) when dropped.
+pub struct Server {
     child: std::process::Child,
     pub port: u16,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for DockerRegistry {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl DockerRegistry {
-    pub fn start() -> Result<Option<DockerRegistry>, String> {
+/// ../shared/registries (the real registries and crane), beside the repository.
+pub fn shared_registries() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/registries")
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+impl Server {
+    /// Debian's docker-registry (distribution 2.8), delete enabled. Ok(None) when
+    /// /usr/bin/docker-registry is missing.
+    pub fn docker_registry() -> Result<Option<Server>, String> {
         let bin = std::path::Path::new("/usr/bin/docker-registry");
         if !bin.exists() {
             return Ok(None);
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| e.to_string())?;
+        let port = free_port()?;
         let cfg = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\nhealth:\n  storagedriver:\n    enabled: false\n",
             dir.path().join("storage").display()
         );
         let cfgp = dir.path().join("config.yml");
         std::fs::write(&cfgp, cfg).map_err(|e| e.to_string())?;
-        let child = std::process::Command::new(bin)
-            .arg("serve")
-            .arg(&cfgp)
+        let mut c = std::process::Command::new(bin);
+        c.arg("serve").arg(&cfgp);
+        Server::spawn(c, dir, port, "docker-registry").map(Some)
+    }
+
+    /// A foreground start script of ../shared/registries (`start-X.sh PORT DIR`). Ok(None)
+    /// when the script is not there.
+    pub fn shared(script: &str) -> Result<Option<Server>, String> {
+        let path = shared_registries().join(script);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = free_port()?;
+        let mut c = std::process::Command::new("bash");
+        c.arg(&path).arg(port.to_string()).arg(dir.path());
+        Server::spawn(c, dir, port, script).map(Some)
+    }
+
+    fn spawn(mut c: std::process::Command, dir: tempfile::TempDir, port: u16, what: &str) -> Result<Server, String> {
+        let child = c
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-        let r = DockerRegistry { child, port, _dir: dir };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(20) {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Some(r));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            .map_err(|e| format!("cannot run {what}: {e}"))?;
+        let s = Server { child, port, _dir: dir };
+        if wait_ready(port) {
+            Ok(s)
+        } else {
+            Err(format!("{what} did not answer GET /v2/ within 20 s"))
         }
-        Err("docker-registry did not listen within 20 s".into())
     }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+}
+
+/// True once the port answers an HTTP request (any status line).
+fn wait_ready(port: u16) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let mut buf = [0u8; 12];
+            if s.read(&mut buf).map(|n| n >= 12).unwrap_or(false) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }

@@ -69,7 +69,7 @@ fn the_site_generator_renders_our_bundles_truthfully() {
         eprintln!("skipped: ../shared/oci-site not present");
         return;
     };
-    let docker = support::DockerRegistry::start().expect("docker-registry");
+    let docker = support::Server::docker_registry().expect("docker-registry");
     let Some(docker) = docker else {
         assert!(!support::require_real(), "docker-registry is required on CI (apt-get install docker-registry)");
         eprintln!("skipped: /usr/bin/docker-registry not installed");

@@ -3,6 +3,9 @@
 //! the embedded registry with and without the referrers API, and Debian's docker-registry
 //! (distribution 2.8) when it is installed.
 
+#[path = "registry_support.rs"]
+mod support;
+
 use oci_conformance::config::{Config, RunArgs};
 use std::collections::BTreeMap;
 
@@ -172,55 +175,17 @@ fn debian_docker_registry_verdicts() {
 }
 
 async fn debian_docker_registry_verdicts_once() {
-    let bin = std::path::Path::new("/usr/bin/docker-registry");
-    if !bin.exists() {
-        eprintln!(
-            "skipped: /usr/bin/docker-registry is not installed (apt-get install docker-registry)"
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\nhealth:\n  storagedriver:\n    enabled: false\n",
-        dir.path().join("storage").display()
-    );
-    let cfg_path = dir.path().join("config.yml");
-    std::fs::write(&cfg_path, config).unwrap();
-    let mut child = std::process::Command::new(bin)
-        .arg("serve")
-        .arg(&cfg_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start docker-registry");
-    let url = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if c.get(format!("{url}/v2/"))
-            .send()
-            .await
-            .map(|r| r.status() == 200)
-            .unwrap_or(false)
-        {
-            up = true;
-            break;
+    let server = match support::Server::docker_registry() {
+        Ok(Some(s)) => s,
+        Ok(None) if support::require_real() => panic!("/usr/bin/docker-registry is required (apt-get install docker-registry)"),
+        Ok(None) => {
+            eprintln!("skipped: /usr/bin/docker-registry is not installed (apt-get install docker-registry)");
+            return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let r = if up {
-        Some(run(Some(url), "1.1").await)
-    } else {
-        None
+        Err(e) => panic!("{e}"),
     };
-    let _ = child.kill();
-    let _ = child.wait();
-    let r = r.expect("docker-registry did not come up");
+    let r = run(Some(server.url()), "1.1").await;
+    drop(server);
 
     for id in [
         "discovery.tags.n",

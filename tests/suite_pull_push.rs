@@ -8,9 +8,6 @@ use oci_conformance::digest::{Algorithm, Digest};
 use oci_conformance::suites::common::*;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[path = "registry_support.rs"]
 mod support;
@@ -367,51 +364,10 @@ fn embedded_registry_modes_pass_pull_and_push() {
 
 // ---- Debian's docker-registry 2.8 ----
 
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_docker_registry() -> Option<(Server, u16)> {
-    let bin = Path::new("/usr/bin/docker-registry");
-    if !bin.exists() {
-        return None;
-    }
-    let dir = tempfile::tempdir().ok()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        dir.path().join("storage").display()
-    );
-    let path = dir.path().join("config.yml");
-    std::fs::write(&path, cfg).ok()?;
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Server { child, _dir: dir };
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((server, port));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
+fn start_docker_registry() -> Option<(support::Server, u16)> {
+    let s = support::Server::docker_registry().unwrap_or_else(|e| panic!("{e}"))?;
+    let port = s.port;
+    Some((s, port))
 }
 
 /// distribution 2.8 ignores Content-Range (its PATCH handler has "TODO(dmcgowan): support

@@ -563,7 +563,9 @@ pub fn delete(st: &State, name: &str, reference: &str) -> R {
             if !repo.manifests.contains_key(&key) {
                 return manifest_unknown(st, &key);
             }
-            remove_manifest(st, repo, &key);
+            if !st.fault("manifest-delete-ignored") {
+                remove_manifest(st, repo, &key);
+            }
             R::new(if st.fault("manifest-delete-200") {
                 200
             } else {

@@ -484,10 +484,7 @@ pub fn trace_lines(trace: &[Exchange]) -> Vec<String> {
         }
     };
     for e in trace {
-        let status = e
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "no response".into());
+        let status = e.ending();
         out.push(format!(
             "    {} {} → {} ({} ms)",
             e.method, e.url, status, e.duration_ms

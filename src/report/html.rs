@@ -425,10 +425,12 @@ fn trace(tr: &[Exchange], failed: bool) -> String {
     );
     for (n, e) in tr.iter().enumerate() {
         let open = failed && n + 1 == tr.len();
-        let (st, cls) = match e.status {
-            Some(c) => (c.to_string(), format!("st-{}", (c / 100).min(5))),
-            None => ("no response".to_string(), "st-0".to_string()),
+        let cls = match e.status {
+            Some(c) => format!("st-{}", (c / 100).min(5)),
+            None if e.method == crate::trace::EXEC && e.ending() == "exit status 0" => "st-2".to_string(),
+            None => "st-0".to_string(),
         };
+        let st = e.ending();
         let _ = write!(
             s,
             "<details class=\"ex\"{}><summary><span class=\"m\">{}</span><span class=\"u\">{}</span><span class=\"st {cls}\">{}</span><span class=\"d\">{} ms</span></summary><div class=\"exb\">",
@@ -454,7 +456,7 @@ fn trace(tr: &[Exchange], failed: bool) -> String {
         }
         let mut resp = match e.status {
             Some(c) => format!("HTTP {c}\n"),
-            None => "(no response)\n".to_string(),
+            None => format!("({})\n", e.ending()),
         };
         for (k, v) in &e.response_headers {
             let _ = writeln!(resp, "{k}: {v}");

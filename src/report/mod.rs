@@ -56,8 +56,7 @@ impl RunRecord {
 
     /// Buckets that have results, in bucket order, with their counts.
     pub fn buckets(&self) -> Vec<(Bucket, Counts)> {
-        Bucket::ALL
-            .into_iter()
+        Bucket::every()
             .filter_map(|b| {
                 let c = Counts::of(
                     self.results
@@ -339,10 +338,7 @@ pub fn trace_summary(trace: &[crate::trace::Exchange], max: usize) -> Vec<String
         out.push(format!("… {skip} earlier exchange(s) not shown"));
     }
     for e in &trace[skip..] {
-        let status = e
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "no response".into());
+        let status = e.ending();
         out.push(format!(
             "{} {} → {} ({} ms)",
             e.method, e.url, status, e.duration_ms
