@@ -40,6 +40,11 @@ summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^pass
 if [ -x benches/run.sh ]; then
   benches/run.sh --short
 fi
+# Verdict stability: 20 consecutive default runs against one docker-registry 2.8 must all give
+# the pinned verdicts (tests/known/docker-registry-2.8.toml); a difference fails the tests.
+if [ -x /usr/bin/docker-registry ] && [ -x benches/repeat.sh ]; then
+  if ! benches/repeat.sh 20; then status=1; summary="$summary; benches/repeat.sh: verdicts differ"; fi
+fi
 
 echo "tests: $summary"
 exit "$status"

@@ -236,6 +236,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         refused: Default::default(),
         setup_failures: Default::default(),
         outcomes: Default::default(),
+        blob_gates: Default::default(),
         cite: crate::suites::catalog::quote,
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;

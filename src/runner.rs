@@ -102,6 +102,9 @@ pub struct RunCtx {
     /// Outcome of every check reported so far, for checks that explain themselves by others
     /// (a client failing where a protocol check failed).
     pub outcomes: Mutex<HashMap<&'static str, Outcome>>,
+    /// Setup pushes of one blob to one repository, one at a time and once per run (see
+    /// `blob_gate`).
+    pub blob_gates: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<bool>>>>,
     /// Quotes requirements for the version under test.
     pub cite: Citer,
 }
@@ -119,6 +122,14 @@ pub struct Refusal {
 pub const REFUSED: &str = "not judged: access refused";
 
 impl RunCtx {
+    /// The gate of (repository, digest) for setup pushes; its value is whether the blob was
+    /// pushed. Scenarios share constant blobs (the `{}` empty config): pushed concurrently, a
+    /// registry that races on one blob (docker-registry 2.8 answered 400 to a manifest PUT
+    /// then) would turn its race into a verdict on an unrelated check. Races are the stress
+    /// bucket's business; conformance setup never makes its own.
+    pub fn blob_gate(&self, repo: &str, digest: &str) -> Arc<tokio::sync::Mutex<bool>> {
+        self.blob_gates.lock().unwrap().entry((repo.to_string(), digest.to_string())).or_default().clone()
+    }
     /// Whether a refused exchange excuses a verdict. A 403 in a repository other than the two
     /// the run was given is not excused: a registry that forbids what it should answer with 404
     /// (a repository that does not exist) is judged.

@@ -20,10 +20,16 @@ pub fn with_query(location: &str, key: &str, value: &str) -> String {
     format!("{location}{sep}{key}={enc}")
 }
 
-/// Pushes a blob with POST + monolithic PUT (setup helper; not itself a check). Records it
-/// for cleanup unless it was there before (constant blobs such as the empty config or the
-/// zero-length blob may be shared with other runs and content).
+/// Pushes a blob with POST + monolithic PUT (setup helper; not itself a check), once per run
+/// and repository (`RunCtx::blob_gate`). Records it for cleanup unless it was there before
+/// (constant blobs such as the empty config or the zero-length blob may be shared with other
+/// runs and content).
 pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
+    let gate = sc.ctx.blob_gate(repo, &blob.digest().to_string());
+    let mut pushed = gate.lock().await;
+    if *pushed {
+        return Ok(());
+    }
     let existed = sc.send(head_blob(repo, blob.digest())).await?.status == 200;
     let r = sc
         .send(Request::post(format!("/v2/{repo}/blobs/uploads/")))
@@ -46,6 +52,7 @@ pub async fn push_blob(sc: &Sc, repo: &str, blob: &Blob) -> Res {
     if !existed {
         sc.cleanup().blob(repo, &blob.digest().to_string());
     }
+    *pushed = true;
     Ok(())
 }
 

@@ -159,6 +159,14 @@ pub const MOUNT_NO_FROM: CheckMeta = CheckMeta::new(
     "mounting-a-blob-from-another-repository",
     "mount without from= answers 201 (mounted) or 202 (upload session)",
 );
+pub const MOUNT_SHA512: CheckMeta = CheckMeta::new(
+    "push.mount.sha512",
+    B,
+    Level::Must,
+    "mounting-a-blob-from-another-repository",
+    "a sha512 blob mounted with 201 is served at its Location and Docker-Content-Digest",
+)
+.since(SpecVersion::V1_1);
 pub const MOUNT_UNKNOWN: CheckMeta = CheckMeta::new(
     "push.mount.unknown-blob",
     B,
@@ -1009,7 +1017,42 @@ async fn digests(mut sc: Sc) {
 
 // ---- push.mount ----
 
-const MOUNT_CHECKS: [&CheckMeta; 3] = [&MOUNT_FROM, &MOUNT_NO_FROM, &MOUNT_UNKNOWN];
+const MOUNT_CHECKS: [&CheckMeta; 4] = [&MOUNT_FROM, &MOUNT_NO_FROM, &MOUNT_SHA512, &MOUNT_UNKNOWN];
+
+/// A 201 mount put `blob` in `repo`: it is stored, its Location serves it, and the
+/// Docker-Content-Digest, when sent, names a digest it is served under (the canonical one may
+/// be of another algorithm).
+async fn expect_mounted(ck: &mut Ck, repo: &str, r: &Response, blob: &Blob) -> Res {
+    let loc = expect_location(ck, r, R_MOUNT_201)?;
+    expect_stored(ck, repo, blob, R_MOUNT_201).await?;
+    let g = ck.send(hashed_get(loc.clone(), blob.algorithm)).await?;
+    expect_blob_body(ck, &g, blob, R_MOUNT_201).map_err(|f| append(f, &format!(" (the mount's Location {loc} does not serve the mounted blob)")))?;
+    let Some(v) = r.header("docker-content-digest").map(str::trim) else {
+        return Ok(());
+    };
+    let rule = Rule::req("push.mount.digest-header-may-differ");
+    let Some(d) = Digest::parse(v) else {
+        return Err(ck.fail_at(Level::Must, rule, format!("{} answered Docker-Content-Digest: {v}, which is not a digest", r.request)));
+    };
+    if &d == blob.digest() {
+        return Ok(());
+    }
+    let g = ck.send(hashed_get(blob_path(repo, &d), d.algorithm)).await?;
+    let served = g.status == 200 && matches!(&g.hashed, Some((h, n)) if *h == d && *n == blob.len);
+    if served {
+        ck.note(format!("the mount answered Docker-Content-Digest: {d} (not {}), under which the blob is served", blob.digest()));
+        return Ok(());
+    }
+    Err(ck.fail_at(Level::Must, rule, format!("{} answered Docker-Content-Digest: {d} for the mounted blob {}, but {} answered {}", r.request, blob.digest(), g.request, g.summary())))
+}
+
+/// A violation's message with `more` after it.
+fn append(f: Fail, more: &str) -> Fail {
+    match f {
+        Fail::Violation { level, message } => Fail::Violation { level, message: format!("{message}{more}") },
+        f => f,
+    }
+}
 
 async fn mount(mut sc: Sc) {
     let repo = sc.ns().to_string();
@@ -1018,6 +1061,7 @@ async fn mount(mut sc: Sc) {
     let a = sc.gen.blob("mount-from", (512 << 10) + 1);
     let b = sc.gen.blob("mount-without-from", (256 << 10) + 7);
     let ghost = sc.gen.blob("mount-ghost", 4096).digest().clone();
+    let sc512 = sc.gen.blob_with("mount-sha512", (64 << 10) + 3, Algorithm::Sha512);
     let pushed = async {
         push_blob(&sc, &src, &a).await?;
         push_blob(&sc, &src, &b).await
@@ -1045,8 +1089,7 @@ async fn mount(mut sc: Sc) {
         match r.status {
             201 => {
                 ctx.cleanup.blob(&repo, &a.digest().to_string());
-                expect_location(ck, &r, R_MOUNT_201)?;
-                expect_stored(ck, &repo, &a, R_MOUNT_201).await?;
+                expect_mounted(ck, &repo, &r, &a).await?;
                 if before {
                     ck.note("the blob was already in the target repository before the mount (left by an earlier run?), so the mount's effect could not be observed");
                 }
@@ -1074,10 +1117,7 @@ async fn mount(mut sc: Sc) {
         match r.status {
             201 => {
                 ctx.cleanup.blob(&repo, &b.digest().to_string());
-                expect_location(ck, &r, R_MOUNT_201).map_err(|f| at_level(f, Level::Must))?;
-                expect_stored(ck, &repo, &b, R_MOUNT_201)
-                    .await
-                    .map_err(|f| at_level(f, Level::Must))?;
+                expect_mounted(ck, &repo, &r, &b).await.map_err(|f| at_level(f, Level::Must))?;
                 ck.note("mounted without from=");
                 Ok(())
             }
@@ -1096,6 +1136,29 @@ async fn mount(mut sc: Sc) {
                     r.summary()
                 ),
             )),
+        }
+    })
+    .await;
+
+    sc.check(&MOUNT_SHA512, async |ck| {
+        let c = sc512.clone();
+        match try_push_blob(ck, &src, &c).await? {
+            Ok(_) => ctx.cleanup.blob(&src, &c.digest().to_string()),
+            Err(what) => return Err(Fail::Unsupported(format!("sha512 blobs are not accepted (allowed: sha512 is optional): {what}"))),
+        }
+        let r = ck.send(mount_req(format!("{}?mount={}&from={}", uploads_path(&repo), c.digest(), src))).await?;
+        match r.status {
+            201 => {
+                ctx.cleanup.blob(&repo, &c.digest().to_string());
+                expect_mounted(ck, &repo, &r, &c).await
+            }
+            202 => {
+                if let Some(l) = location(&r) {
+                    abandon_upload(ck, &l).await;
+                }
+                Err(Fail::Unsupported(format!("{} answered 202 (an upload session): no mount of sha512 blobs, as the spec allows", r.request)))
+            }
+            _ => Err(ck.fail_at(Level::Should, R_MOUNT_202, format!("{} answered {}; expected 201 (mounted) or 202 (not mounted)", r.request, r.summary()))),
         }
     })
     .await;

@@ -139,9 +139,32 @@ fn mount(st: &State, name: &str, digest: &str, from: Option<&str>) -> R {
                 .insert(key.clone());
         }
     }
-    R::new(201)
-        .header("location", blob_path(name, &d))
-        .header("docker-content-digest", &key)
+    // Faults: a 201 whose Location or Docker-Content-Digest names a blob that is not there.
+    let mut loc = blob_path(name, &d);
+    let mut dcd = key.clone();
+    if st.fault("mount-bad-location") {
+        loc = blob_path(name, &other_digest(&d));
+    }
+    if st.fault("mount-wrong-digest-header") {
+        dcd = other_digest(&d).to_string();
+    }
+    if d.alg != Alg::Sha256 && st.fault("mount-sha512-as-sha256") {
+        let sha256 = st.store().blobs.get(&key).map(|b| Dg::of(Alg::Sha256, b));
+        if let Some(s) = sha256 {
+            loc = blob_path(name, &s);
+            dcd = s.to_string();
+        }
+    }
+    R::new(201).header("location", &loc).header("docker-content-digest", &dcd)
+}
+
+/// A digest of the same algorithm that differs from `d` in its last hex digit.
+fn other_digest(d: &Dg) -> Dg {
+    let mut hex = d.hex.clone();
+    let last = if hex.ends_with('0') { '1' } else { '0' };
+    hex.pop();
+    hex.push(last);
+    Dg { alg: d.alg, hex }
 }
 
 async fn single_post(st: &State, req: &mut Req, name: &str, digest: &str) -> R {
