@@ -1054,6 +1054,17 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 let (kind, m) = self.send_error(&e, url);
+                if has_body && crate::early_answer::is_body_write_error(&m) {
+                    if let Some(r) = self.early_answer(method, url, &ex, body, &m, describe).await {
+                        let (resp, mut ex) = (r.0, ex);
+                        ex.status = Some(resp.status);
+                        ex.response_headers = resp.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+                        ex.response_body = preview(&resp.body);
+                        ex.notes.push(r.1);
+                        ex.duration_ms = started.elapsed().as_millis() as u64;
+                        return Ok((resp, ex));
+                    }
+                }
                 return give_up(ex, herr(kind, format!("{where_}: {m}")));
             }
         };
@@ -1186,6 +1197,26 @@ impl Client {
             },
             ex,
         ))
+    }
+
+    /// The registry's answer to a request whose body it stopped reading (the send failed with
+    /// a broken pipe): sent once more by `early_answer`, which reads while it writes. Plain HTTP
+    /// and bodies up to the materialize limit only; None leaves the failure as it was.
+    async fn early_answer(&self, method: &Method, url: &Url, ex: &Exchange, body: &Body, why: &str, describe: &str) -> Option<(Response, String)> {
+        let bytes = match body {
+            Body::Bytes(b) => b.clone(),
+            Body::Blob { blob, start, end } if end - start <= crate::content::MATERIALIZE_LIMIT => blob.range(*start, *end),
+            _ => return None,
+        };
+        let total = bytes.len();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let e = crate::early_answer::send(method.as_str(), url, &ex.request_headers, bytes, self.opts.request_timeout, self.opts.body_cap).await?;
+        let note = format!(
+            "the first send failed writing the body ({why}); sent again reading while writing: the registry answered {} after {} of {total} body bytes",
+            e.status, e.written
+        );
+        let request = if describe.is_empty() { format!("{method} {}", redact_url(url.path())) } else { describe.to_string() };
+        Some((Response { status: e.status, headers: e.headers, body: e.body, hashed: None, url: url.clone(), request }, note))
     }
 
     /// A failed send, classified, with a message that says what to do about TLS trouble.

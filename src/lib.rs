@@ -13,6 +13,7 @@ pub mod config;
 pub mod content;
 pub mod diff;
 pub mod digest;
+pub mod early_answer;
 pub mod events;
 pub mod expect;
 pub mod headers;
