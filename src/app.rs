@@ -237,6 +237,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         setup_failures: Default::default(),
         outcomes: Default::default(),
         blob_gates: Default::default(),
+        error_answers: Default::default(),
         cite: crate::suites::catalog::quote,
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;

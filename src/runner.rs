@@ -105,9 +105,26 @@ pub struct RunCtx {
     /// Setup pushes of one blob to one repository, one at a time and once per run (see
     /// `blob_gate`).
     pub blob_gates: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<bool>>>>,
+    /// Every 4xx answer of the registry's API that the run's checks received, for the check
+    /// that judges them all (at most `ERROR_ANSWERS_KEPT`).
+    pub error_answers: Mutex<Vec<ErrorAnswer>>,
     /// Quotes requirements for the version under test.
     pub cite: Citer,
 }
+
+/// A 4xx answer of the registry's API and the check that saw it.
+#[derive(Debug, Clone)]
+pub struct ErrorAnswer {
+    pub check: &'static str,
+    pub request: String,
+    pub status: u16,
+    /// The body, when it is a JSON object or array (what the error format rule is about).
+    pub json: Option<serde_json::Value>,
+}
+
+/// How many error answers a run keeps for judging (a bound on memory, not on coverage: runs
+/// see a few hundred).
+pub const ERROR_ANSWERS_KEPT: usize = 5000;
 
 /// A check that met a refusal of credentials instead of an answer
 /// about the spec: a 401 the client could not answer, or a 403.
@@ -430,6 +447,7 @@ impl Sc {
             }
         }
         let trace = ck.trace.take();
+        self.keep_error_answers(meta.id, &trace);
         self.finish(
             meta,
             outcome,
@@ -437,6 +455,25 @@ impl Sc {
             started.elapsed().as_millis() as u64,
             trace,
         )
+    }
+
+    /// Keeps the registry's 4xx answers from a check's exchanges.
+    fn keep_error_answers(&self, id: &'static str, trace: &[Exchange]) {
+        let base = &self.ctx.client.base;
+        let mut kept = self.ctx.error_answers.lock().unwrap();
+        for e in trace {
+            let Some(status @ 400..=499) = e.status else { continue };
+            let Ok(u) = url::Url::parse(&e.url) else { continue };
+            // the registry's own API answers (not a token service's, not a redirect target's)
+            if u.host_str() != base.host_str() || u.port_or_known_default() != base.port_or_known_default() || !u.path().starts_with("/v2/") {
+                continue;
+            }
+            if kept.len() >= ERROR_ANSWERS_KEPT {
+                return;
+            }
+            let json = serde_json::from_str::<serde_json::Value>(&e.response_body).ok().filter(|v| v.is_object() || v.is_array());
+            kept.push(ErrorAnswer { check: id, request: format!("{} {}", e.method, u.path()), status, json });
+        }
     }
 
     /// Runs `meta` only if `dep` passed; otherwise reports it skipped with the reason.

@@ -592,33 +592,40 @@ pub const LEGACY_ERROR_CODES: &[&str] = &["TAG_INVALID", "MANIFEST_UNVERIFIED"];
 /// Checks a 4xx body: any format is allowed, but a JSON body MUST be `{"errors":[{code,…}]}`
 /// with codes from the table. Returns the codes found (empty for a non-JSON body).
 pub fn error_codes(ck: &Ck, r: &Response) -> Res<Vec<String>> {
-    const RULE: &str = "If the response body is in JSON format, it MUST have the following format: {\"errors\": [{\"code\", \"message\", \"detail\"}]}";
     if r.body.is_empty() {
         return Ok(vec![]);
     }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
         return Ok(vec![]);
     };
-    // A bare scalar ("404", "null") is plain text that happens to parse; only objects and
-    // arrays are JSON bodies in the sense of the rule.
+    error_json_codes(&v).map_err(|(rule, why)| ck.fail_at(Level::Must, rule, format!("{} answered {} with {why}", r.request, r.summary())))
+}
+
+/// The codes of a JSON 4xx body, or the requirement it breaks and how. A bare scalar ("404",
+/// "null") is plain text that happens to parse: only objects and arrays are JSON bodies in the
+/// sense of the rule, and have no codes.
+pub fn error_json_codes(v: &serde_json::Value) -> Result<Vec<String>, (Rule, String)> {
     if !(v.is_object() || v.is_array()) {
         return Ok(vec![]);
     }
-    let errs = v.get("errors").and_then(|e| e.as_array()).ok_or_else(|| {
-        Fail::Violation { level: Some(Level::Must), message: format!("§error-codes \"{RULE}\": {} answered {} with a JSON body that has no \"errors\" array", r.request, r.summary()) }
-    })?;
+    let errs = v
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .ok_or_else(|| (Rule::req("errors.body.json-format"), "a JSON body without an \"errors\" array".to_string()))?;
     let mut codes = vec![];
     for e in errs {
+        // "message": "<message describing condition>"; "if present, it SHOULD be a human
+        // readable string or MAY be empty": a string (null taken as empty), never a number or
+        // an object.
+        if let Some(m) = e.get("message").filter(|m| !(m.is_string() || m.is_null())) {
+            return Err((Rule::req("errors.body.json-format"), format!("an error whose \"message\" is {m}, not a string")));
+        }
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
         if !ERROR_CODES.contains(&code) && !LEGACY_ERROR_CODES.contains(&code) {
-            return Err(Fail::Violation {
-                level: Some(Level::Must),
-                message: format!("§error-codes \"The code field MUST be one of the following\": {} answered {} with code {:?}", r.request, r.status, code),
-            });
+            return Err((Rule::req("errors.code.table"), format!("the code {code:?}, which is not in the table")));
         }
         codes.push(code.to_string());
     }
-    let _ = ck;
     Ok(codes)
 }
 

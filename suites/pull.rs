@@ -200,6 +200,13 @@ pub const ERRORS_JSON: CheckMeta = CheckMeta::new(
     "error-codes",
     "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table",
 );
+pub const ERRORS_EVERY: CheckMeta = CheckMeta::new(
+    "pull.errors.every-answer",
+    Bucket::Pull,
+    Level::Must,
+    "error-codes",
+    "every JSON 4xx body of the run, in every bucket, is {\"errors\":[{\"code\":...}]} with codes from the table",
+);
 
 // Spec sentences the checks quote.
 const R_V2: Rule = Rule::req("api.v2.get-200");
@@ -266,6 +273,18 @@ pub fn scenarios() -> Vec<Scenario> {
             run: |sc| Box::pin(errors(sc)),
         },
     ]
+}
+
+/// The check that judges every 4xx answer the other checks received. It runs after all of
+/// them (exclusive, and last in `suites::scenarios`), so its input is the whole run.
+pub fn every_error_answer_scenario() -> Scenario {
+    Scenario {
+        name: "pull.errors.every-answer",
+        bucket: Bucket::Pull,
+        checks: vec![&ERRORS_EVERY],
+        exclusive: true,
+        run: |sc| Box::pin(every_error_answer(sc)),
+    }
 }
 
 async fn api(mut sc: Sc) {
@@ -688,6 +707,26 @@ mod tests {
             "{dated:?}"
         );
     }
+
+    #[test]
+    fn error_answers_are_grouped_by_route_and_judged_by_the_table() {
+        assert_eq!(shape("PATCH /v2/a/b/blobs/uploads/1234?_state=x"), "PATCH /blobs/uploads/");
+        assert_eq!(shape("GET /v2/other/blobs/sha256:ab"), "GET /blobs/");
+        assert_eq!(shape("GET /v2/"), "GET /v2/");
+        let ok = serde_json::json!({"errors": [{"code": "BLOB_UNKNOWN", "message": "", "detail": null}]});
+        assert_eq!(error_json_codes(&ok).unwrap(), vec!["BLOB_UNKNOWN"]);
+        assert_eq!(error_json_codes(&serde_json::json!({"errors": [{"code": "MANIFEST_UNVERIFIED", "message": null}]})).unwrap(), vec!["MANIFEST_UNVERIFIED"]);
+        assert!(error_json_codes(&serde_json::json!("404")).unwrap().is_empty());
+        for bad in [
+            serde_json::json!({"message": "no errors array"}),
+            serde_json::json!({"errors": [{"code": "NOT_FOUND"}]}),
+            serde_json::json!({"errors": [{"message": "no code"}]}),
+            serde_json::json!({"errors": [{"code": "BLOB_UNKNOWN", "message": 404}]}),
+            serde_json::json!([{"code": "BLOB_UNKNOWN"}]),
+        ] {
+            assert!(error_json_codes(&bad).is_err(), "{bad}");
+        }
+    }
 }
 
 const BLOB_CHECKS: [&CheckMeta; 5] = [
@@ -972,6 +1011,64 @@ async fn errors(mut sc: Sc) {
         Ok(())
     })
     .await;
+}
+
+/// "A `4XX` response code from the registry MAY return a body in any format. If the response
+/// body is in JSON format, it MUST have the following format": for every 4xx, not only the ones
+/// `pull.errors.json-format` provokes. Answers on upload, tag, referrers and delete paths are
+/// where registries invent codes the table does not have.
+async fn every_error_answer(mut sc: Sc) {
+    let mut answers = sc.ctx.error_answers.lock().unwrap().clone();
+    // Checks finish in an order that depends on timing; the findings must not (a stable sort
+    // keeps each check's own requests in the order it made them).
+    answers.sort_by_key(|a| a.check);
+    sc.check(&ERRORS_EVERY, async |ck| {
+        if answers.is_empty() {
+            return Err(Fail::Skip("the run received no 4xx answer; nothing to judge".into()));
+        }
+        let json: Vec<_> = answers.iter().filter_map(|a| a.json.as_ref().map(|v| (a, v))).collect();
+        if json.is_empty() {
+            // "MAY return a body in any format"
+            return Err(Fail::Skip(format!("none of the run's {} 4xx answers had a JSON body (any format is allowed); nothing to judge", answers.len())));
+        }
+        // One failure per (kind of request, status, finding): the same fault seen by ten checks
+        // is one finding, named with the first check that met it.
+        let mut found: Vec<(Rule, String)> = vec![];
+        let mut seen = std::collections::HashSet::new();
+        let mut more = 0;
+        for (a, v) in &json {
+            let Err((rule, why)) = error_json_codes(v) else { continue };
+            if !seen.insert((shape(&a.request), a.status, why.clone())) {
+                continue;
+            }
+            if found.len() == 10 {
+                more += 1;
+                continue;
+            }
+            let body = v.to_string();
+            let body = if body.len() > 200 { format!("{}…", &body[..body.floor_char_boundary(200)]) } else { body };
+            found.push((rule, format!("{} answered {} with {why} (seen by {}): {body}", a.request, a.status, a.check)));
+        }
+        let mut fails: Vec<Fail> = found.into_iter().map(|(rule, detail)| ck.fail(rule, detail)).collect();
+        if more > 0 {
+            fails.push(ck.fail(Rule::req("errors.body.json-format"), format!("and {more} more findings like these on other kinds of request")));
+        }
+        ck.note(format!("{} 4xx answers of {} checks judged; {} with a JSON body", answers.len(), answers.iter().map(|a| a.check).collect::<std::collections::HashSet<_>>().len(), json.len()));
+        merge_fails(ck, fails)
+    })
+    .await;
+}
+
+/// The kind of a request: its method and the API route it took, without the repository and
+/// the run-unique parts (digests, tags, session ids), so that one fault met on many paths is
+/// reported once per kind of request.
+fn shape(request: &str) -> String {
+    let (method, path) = request.split_once(' ').unwrap_or(("", request));
+    let route = ["/blobs/uploads/", "/manifests/", "/blobs/", "/tags/", "/referrers/"]
+        .into_iter()
+        .find(|r| path.contains(r))
+        .unwrap_or(path);
+    format!("{method} {route}")
 }
 
 /// Content of one repository seen through others: the cross-mount repository (given to the

@@ -70,6 +70,14 @@ pub const STATUS_204: CheckMeta = CheckMeta::new(
     "GET on an active upload answers 204 with Location and Range",
 )
 .since(SpecVersion::V1_1);
+pub const STATUS_ANY_LOCATION: CheckMeta = CheckMeta::new(
+    "push.chunked.status-any-location",
+    B,
+    Level::Must,
+    "pushing-a-blob-in-chunks",
+    "GET on the Location of any earlier POST or PATCH of an active upload answers 204 with the current Range",
+)
+.since(SpecVersion::V1_1);
 pub const OUT_OF_ORDER: CheckMeta = CheckMeta::new(
     "push.chunked.out-of-order-416",
     B,
@@ -339,6 +347,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 &CHUNKED_PUT,
                 &FINAL_IN_PUT,
                 &MIN_LENGTH,
+                &STATUS_ANY_LOCATION,
             ],
             exclusive: false,
             run: |sc| Box::pin(chunked(sc)),
@@ -686,6 +695,57 @@ async fn chunked(mut sc: Sc) {
         expect_stored(ck, &repo, &blob, R_CLOSE).await?;
         ck.note(format!("OCI-Chunk-Min-Length: {min}; chunks of that size were accepted"));
         Ok(())
+    })
+    .await;
+
+    // "The `<location>` refers to the URL obtained from any preceding `POST` or `PATCH` request":
+    // an earlier Location of a session answers for it as long as it is active, not only the
+    // latest (docker-registry 2.8 answers 404 to any but the latest).
+    sc.check(&STATUS_ANY_LOCATION, async |ck| {
+        let (first, post) = start_upload(ck, &repo, "").await?;
+        let cs = chunk_for(ck, &post, 256 << 10);
+        let blob = gen.blob(&format!("status-any-location-{cs}"), 2 * cs);
+        // locs[0]: the POST's Location, locs[1]: the first PATCH's, locs[2]: the latest.
+        let mut locs = vec![first];
+        for (from, to) in [(0, cs), (cs, 2 * cs)] {
+            let last = locs.last().cloned().unwrap_or_default();
+            match precondition(patch_chunks(ck, v, last.clone(), &blob, from, to, cs).await, PATCH_202.id) {
+                Ok(l) => locs.push(l),
+                Err(e) => {
+                    abandon_upload(ck, &last).await;
+                    return Err(e);
+                }
+            }
+        }
+        let mut found = vec![];
+        for (i, from) in [(0, "the POST"), (1, "the first PATCH")] {
+            if i == 1 && locs[1] == locs[0] {
+                continue;
+            }
+            let r = ck.send(Request::get(locs[i].clone())).await?;
+            let judged = match ck.expect_status(&r, &[204], R_STATUS) {
+                Ok(()) => expect_location(ck, &r, R_STATUS).and_then(|_| expect_range(ck, &r, 2 * cs - 1, R_STATUS)),
+                Err(e) => Err(e),
+            };
+            if let Err(Fail::Violation { level, message }) = judged {
+                found.push(Fail::Violation { level, message: format!("{message} (a GET on the Location that {from} answered, while the upload is active: the spec's location is the URL obtained from any preceding POST or PATCH request)") });
+            } else {
+                judged?;
+            }
+        }
+        // The session is still the client's: it closes at the latest Location.
+        let d = blob.digest().to_string();
+        let r = ck.send(put_close(&locs[2], &d, &blob, None)).await?;
+        if r.status == 201 {
+            ctx.cleanup.blob(&repo, &d);
+            if let Err(e) = expect_stored(ck, &repo, &blob, R_CLOSE).await {
+                found.push(e);
+            }
+        } else {
+            abandon_upload(ck, &locs[2]).await;
+            found.push(ck.fail(R_CLOSE, format!("after the status GETs on its earlier Locations, the upload could not be closed: {} answered {}", r.request, r.summary())));
+        }
+        merge_fails(ck, found)
     })
     .await;
 }

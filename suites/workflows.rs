@@ -33,7 +33,7 @@ pub const WORKFLOWS: &[Workflow] = &[
     w(Apis, "Blob push", false, &["push.monolithic.put-201", "push.monolithic.location-pullable", "push.digest.mismatch", "push.digest.invalid-400", "push.large.monolithic"]),
     w(Apis, "Blob post put", false, &["push.upload.post-202", "push.monolithic.put-201", "push.monolithic.location-pullable", "push.upload.session-unique"]),
     w(Apis, "Blob post only", false, &["push.monolithic.single-post"]),
-    w(Apis, "Blob chunked", false, &["push.chunked.patch-202", "push.chunked.status-204", "push.chunked.put-201", "push.chunked.final-chunk-in-put", "push.chunked.min-length", "push.chunked.out-of-order-416", "push.chunked.final-out-of-order-416", "push.large.chunked"]),
+    w(Apis, "Blob chunked", false, &["push.chunked.patch-202", "push.chunked.status-204", "push.chunked.status-any-location", "push.chunked.put-201", "push.chunked.final-chunk-in-put", "push.chunked.min-length", "push.chunked.out-of-order-416", "push.chunked.final-out-of-order-416", "push.large.chunked"]),
     w(Apis, "Blob streaming", false, &["push.streamed.patch"]),
     w(Apis, "Blob mount", false, &["push.mount.from", "push.mount.unknown-blob"]),
     w(Apis, "Blob anonymous mount", false, &["push.mount.without-from"]),

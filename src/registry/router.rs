@@ -165,7 +165,7 @@ async fn handle(st: &Arc<State>, req: &mut Req) -> R {
         (Route::Blob(n, d), Method::GET | Method::HEAD) => blobs::get(st, req, &n, &d),
         (Route::Blob(n, d), Method::DELETE) => blobs::delete(st, &n, &d),
         (Route::Uploads(n), Method::POST) => uploads::start(st, req, &n).await,
-        (Route::Upload(n, id), Method::GET) => uploads::status(st, &n, &id).await,
+        (Route::Upload(n, id), Method::GET) => uploads::status(st, req, &n, &id).await,
         (Route::Upload(n, id), Method::PATCH) => uploads::patch(st, req, &n, &id).await,
         (Route::Upload(n, id), Method::PUT) => uploads::finish(st, req, &n, &id).await,
         (Route::Upload(n, id), Method::DELETE) => uploads::cancel(st, &n, &id).await,
@@ -190,6 +190,22 @@ fn finish(st: &State, mut r: R) -> R {
         let text = format!("299 - \"{}\"", "w".repeat(1024));
         for _ in 0..5 {
             r = r.header("warning", &text);
+        }
+    }
+    if st.fault("upload-invalid-unlisted-code") && r.status >= 400 {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&r.body) {
+            if v.pointer("/errors/0/code").and_then(|c| c.as_str()) == Some("BLOB_UPLOAD_INVALID") {
+                v["errors"][0]["code"] = "BLOB_UPLOAD_RANGE_INVALID".into();
+                r = r.json(&v);
+            }
+        }
+    }
+    if st.fault("error-message-not-string") && r.status >= 400 && r.head_length.is_none() {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&r.body) {
+            if let Some(m) = v.pointer_mut("/errors/0/message") {
+                *m = serde_json::json!({ "text": m.clone() });
+                r = r.json(&v);
+            }
         }
     }
     if st.fault("error-body-not-spec-json")

@@ -18,6 +18,16 @@ fn upload_path(name: &str, id: &str) -> String {
     format!("/v2/{name}/blobs/uploads/{id}")
 }
 
+/// The Location of a session holding `len` bytes. With `upload-stale-location-404` it carries
+/// the offset, like docker-registry's `_state`, and a status GET on an earlier one fails.
+fn session_location(st: &State, name: &str, id: &str, len: usize) -> String {
+    if st.fault("upload-stale-location-404") {
+        format!("{}?_offset={len}", upload_path(name, id))
+    } else {
+        upload_path(name, id)
+    }
+}
+
 fn blob_path(name: &str, d: &Dg) -> String {
     format!("/v2/{name}/blobs/{d}")
 }
@@ -31,8 +41,8 @@ fn upload_unknown(id: &str) -> R {
 }
 
 /// Headers every answer about a live session carries.
-fn session(r: R, name: &str, up: &Upload) -> R {
-    r.header("location", upload_path(name, &up.id))
+fn session(st: &State, r: R, name: &str, up: &Upload) -> R {
+    r.header("location", session_location(st, name, &up.id, up.data.len()))
         .header("range", up.range())
         .header("docker-upload-uuid", &up.id)
 }
@@ -68,7 +78,7 @@ pub async fn start(st: &State, req: &mut Req, name: &str) -> R {
 fn new_session(st: &State, name: &str, alg: Alg) -> R {
     let id = st.new_upload(name, alg);
     let mut r = R::new(202)
-        .header("location", upload_path(name, &id))
+        .header("location", session_location(st, name, &id, 0))
         .header("range", "0-0")
         .header("docker-upload-uuid", &id);
     if st.fault("chunk-min-length-zero") {
@@ -313,7 +323,7 @@ pub async fn patch(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     };
     if let Some((a, _)) = range {
         if a != up.data.len() as u64 && !st.fault("chunk-out-of-order-accepted") {
-            return session(error(416, "BLOB_UPLOAD_INVALID", format!("chunk starts at {a} but the upload has {} bytes: chunks must be sent in order", up.data.len())), name, &up);
+            return session(st, error(416, "BLOB_UPLOAD_INVALID", format!("chunk starts at {a} but the upload has {} bytes: chunks must be sent in order", up.data.len())), name, &up);
         }
     }
     if let Err(r) = receive(
@@ -331,7 +341,7 @@ pub async fn patch(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     } else {
         up.had_streamed_patch = true;
     }
-    let r = session(R::new(202), name, &up);
+    let r = session(st, R::new(202), name, &up);
     if st.fault("chunk-patch-no-range") {
         return r.remove_header("range");
     }
@@ -369,7 +379,7 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     };
     if let Some((a, _)) = range {
         if a != up.data.len() as u64 && !st.fault("final-chunk-out-of-order-accepted") {
-            return session(
+            return session(st, 
                 error(
                     416,
                     "BLOB_UPLOAD_INVALID",
@@ -440,7 +450,7 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     r
 }
 
-pub async fn status(st: &State, name: &str, id: &str) -> R {
+pub async fn status(st: &State, req: &Req, name: &str, id: &str) -> R {
     let u = match lock(st, name, id) {
         Ok(u) => u,
         Err(r) => return r,
@@ -449,7 +459,10 @@ pub async fn status(st: &State, name: &str, id: &str) -> R {
     if up.closed {
         return upload_unknown(id);
     }
-    session(
+    if st.fault("upload-stale-location-404") && req.q("_offset").is_some_and(|o| o != up.data.len().to_string()) {
+        return error(404, "BLOB_UPLOAD_INVALID", "blob upload invalid");
+    }
+    session(st, 
         R::new(if st.fault("upload-status-200") {
             200
         } else {
