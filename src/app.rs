@@ -238,6 +238,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         outcomes: Default::default(),
         blob_gates: Default::default(),
         error_answers: Default::default(),
+        content_answers: Default::default(),
         cite: crate::suites::catalog::quote,
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;

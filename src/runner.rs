@@ -108,6 +108,10 @@ pub struct RunCtx {
     /// Every 4xx answer of the registry's API that the run's checks received, for the check
     /// that judges them all (at most `ERROR_ANSWERS_KEPT`).
     pub error_answers: Mutex<Vec<ErrorAnswer>>,
+    /// Every 200 answer of the registry's API to a GET or HEAD of a manifest or blob that the
+    /// run's checks received, for the check that judges their headers (at most
+    /// `ERROR_ANSWERS_KEPT`).
+    pub content_answers: Mutex<Vec<ContentAnswer>>,
     /// Quotes requirements for the version under test.
     pub cite: Citer,
 }
@@ -120,6 +124,18 @@ pub struct ErrorAnswer {
     pub status: u16,
     /// The body, when it is a JSON object or array (what the error format rule is about).
     pub json: Option<serde_json::Value>,
+}
+
+/// A 200 answer to a GET or HEAD of `/v2/<name>/manifests/<ref>` or `/v2/<name>/blobs/<digest>`.
+#[derive(Debug, Clone)]
+pub struct ContentAnswer {
+    pub check: &'static str,
+    /// `GET` or `HEAD`.
+    pub method: String,
+    pub request: String,
+    pub manifest: bool,
+    pub digest_header: bool,
+    pub content_length: bool,
 }
 
 /// How many error answers a run keeps for judging (a bound on memory, not on coverage: runs
@@ -447,7 +463,7 @@ impl Sc {
             }
         }
         let trace = ck.trace.take();
-        self.keep_error_answers(meta.id, &trace);
+        self.keep_answers(meta.id, &trace);
         self.finish(
             meta,
             outcome,
@@ -457,22 +473,35 @@ impl Sc {
         )
     }
 
-    /// Keeps the registry's 4xx answers from a check's exchanges.
-    fn keep_error_answers(&self, id: &'static str, trace: &[Exchange]) {
+    /// Keeps the registry's 4xx answers, and its 200s to manifest and blob GETs and HEADs, from
+    /// a check's exchanges: answers of the registry's own API (not a token service's, not a
+    /// redirect target's).
+    fn keep_answers(&self, id: &'static str, trace: &[Exchange]) {
         let base = &self.ctx.client.base;
-        let mut kept = self.ctx.error_answers.lock().unwrap();
         for e in trace {
-            let Some(status @ 400..=499) = e.status else { continue };
+            let Some(status) = e.status else { continue };
             let Ok(u) = url::Url::parse(&e.url) else { continue };
-            // the registry's own API answers (not a token service's, not a redirect target's)
             if u.host_str() != base.host_str() || u.port_or_known_default() != base.port_or_known_default() || !u.path().starts_with("/v2/") {
                 continue;
             }
-            if kept.len() >= ERROR_ANSWERS_KEPT {
-                return;
+            let request = format!("{} {}", e.method, u.path());
+            if (400..500).contains(&status) {
+                let mut kept = self.ctx.error_answers.lock().unwrap();
+                if kept.len() < ERROR_ANSWERS_KEPT {
+                    let json = serde_json::from_str::<serde_json::Value>(&e.response_body).ok().filter(|v| v.is_object() || v.is_array());
+                    kept.push(ErrorAnswer { check: id, request, status, json });
+                }
+            } else if status == 200 && (e.method == "GET" || e.method == "HEAD") {
+                let manifest = u.path().contains("/manifests/");
+                if !manifest && !(u.path().contains("/blobs/") && !u.path().contains("/blobs/uploads/")) {
+                    continue;
+                }
+                let has = |n: &str| e.response_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+                let mut kept = self.ctx.content_answers.lock().unwrap();
+                if kept.len() < ERROR_ANSWERS_KEPT {
+                    kept.push(ContentAnswer { check: id, method: e.method.clone(), request, manifest, digest_header: has("docker-content-digest"), content_length: has("content-length") });
+                }
             }
-            let json = serde_json::from_str::<serde_json::Value>(&e.response_body).ok().filter(|v| v.is_object() || v.is_array());
-            kept.push(ErrorAnswer { check: id, request: format!("{} {}", e.method, u.path()), status, json });
         }
     }
 

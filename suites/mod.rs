@@ -25,7 +25,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(referrers::scenarios());
     v.extend(large::scenarios());
     v.extend(clients::scenarios());
-    // Last: it judges the 4xx answers every other check received.
-    v.push(pull::every_error_answer_scenario());
+    // Last: it judges the answers every other check received.
+    v.push(pull::run_wide_scenario());
     v
 }

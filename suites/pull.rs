@@ -207,6 +207,13 @@ pub const ERRORS_EVERY: CheckMeta = CheckMeta::new(
     "error-codes",
     "every JSON 4xx body of the run, in every bucket, is {\"errors\":[{\"code\":...}]} with codes from the table",
 );
+pub const HEADERS_EVERY: CheckMeta = CheckMeta::new(
+    "pull.headers.every-answer",
+    Bucket::Pull,
+    Level::Must,
+    "checking-if-content-exists-in-the-registry",
+    "every 200 to a manifest or blob GET or HEAD of the run, in every bucket, has Docker-Content-Digest (and Content-Length on HEAD)",
+);
 
 // Spec sentences the checks quote.
 const R_V2: Rule = Rule::req("api.v2.get-200");
@@ -275,16 +282,20 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// The check that judges every 4xx answer the other checks received. It runs after all of
-/// them (exclusive, and last in `suites::scenarios`), so its input is the whole run.
-pub fn every_error_answer_scenario() -> Scenario {
+/// The checks that judge every answer of a kind the other checks received.
+pub fn run_wide_scenario() -> Scenario {
     Scenario {
-        name: "pull.errors.every-answer",
+        name: "pull.run-wide",
         bucket: Bucket::Pull,
-        checks: vec![&ERRORS_EVERY],
+        checks: vec![&ERRORS_EVERY, &HEADERS_EVERY],
         exclusive: true,
-        run: |sc| Box::pin(every_error_answer(sc)),
+        run: |sc| Box::pin(run_wide(sc)),
     }
+}
+
+async fn run_wide(sc: Sc) {
+    let sc = every_error_answer(sc).await;
+    every_content_answer(sc).await;
 }
 
 async fn api(mut sc: Sc) {
@@ -1017,7 +1028,7 @@ async fn errors(mut sc: Sc) {
 /// body is in JSON format, it MUST have the following format": for every 4xx, not only the ones
 /// `pull.errors.json-format` provokes. Answers on upload, tag, referrers and delete paths are
 /// where registries invent codes the table does not have.
-async fn every_error_answer(mut sc: Sc) {
+async fn every_error_answer(mut sc: Sc) -> Sc {
     let mut answers = sc.ctx.error_answers.lock().unwrap().clone();
     // Checks finish in an order that depends on timing; the findings must not (a stable sort
     // keeps each check's own requests in the order it made them).
@@ -1055,6 +1066,42 @@ async fn every_error_answer(mut sc: Sc) {
         }
         ck.note(format!("{} 4xx answers of {} checks judged; {} with a JSON body", answers.len(), answers.iter().map(|a| a.check).collect::<std::collections::HashSet<_>>().len(), json.len()));
         merge_fails(ck, fails)
+    })
+    .await;
+    sc
+}
+
+/// "A successful response MUST [SHOULD in v1.1.1] contain the digest of the uploaded blob in the
+/// header `Docker-Content-Digest`" (GET and HEAD of manifests and blobs) and, for HEAD, "the size
+/// in bytes ... in the header `Content-Length`": for every such answer of the run (an index, an
+/// artifact, a referrer, a mounted blob), not only the ones the pull checks ask for.
+async fn every_content_answer(mut sc: Sc) {
+    let v = sc.cfg().spec_version;
+    let mut answers = sc.ctx.content_answers.lock().unwrap().clone();
+    answers.sort_by_key(|a| a.check);
+    sc.check(&HEADERS_EVERY, async |ck| {
+        if answers.is_empty() {
+            return Err(Fail::Skip("the run received no 200 to a manifest or blob GET or HEAD; nothing to judge".into()));
+        }
+        let mut found = vec![];
+        let mut seen = std::collections::HashSet::new();
+        for a in &answers {
+            let mut missing = vec![];
+            if !a.digest_header {
+                missing.push(("Docker-Content-Digest", if a.method == "HEAD" { R_HEAD_DCD_MAIN } else if a.manifest { R_MANIFEST_DCD_MAIN } else { R_BLOB_DCD_MAIN }));
+            }
+            // 1.0 asks nothing of a HEAD's Content-Length.
+            if a.method == "HEAD" && !a.content_length && v >= SpecVersion::V1_1 {
+                missing.push(("Content-Length", R_HEAD_LEN_MAIN));
+            }
+            for (header, rule) in missing {
+                if seen.insert((shape(&a.request), header)) {
+                    found.push(ck.fail_at(must_since_main(v), rule, format!("{} answered 200 without {header} (seen by {})", a.request, a.check)));
+                }
+            }
+        }
+        ck.note(format!("{} answers of {} checks judged", answers.len(), answers.iter().map(|a| a.check).collect::<std::collections::HashSet<_>>().len()));
+        merge_fails(ck, found)
     })
     .await;
 }

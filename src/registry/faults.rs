@@ -42,6 +42,7 @@ pub const ALL: &[FaultDef] = &[
     f("manifest-head-by-tag-404", &["pull.manifest.head-by-tag"], "HEAD of a manifest by tag answers 404"),
     f("manifest-head-by-digest-404", &["pull.manifest.head-by-digest"], "HEAD of a manifest by digest answers 404"),
     f("manifest-head-wrong-length", &["pull.manifest.head-content-length"], "HEAD of a manifest sends Content-Length one byte too large"),
+    f("index-no-digest-header", &["pull.headers.every-answer"], "GET and HEAD of an image index answer 200 without Docker-Content-Digest"),
     f("index-wrong-bytes", &["pull.manifest.index", "clients.crane.index", "clients.skopeo.index"], "GET of an image index appends a newline to the stored bytes"),
     f("unknown-tag-200", &["pull.manifest.unknown-tag-404"], "GET of an unknown tag answers 200 with an empty JSON object"),
     f("unknown-manifest-digest-400", &["pull.manifest.unknown-digest-404"], "GET of an unknown manifest digest answers 400 instead of 404"),

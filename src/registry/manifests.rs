@@ -185,10 +185,13 @@ pub fn get(st: &State, req: &Req, name: &str, reference: &str) -> R {
         rec.digest.clone()
     };
     let len = rec.bytes.len() as u64;
-    let r = R::new(200)
+    let mut r = R::new(200)
         .body(&ct, body)
         .header("docker-content-digest", dcd.to_string())
         .header("etag", format!("\"{}\"", rec.digest));
+    if rec.is_index && st.fault("index-no-digest-header") {
+        r = r.remove_header("docker-content-digest");
+    }
     if head {
         let mut r = r.into_head();
         if st.fault("manifest-head-wrong-length") {
