@@ -106,11 +106,11 @@ pub struct RunCtx {
     /// `blob_gate`).
     pub blob_gates: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<bool>>>>,
     /// Every 4xx answer of the registry's API that the run's checks received, for the check
-    /// that judges them all (at most `ERROR_ANSWERS_KEPT`).
+    /// that judges them all (at most `ANSWERS_KEPT`).
     pub error_answers: Mutex<Vec<ErrorAnswer>>,
     /// Every 200 answer of the registry's API to a GET or HEAD of a manifest or blob that the
     /// run's checks received, for the check that judges their headers (at most
-    /// `ERROR_ANSWERS_KEPT`).
+    /// `ANSWERS_KEPT`).
     pub content_answers: Mutex<Vec<ContentAnswer>>,
     /// Quotes requirements for the version under test.
     pub cite: Citer,
@@ -138,9 +138,9 @@ pub struct ContentAnswer {
     pub content_length: bool,
 }
 
-/// How many error answers a run keeps for judging (a bound on memory, not on coverage: runs
-/// see a few hundred).
-pub const ERROR_ANSWERS_KEPT: usize = 5000;
+/// How many answers of each kind a run keeps for the run-wide checks (a bound on memory, not on
+/// coverage: runs see a few hundred).
+pub const ANSWERS_KEPT: usize = 5000;
 
 /// A check that met a refusal of credentials instead of an answer
 /// about the spec: a 401 the client could not answer, or a 403.
@@ -487,7 +487,7 @@ impl Sc {
             let request = format!("{} {}", e.method, u.path());
             if (400..500).contains(&status) {
                 let mut kept = self.ctx.error_answers.lock().unwrap();
-                if kept.len() < ERROR_ANSWERS_KEPT {
+                if kept.len() < ANSWERS_KEPT {
                     let json = serde_json::from_str::<serde_json::Value>(&e.response_body).ok().filter(|v| v.is_object() || v.is_array());
                     kept.push(ErrorAnswer { check: id, request, status, json });
                 }
@@ -498,7 +498,7 @@ impl Sc {
                 }
                 let has = |n: &str| e.response_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
                 let mut kept = self.ctx.content_answers.lock().unwrap();
-                if kept.len() < ERROR_ANSWERS_KEPT {
+                if kept.len() < ANSWERS_KEPT {
                     kept.push(ContentAnswer { check: id, method: e.method.clone(), request, manifest, digest_header: has("docker-content-digest"), content_length: has("content-length") });
                 }
             }

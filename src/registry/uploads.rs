@@ -379,7 +379,7 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     };
     if let Some((a, _)) = range {
         if a != up.data.len() as u64 && !st.fault("final-chunk-out-of-order-accepted") {
-            return session(st, 
+            return session(st,
                 error(
                     416,
                     "BLOB_UPLOAD_INVALID",
@@ -462,7 +462,7 @@ pub async fn status(st: &State, req: &Req, name: &str, id: &str) -> R {
     if st.fault("upload-stale-location-404") && req.q("_offset").is_some_and(|o| o != up.data.len().to_string()) {
         return error(404, "BLOB_UPLOAD_INVALID", "blob upload invalid");
     }
-    session(st, 
+    session(st,
         R::new(if st.fault("upload-status-200") {
             200
         } else {
