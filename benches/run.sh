@@ -148,3 +148,19 @@ for n in $TAGS; do
 import json; d=json.load(open('$WORK/t.json'))
 print('%6d tags: push %6.2f s, list %6.2f s in %d pages' % (d['count'], d['push_seconds'], d['list_seconds'], d['pages']))"
 done
+
+echo
+echo "## 5. stress bucket: request rate it sustains (--stress-concurrency 8, $([ $SHORT = 1 ] && echo 1 || echo 20) rounds per check)"
+stress_rate() { # $1 label, $2.. extra args
+  local label=$1; shift
+  "$BIN" --quiet --bucket stress --repeat "$([ $SHORT = 1 ] && echo 1 || echo 20)" --report-dir "$WORK/s-$label" "$@" >/dev/null 2>&1 || true
+  python3 - "$WORK/s-$label/results.json" "$label" <<'PY'
+import json,sys
+d=json.load(open(sys.argv[1])); loads=[t['load'] for t in d['tests'] if t.get('load')]
+req=sum(l['requests'] for l in loads); ms=sum(l['duration_ms'] for l in loads)
+found=[f"{t['id']} ({t['load']['violating_rounds']}/{t['load']['rounds']})" for t in d['tests'] if t['outcome'] in ('failed','warned') and t.get('load')]
+print("%-20s %7d requests in %6.2f s: %8.0f req/s; races found: %s" % (sys.argv[2], req, ms/1000, req/(ms/1000) if ms else 0, ', '.join(found) or 'none'))
+PY
+}
+stress_rate "embedded"
+if [ $HAVE_DR = 1 ]; then stress_rate "docker-registry 2.8" --registry "http://127.0.0.1:$PORT"; fi

@@ -240,6 +240,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
         error_answers: Default::default(),
         content_answers: Default::default(),
         cite: crate::suites::catalog::quote,
+        load_bytes: Default::default(),
     });
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();

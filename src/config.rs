@@ -225,7 +225,8 @@ pub struct RunArgs {
     /// Seed for generated content; printed at the start so a run can be replayed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Buckets to run (comma separated: pull,push,content-discovery,content-management,referrers).
+    /// Buckets to run (comma separated: pull,push,content-discovery,content-management,referrers;
+    /// opt-in, never run unless named: clients, stress).
     #[arg(long, value_delimiter = ',')]
     pub bucket: Vec<String>,
     /// Run only checks whose id contains one of these strings.
@@ -304,6 +305,19 @@ pub struct RunArgs {
     /// Clients bucket: longest time one client command may take, in seconds.
     #[arg(long, value_name = "S", default_value = "120")]
     pub client_timeout: f64,
+    /// Stress bucket: rounds of each stress scenario; a violation says in how many it broke.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub repeat: u32,
+    /// Stress bucket: time budget of each stress scenario, in seconds; no round starts after it
+    /// is spent (the first always runs).
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    pub stress_duration: f64,
+    /// Stress bucket: concurrent workers in each round.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub stress_concurrency: usize,
+    /// Stress bucket: the most bytes its scenarios push in all; no round starts past it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
+    pub stress_max_bytes: u64,
     /// Read-only mode: push nothing; test the preloaded content named by --ro-* (also on when
     /// any OCI_RO_DATA_* variable is set).
     #[arg(long)]
@@ -345,6 +359,15 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[REDACTED]")
     }
+}
+
+/// How hard the stress bucket pushes (`--repeat`, `--stress-*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StressConfig {
+    pub repeat: u32,
+    pub duration: Duration,
+    pub concurrency: usize,
+    pub max_bytes: u64,
 }
 
 /// Programs the clients bucket can drive (`--client-tool NAME=PATH`).
@@ -402,6 +425,7 @@ pub struct Config {
     /// Clients bucket: programs named with --client-tool, by client name.
     pub client_tools: BTreeMap<String, PathBuf>,
     pub client_timeout: Duration,
+    pub stress: StressConfig,
     /// Read-only mode and its preloaded content.
     pub read_only: Option<ReadOnlyData>,
     /// Where each setting came from (flag, env var, default), for the printed config.
@@ -689,7 +713,7 @@ impl Config {
         };
         let mut buckets = BTreeSet::new();
         for b in &a.bucket {
-            buckets.insert(Bucket::parse(b).ok_or_else(|| format!("--bucket: unknown bucket {b:?} (pull, push, content-discovery, content-management, referrers; opt-in: clients)"))?);
+            buckets.insert(Bucket::parse(b).ok_or_else(|| format!("--bucket: unknown bucket {b:?} (pull, push, content-discovery, content-management, referrers; opt-in: clients, stress)"))?);
         }
         if buckets.is_empty() {
             // Official suite generations: OCI_TEST_* (v1.1.1) and OCI_API_* (HEAD).
@@ -774,6 +798,19 @@ impl Config {
             return Err(format!("--client-timeout: expected a positive number of seconds, got {}", a.client_timeout));
         }
         let client_timeout = Duration::from_secs_f64(a.client_timeout);
+        if !(1..=10_000).contains(&a.repeat) {
+            return Err(format!("--repeat: expected 1 to 10000 rounds, got {}", a.repeat));
+        }
+        if !(2..=256).contains(&a.stress_concurrency) {
+            return Err(format!("--stress-concurrency: expected 2 to 256 workers, got {}", a.stress_concurrency));
+        }
+        if !(a.stress_duration.is_finite() && a.stress_duration > 0.0 && a.stress_duration < 1e6) {
+            return Err(format!("--stress-duration: expected a positive number of seconds, got {}", a.stress_duration));
+        }
+        if a.stress_max_bytes < 1 << 20 {
+            return Err(format!("--stress-max-bytes: expected at least 1MiB, got {} bytes", a.stress_max_bytes));
+        }
+        let stress = StressConfig { repeat: a.repeat, duration: Duration::from_secs_f64(a.stress_duration), concurrency: a.stress_concurrency, max_bytes: a.stress_max_bytes };
         let password = if a.password_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -849,6 +886,7 @@ impl Config {
             large_blob_size: a.large_blob_size,
             client_tools,
             client_timeout,
+            stress,
             cleanup: !a.no_cleanup && read_only.is_none(),
             read_only,
             sources,
@@ -931,6 +969,10 @@ impl Config {
         }
         if let Some(d) = self.deadline {
             m.insert("deadline_s".into(), d.as_secs_f64().to_string());
+        }
+        if self.buckets.contains(&Bucket::Stress) {
+            let s = &self.stress;
+            m.insert("stress".into(), format!("{} rounds, {} workers, {} s and {} bytes at most", s.repeat, s.concurrency, s.duration.as_secs_f64(), s.max_bytes));
         }
         m
     }

@@ -46,6 +46,9 @@ pub struct CheckResult {
     pub expectation: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<Exchange>,
+    /// A stress check's figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::model::LoadStats>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]

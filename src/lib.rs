@@ -18,6 +18,7 @@ pub mod events;
 pub mod expect;
 pub mod headers;
 pub mod layout;
+pub mod load;
 pub mod model;
 pub mod plan;
 pub mod registry;

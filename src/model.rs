@@ -2,6 +2,7 @@
 //! Nothing here decides what is conformant: that lives in `suites/`.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The five buckets of the distribution spec the harness tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -14,6 +15,8 @@ pub enum Bucket {
     Referrers,
     /// Opt-in: real clients (crane, skopeo, podman) against the registry.
     Clients,
+    /// Opt-in: concurrent pushes, reads and deletes that find races.
+    Stress,
 }
 
 impl Bucket {
@@ -25,7 +28,7 @@ impl Bucket {
         Bucket::Referrers,
     ];
     /// Buckets that run only when named in `--bucket`.
-    pub const OPT_IN: [Bucket; 1] = [Bucket::Clients];
+    pub const OPT_IN: [Bucket; 2] = [Bucket::Clients, Bucket::Stress];
     /// Every bucket, in report order.
     pub fn every() -> impl Iterator<Item = Bucket> {
         Bucket::ALL.into_iter().chain(Bucket::OPT_IN)
@@ -38,6 +41,7 @@ impl Bucket {
             Bucket::ContentManagement => "content-management",
             Bucket::Referrers => "referrers",
             Bucket::Clients => "clients",
+            Bucket::Stress => "stress",
         }
     }
     pub fn parse(s: &str) -> Option<Bucket> {
@@ -213,4 +217,34 @@ impl CheckMeta {
             self.spec
         )
     }
+}
+
+/// What a stress check sent and how the registry held up: its figures in results.json and the
+/// HTML report (see `load`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadStats {
+    /// Rounds run, and in how many of them the invariant broke.
+    pub rounds: u32,
+    pub violating_rounds: u32,
+    pub requests: u64,
+    pub duration_ms: u64,
+    pub requests_per_s: f64,
+    pub bytes_pushed: u64,
+    /// Answers by status ("201", "404", "no response").
+    pub statuses: BTreeMap<String, u64>,
+    /// Per kind of request ("PUT manifest", "GET blob", …), in first-seen order.
+    pub endpoints: Vec<EndpointStats>,
+    /// Why fewer rounds ran than `--repeat` asked (the duration or the byte cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointStats {
+    pub endpoint: String,
+    pub requests: u64,
+    pub statuses: BTreeMap<String, u64>,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
 }

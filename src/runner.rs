@@ -114,6 +114,8 @@ pub struct RunCtx {
     pub content_answers: Mutex<Vec<ContentAnswer>>,
     /// Quotes requirements for the version under test.
     pub cite: Citer,
+    /// Bytes the stress bucket's rounds have pushed (held to `--stress-max-bytes`).
+    pub load_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// A 4xx answer of the registry's API and the check that saw it.
@@ -291,6 +293,8 @@ pub struct Sc {
     setup_failed: Option<String>,
     /// Exchanges made during setup; attached to the setup failure report.
     setup_trace: TraceSink,
+    /// The figures of the check being finished (stress checks).
+    load: Option<crate::model::LoadStats>,
 }
 
 impl Sc {
@@ -304,6 +308,7 @@ impl Sc {
             outcomes: HashMap::new(),
             setup_failed: None,
             setup_trace,
+            load: None,
         }
     }
 
@@ -395,6 +400,7 @@ impl Sc {
                         message: reason.clone(),
                         expectation: None,
                         trace: self.setup_trace.take(),
+                        load: None,
                     };
                     let _ = self.ctx.events.send(Event::CheckFinished(Arc::new(r)));
                 } else {
@@ -452,6 +458,7 @@ impl Sc {
             trace: TraceSink::new(self.ctx.secrets.clone()),
             client: self.ctx.client.clone(),
             notes: vec![],
+            load: None,
         };
         let res = body(&mut ck).await;
         let (mut outcome, mut message) = classify(&ck, res);
@@ -464,6 +471,7 @@ impl Sc {
         }
         let trace = ck.trace.take();
         self.keep_answers(meta.id, &trace);
+        self.load = ck.load.take();
         self.finish(
             meta,
             outcome,
@@ -549,6 +557,7 @@ impl Sc {
             return outcome;
         }
         let mut r = result_of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace);
+        r.load = self.load.take();
         if let Some(e) = self
             .ctx
             .expectations
@@ -625,6 +634,7 @@ pub fn result_of(
         message,
         expectation: None,
         trace,
+        load: None,
     }
 }
 
@@ -678,6 +688,8 @@ pub struct Ck {
     pub trace: TraceSink,
     pub client: Arc<Client>,
     notes: Vec<String>,
+    /// Figures of a stress check, reported with its result.
+    pub load: Option<crate::model::LoadStats>,
 }
 
 impl Ck {

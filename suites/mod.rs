@@ -11,6 +11,7 @@ pub mod pull;
 pub mod push;
 pub mod readonly;
 pub mod referrers;
+pub mod stress;
 pub mod workflows;
 
 use crate::runner::Scenario;
@@ -25,6 +26,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(referrers::scenarios());
     v.extend(large::scenarios());
     v.extend(clients::scenarios());
+    v.extend(stress::scenarios());
     // Last: it judges the answers every other check received.
     v.push(pull::run_wide_scenario());
     v

@@ -727,6 +727,7 @@ fn stale_expectation_fails_under_strict_only() {
                 message: "stale expectation: listed as a known failure (x) but passed".into(),
                 expectation: Some("x".into()),
                 trace: vec![],
+                load: None,
             })),
             finished(None, 0, vec![]),
         ];

@@ -157,6 +157,15 @@ pub const ALL: &[FaultDef] = &[
     f("referrers-pagination-repeats", &["referrers.api.pagination"], "referrers pages of 2; each Link repeats the last descriptor of the page"),
     f("referrers-need-subject-first", &["referrers.api.subject-pushed-later"], "referrers pushed before their subject are never listed"),
     f("referrers-tag-schema-corrupt", &["referrers.fallback.tag-schema"], "no referrers API (404), and GET of a referrers tag (<alg>-<hex>) appends a newline to the stored index"),
+    // ---- stress (races: an atomic change split in two, with a moment between) ----
+    f("blob-published-before-bytes", &["stress.blob.same-digest"], "storing a blob links it, empty, before its bytes are written (in place, over any stored copy): GETs meanwhile get 200 with an empty body"),
+    f("blob-repush-unlinks", &["stress.manifest.shared-blobs"], "pushing a blob the repository already has unlinks it while it is written again: a manifest PUT meanwhile gets 400 MANIFEST_BLOB_UNKNOWN (as docker-registry 2.8 did)"),
+    f("manifest-put-conflict-500", &["stress.manifest.same-manifest"], "a manifest PUT while another PUT of the same manifest is in flight answers 500"),
+    f("tag-update-not-atomic", &["stress.tag.move-while-reading"], "moving a tag removes it, then sets it a moment later: GETs of the tag meanwhile answer 404"),
+    f("delete-during-write-500", &["stress.delete.racing-reads"], "a manifest DELETE while a manifest PUT to the same repository is in flight answers 500"),
+    f("upload-id-clock", &["stress.upload.parallel-sessions"], "upload session ids come from the millisecond clock: sessions started in the same millisecond share one"),
+    f("referrers-lost-update", &["stress.referrers.same-subject"], "the referrers list is kept by read, wait, write: referrers pushed at once to one subject are lost"),
+    f("if-match-ignored", &["stress.referrers.tag-schema"], "manifests carry an ETag but a PUT with a stale If-Match is accepted: conditional pushes lose updates"),
 ];
 
 #[cfg(test)]

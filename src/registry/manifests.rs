@@ -3,7 +3,7 @@
 
 use super::http::{error, errors, Req, MT_JSON, R};
 use super::names::{Alg, Dg, DigestError};
-use super::state::{ManifestRec, Repo, State};
+use super::state::{race_window, ManifestRec, Repo, State};
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -416,79 +416,120 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
         );
     }
 
-    let mut s = st.store();
-    let repo = s.repos.entry(name.to_string()).or_default();
-    // References must exist, except `subject`: "A registry MUST initially accept an otherwise
-    // valid manifest with a subject field that references a manifest that does not exist".
-    let oversized = body.len() > MAX_MANIFEST; // only possible under manifest-no-size-limit
-    let mut missing: Vec<(&str, String)> = vec![];
-    if !oversized {
-        for b in &parsed.blobs {
-            if !repo.blobs.contains(b) {
-                missing.push((
-                    "MANIFEST_BLOB_UNKNOWN",
-                    format!("blob {b} is not in this repository"),
-                ));
+    // Race faults: the write stays in flight for a moment before it is committed.
+    if st.fault("manifest-put-conflict-500") && st.write_in_flight(&format!("m:{name}:{digest}")).await {
+        return error(500, "UNKNOWN", "another write of this manifest is in progress");
+    }
+    if st.fault("delete-during-write-500") {
+        st.write_in_flight(&format!("w:{name}")).await;
+    }
+    let if_match = req.h("if-match").map(str::to_string);
+
+    // The store lock is held in this block only: never across an await.
+    let (key, moved_later) = {
+        let mut s = st.store();
+        let repo = s.repos.entry(name.to_string()).or_default();
+        // References must exist, except `subject`: "A registry MUST initially accept an otherwise
+        // valid manifest with a subject field that references a manifest that does not exist".
+        let oversized = body.len() > MAX_MANIFEST; // only possible under manifest-no-size-limit
+        let mut missing: Vec<(&str, String)> = vec![];
+        if !oversized {
+            for b in &parsed.blobs {
+                if !repo.blobs.contains(b) {
+                    missing.push((
+                        "MANIFEST_BLOB_UNKNOWN",
+                        format!("blob {b} is not in this repository"),
+                    ));
+                }
+            }
+            for (m, _) in &parsed.manifests {
+                if !repo.manifests.contains_key(m) {
+                    missing.push((
+                        "MANIFEST_BLOB_UNKNOWN",
+                        format!("manifest {m} is not in this repository"),
+                    ));
+                }
             }
         }
-        for (m, _) in &parsed.manifests {
-            if !repo.manifests.contains_key(m) {
-                missing.push((
-                    "MANIFEST_BLOB_UNKNOWN",
-                    format!("manifest {m} is not in this repository"),
-                ));
+        if !missing.is_empty() {
+            if st.fault("missing-blob-wrong-code") {
+                return invalid(missing[0].1.clone());
+            }
+            return errors(400, &missing);
+        }
+        let subject_known = parsed
+            .subject
+            .as_ref()
+            .map(|d| repo.manifests.contains_key(d))
+            .unwrap_or(false);
+        if parsed.subject.is_some() && !subject_known && st.fault("subject-missing-rejected") {
+            return error(
+                400,
+                "MANIFEST_BLOB_UNKNOWN",
+                "the subject manifest is not in this repository",
+            );
+        }
+        let stored = match (&json, st.fault("manifest-reformatted")) {
+            (Some(v), true) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            _ => body.clone(),
+        };
+        let rec = ManifestRec {
+            digest: digest.clone(),
+            media_type: stored_type,
+            bytes: stored,
+            is_index: index,
+            is_image: image,
+            subject: parsed.subject.clone(),
+            artifact_type: parsed.artifact_type.clone(),
+            config_media_type: parsed.config_media_type.clone(),
+            annotations: parsed.annotations.clone(),
+            subject_known_at_push: subject_known,
+        };
+        let key = digest.to_string();
+        // A conditional push (RFC 9110 §13.1.1), which the spec lets clients use "for registries
+        // that support ETag conditions": the ETag of a manifest is its quoted digest.
+        if let Some(cond) = if_match.filter(|_| !st.fault("if-match-ignored")) {
+            let current = match &rf {
+                Ref::Tag(t) => repo.tags.get(t).cloned(),
+                Ref::Digest(d) => repo.manifests.contains_key(&d.to_string()).then(|| d.to_string()),
+            };
+            if !if_match_holds(&cond, current.as_deref()) {
+                return R::new(412);
+            }
+        }
+        repo.manifests.insert(key.clone(), rec);
+        let mut tags: Vec<String> = vec![];
+        match &rf {
+            Ref::Tag(t) => tags.push(t.clone()),
+            // ?tag= is only defined for pushes by digest.
+            Ref::Digest(_) => tags.extend(tag_params.iter().cloned()),
+        }
+        let mut moved_later = vec![];
+        for t in &tags {
+            if repo.tags.contains_key(t) && st.fault("retag-ignored") {
+                continue;
+            }
+            if st.fault("tag-update-not-atomic") && repo.tags.get(t).is_some_and(|d| d != &key) {
+                // Untag, then tag again after a moment: readers of the tag meet a 404 between.
+                repo.tags.remove(t);
+                moved_later.push(t.clone());
+                continue;
+            }
+            repo.tags.insert(t.clone(), key.clone());
+        }
+        (key, moved_later)
+    };
+    if !moved_later.is_empty() {
+        race_window().await;
+        if let Some(repo) = st.store().repos.get_mut(name) {
+            for t in moved_later {
+                repo.tags.insert(t, key.clone());
             }
         }
     }
-    if !missing.is_empty() {
-        if st.fault("missing-blob-wrong-code") {
-            return invalid(missing[0].1.clone());
-        }
-        return errors(400, &missing);
+    if let (Some(sub), true) = (&parsed.subject, st.fault("referrers-lost-update")) {
+        st.add_referrer_racy(name, sub, &key).await;
     }
-    let subject_known = parsed
-        .subject
-        .as_ref()
-        .map(|d| repo.manifests.contains_key(d))
-        .unwrap_or(false);
-    if parsed.subject.is_some() && !subject_known && st.fault("subject-missing-rejected") {
-        return error(
-            400,
-            "MANIFEST_BLOB_UNKNOWN",
-            "the subject manifest is not in this repository",
-        );
-    }
-    let stored = match (&json, st.fault("manifest-reformatted")) {
-        (Some(v), true) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
-        _ => body.clone(),
-    };
-    let rec = ManifestRec {
-        digest: digest.clone(),
-        media_type: stored_type,
-        bytes: stored,
-        is_index: index,
-        is_image: image,
-        subject: parsed.subject.clone(),
-        artifact_type: parsed.artifact_type.clone(),
-        config_media_type: parsed.config_media_type.clone(),
-        annotations: parsed.annotations.clone(),
-        subject_known_at_push: subject_known,
-    };
-    let key = digest.to_string();
-    repo.manifests.insert(key.clone(), rec);
-    let mut tags: Vec<String> = vec![];
-    match &rf {
-        Ref::Tag(t) => tags.push(t.clone()),
-        // ?tag= is only defined for pushes by digest.
-        Ref::Digest(_) => tags.extend(tag_params.iter().cloned()),
-    }
-    for t in &tags {
-        if repo.tags.contains_key(t) && st.fault("retag-ignored") {
-            continue;
-        }
-        repo.tags.insert(t.clone(), key.clone());
-    }
-    drop(s);
 
     let by_tag = matches!(rf, Ref::Tag(_));
     let loc = if st.fault("manifest-put-bad-location") {
@@ -523,7 +564,18 @@ pub async fn put(st: &State, req: &mut Req, name: &str, reference: &str) -> R {
     r
 }
 
+/// Whether an If-Match value holds for the manifest `current` (a digest) names: `*` for any,
+/// else one of the listed entity tags, compared strongly (a weak tag never matches).
+fn if_match_holds(cond: &str, current: Option<&str>) -> bool {
+    let Some(cur) = current else { return false };
+    let etag = format!("\"{cur}\"");
+    cond.split(',').map(str::trim).any(|t| t == "*" || t == etag)
+}
+
 pub fn delete(st: &State, name: &str, reference: &str) -> R {
+    if st.fault("delete-during-write-500") && st.busy(&format!("w:{name}")) {
+        return error(500, "UNKNOWN", "the repository is being written");
+    }
     let mut s = st.store();
     let Some(repo) = s.repos.get_mut(name) else {
         if st.fault("manifest-delete-unknown-repo-202") {

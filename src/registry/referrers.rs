@@ -95,6 +95,10 @@ pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
             );
         }
     }
+    if st.fault("referrers-lost-update") {
+        let kept = st.racy_referrers(name, &subject);
+        found.retain(|m| kept.contains(&m.digest.to_string()));
+    }
     if st.fault("referrers-need-subject-first") {
         found.retain(|m| m.subject_known_at_push);
     }

@@ -32,6 +32,25 @@ pub struct State {
     pub redirect_base: Mutex<Option<String>>,
     /// Set once the listener is bound: the scheme://host:port of this registry (token realm).
     pub self_base: Mutex<String>,
+    /// Bookkeeping of the race faults only (see `race_window`).
+    races: Mutex<Races>,
+}
+
+/// What the race faults need to open their windows: writes in flight by key, and the
+/// separately kept referrers lists of `referrers-lost-update`.
+#[derive(Default)]
+struct Races {
+    busy: HashMap<String, usize>,
+    referrers: HashMap<String, Vec<String>>,
+}
+
+/// How long a race fault leaves its inconsistent state visible: long enough for concurrent
+/// requests on loopback to meet it, short enough to cost nothing when nothing races.
+pub const RACE_WINDOW: Duration = Duration::from_millis(3);
+
+/// The gap a race fault opens between two halves of what should be one atomic change.
+pub async fn race_window() {
+    tokio::time::sleep(RACE_WINDOW).await;
 }
 
 #[derive(Default)]
@@ -119,7 +138,51 @@ impl State {
             redirect_requests: AtomicU64::new(0),
             redirect_base: Mutex::default(),
             self_base: Mutex::default(),
+            races: Mutex::default(),
         }
+    }
+
+    fn races(&self) -> MutexGuard<'_, Races> {
+        self.races.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a write on `key` in flight for the race window; returns whether another write on
+    /// the same key was already in flight.
+    pub async fn write_in_flight(&self, key: &str) -> bool {
+        let before = {
+            let mut r = self.races();
+            let n = r.busy.entry(key.to_string()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        race_window().await;
+        let mut r = self.races();
+        if let Some(n) = r.busy.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                r.busy.remove(key);
+            }
+        }
+        before > 0
+    }
+
+    /// Whether a write on `key` is in flight (see `write_in_flight`).
+    pub fn busy(&self, key: &str) -> bool {
+        self.races().busy.contains_key(key)
+    }
+
+    /// `referrers-lost-update`: adds a referrer to the subject's list by read, wait, write.
+    pub async fn add_referrer_racy(&self, repo: &str, subject: &str, digest: &str) {
+        let key = format!("{repo}@{subject}");
+        let mut list = self.races().referrers.get(&key).cloned().unwrap_or_default();
+        race_window().await;
+        list.push(digest.to_string());
+        self.races().referrers.insert(key, list);
+    }
+
+    /// `referrers-lost-update`: the referrers the racy list kept.
+    pub fn racy_referrers(&self, repo: &str, subject: &str) -> Vec<String> {
+        self.races().referrers.get(&format!("{repo}@{subject}")).cloned().unwrap_or_default()
     }
 
     /// Is this fault switched on?
@@ -135,7 +198,13 @@ impl State {
     pub fn new_upload(&self, repo: &str, alg: Alg) -> String {
         use rand::RngCore;
         let mut b = [0u8; 16];
-        if self.fault("upload-session-reused") {
+        if self.fault("upload-id-clock") {
+            // Ids from the millisecond clock: sessions started in the same millisecond share
+            // one (the later replaces the earlier), a race only concurrent uploads meet.
+            use sha2::Digest as _;
+            let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+            b.copy_from_slice(&sha2::Sha256::digest(format!("{repo}@{ms}").as_bytes())[..16]);
+        } else if self.fault("upload-session-reused") {
             // Every session of the repository gets the same id (the previous one is replaced):
             // two POSTs can never get distinct Locations, whatever else runs concurrently.
             use sha2::Digest as _;
@@ -200,6 +269,25 @@ impl State {
             .or_default()
             .blobs
             .insert(d.to_string());
+    }
+
+    /// Stores a blob at the end of an upload. Two race faults split this into two visible
+    /// steps: `blob-published-before-bytes` links the blob (empty) before its bytes are written,
+    /// as a store that writes in place instead of write-then-rename does;
+    /// `blob-repush-unlinks` takes an existing blob out of the repository while it is written again.
+    pub async fn publish_blob(&self, repo: &str, d: &Dg, data: Bytes) {
+        let key = d.to_string();
+        let linked = self.store().repos.get(repo).is_some_and(|r| r.blobs.contains(&key));
+        if self.fault("blob-published-before-bytes") {
+            self.put_blob(repo, d, Bytes::new());
+            race_window().await;
+        } else if linked && self.fault("blob-repush-unlinks") {
+            if let Some(r) = self.store().repos.get_mut(repo) {
+                r.blobs.remove(&key);
+            }
+            race_window().await;
+        }
+        self.put_blob(repo, d, data);
     }
 
     /// Forgets blob content no repository refers to any more.

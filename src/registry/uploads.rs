@@ -197,7 +197,7 @@ async fn single_post(st: &State, req: &mut Req, name: &str, digest: &str) -> R {
     if st.fault("single-post-corrupt") {
         corrupt(&mut data);
     }
-    st.put_blob(name, &d, Bytes::from(data));
+    st.publish_blob(name, &d, Bytes::from(data)).await;
     created(st, name, &d)
 }
 
@@ -442,7 +442,7 @@ pub async fn finish(st: &State, req: &mut Req, name: &str, id: &str) -> R {
     } else {
         d.clone()
     };
-    st.put_blob(name, &stored_as, Bytes::from(data));
+    st.publish_blob(name, &stored_as, Bytes::from(data)).await;
     let mut r = created(st, name, &d);
     if monolithic && st.fault("blob-put-200") {
         r.status = 200;

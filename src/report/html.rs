@@ -408,10 +408,33 @@ fn row(t: &CheckResult) -> String {
     } else {
         let _ = write!(s, "<div class=\"msg\">{}</div>", esc(&t.message));
     }
+    if let Some(l) = &t.load {
+        s.push_str(&load(l));
+    }
     if !t.trace.is_empty() {
         s.push_str(&trace(&t.trace, t.outcome == Outcome::Failed));
     }
     s.push_str("</td></tr>\n");
+    s
+}
+
+/// A stress check's figures: rounds, requests, statuses, latency by kind of request.
+fn load(l: &crate::model::LoadStats) -> String {
+    let statuses = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(" ");
+    let mut s = format!(
+        "<details class=\"trace load\"><summary>load · {} rounds, broken in {} · {} requests in {} · {} req/s · {} bytes pushed{}</summary><table class=\"load\"><thead><tr><th>request</th><th>n</th><th>statuses</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr></thead><tbody>",
+        l.rounds,
+        l.violating_rounds,
+        l.requests,
+        esc(&fmt_duration(l.duration_ms)),
+        l.requests_per_s,
+        l.bytes_pushed,
+        l.stopped.as_deref().map(|w| format!(" · {}", esc(w))).unwrap_or_default()
+    );
+    for e in &l.endpoints {
+        let _ = write!(s, "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.2}</td></tr>", esc(&e.endpoint), e.requests, esc(&statuses(&e.statuses)), e.p50_ms, e.p95_ms, e.p99_ms);
+    }
+    s.push_str("</tbody></table></details>");
     s
 }
 

@@ -26,7 +26,7 @@ pub fn render(r: &RunRecord) -> String {
                 "id": t.id, "bucket": t.bucket, "name": t.name, "outcome": t.outcome,
                 "level": t.level, "spec": t.spec, "spec_url": t.spec_url,
                 "requirements": t.requirements, "duration_ms": t.duration_ms, "message": t.message,
-                "expectation": t.expectation, "trace": t.trace,
+                "expectation": t.expectation, "trace": t.trace, "load": t.load,
             })
         })
         .collect();

@@ -149,6 +149,7 @@ pub fn result(
         expectation: (outcome == Outcome::ExpectedFailure)
             .then(|| "PATCH answers 204 (vendor bug #12)".to_string()),
         trace,
+        load: None,
     }))
 }
 
@@ -421,6 +422,7 @@ pub fn realistic_run() -> Vec<Event> {
             message: r.5.into(),
             expectation: (r.4 == ExpectedFailure).then(|| "vendor bug OPS-1312".into()),
             trace,
+            load: None,
         })));
     }
     ev.push(Event::Note(
