@@ -41,8 +41,9 @@ pub fn client_options(cfg: &Config) -> Result<ClientOptions, String> {
         username: cfg.username.clone(),
         password: cfg.password.as_ref().map(|p| p.0.clone()),
         // A blob body is never longer than the largest blob a check pushes: an endless body
-        // ends the check instead of streaming until the deadline.
-        max_hash_body: Some(cfg.large_blob_size.map_or(256 << 20, |s| s + s / 8)),
+        // ends the check instead of streaming until the deadline. A large-blob size below the
+        // default must not cut the ordinary checks' blobs (the 16 MiB ones).
+        max_hash_body: Some(cfg.large_blob_size.map_or(256 << 20, |s| (s + s / 8).max(256 << 20))),
         ..ClientOptions::default()
     })
 }

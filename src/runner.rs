@@ -295,6 +295,8 @@ pub struct Sc {
     setup_trace: TraceSink,
     /// The figures of the check being finished (stress checks).
     load: Option<crate::model::LoadStats>,
+    /// The check ids the scenario declares (empty: a helper handle that runs no checks).
+    declared: Vec<&'static str>,
 }
 
 impl Sc {
@@ -309,7 +311,13 @@ impl Sc {
             setup_failed: None,
             setup_trace,
             load: None,
+            declared: vec![],
         }
+    }
+
+    /// The handle a scenario runs with: its checks must be among those it declares.
+    pub fn of(ctx: Arc<RunCtx>, s: &Scenario) -> Sc {
+        Sc { declared: s.checks.iter().map(|m| m.id).collect(), ..Sc::new(ctx, s.name) }
     }
 
     pub fn cfg(&self) -> &Config {
@@ -422,6 +430,11 @@ impl Sc {
         meta: &'static CheckMeta,
         body: impl AsyncFnOnce(&mut Ck) -> Res,
     ) -> Outcome {
+        // A check missing from its scenario's list would be left out of every plan unseen.
+        if !self.declared.is_empty() && !self.declared.contains(&meta.id) {
+            let why = format!("harness error: scenario {} runs check {} without declaring it in its `checks`", self.scenario, meta.id);
+            return self.finish(meta, Outcome::Failed, why, 0, vec![]);
+        }
         if !self.ctx.selected.contains(meta.id) {
             return Outcome::Skipped;
         }
@@ -600,12 +613,11 @@ impl Sc {
                     )
                 } else if let Some(r) = &self.setup_failed {
                     (Outcome::Skipped, r.clone())
+                } else if let Some(w) = why {
+                    (Outcome::Skipped, w.to_string())
                 } else {
-                    (
-                        Outcome::Skipped,
-                        why.unwrap_or("the scenario ended before this check ran")
-                            .to_string(),
-                    )
+                    // Declared, and neither run nor skipped with a reason: a harness bug.
+                    (Outcome::Failed, format!("harness error: scenario {} declares this check but ended without running or skipping it", self.scenario))
                 };
                 self.finish(m, o, msg, 0, vec![]);
             }
@@ -789,7 +801,7 @@ async fn run_batch(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usize) {
             let checks = s.checks.clone();
             // The scenario body runs in its own task so a panic there is contained and
             // its checks are still reported.
-            let handle = tokio::spawn((s.run)(Sc::new(ctx.clone(), s.name)));
+            let handle = tokio::spawn((s.run)(Sc::of(ctx.clone(), &s)));
             let why = match handle.await {
                 Ok(()) => None,
                 Err(e) => Some(format!(
@@ -830,10 +842,7 @@ fn close_missing(
     }
     let setup = ctx.setup_failures.lock().unwrap().get(name).cloned();
     sc.setup_failed = setup;
-    sc.close(
-        checks,
-        why.or(Some("the scenario ended before this check ran")),
-    );
+    sc.close(checks, why);
 }
 
 fn panic_text(e: tokio::task::JoinError) -> String {
@@ -848,5 +857,81 @@ fn panic_text(e: tokio::task::JoinError) -> String {
         "panic".into()
     } else {
         "task cancelled".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SpecVersion;
+
+    static DECLARED: CheckMeta = CheckMeta::new("pull.test.declared", Bucket::Pull, Level::Must, "pulling-blobs", "declared");
+    static FORGOTTEN: CheckMeta = CheckMeta::new("pull.test.forgotten", Bucket::Pull, Level::Must, "pulling-blobs", "declared, never run");
+    static STRAY: CheckMeta = CheckMeta::new("pull.test.stray", Bucket::Pull, Level::Must, "pulling-blobs", "run, not declared");
+
+    /// Runs one scenario declaring DECLARED and FORGOTTEN whose body runs DECLARED and STRAY;
+    /// returns every reported (id, outcome, message).
+    fn run_one() -> Vec<(String, Outcome, String)> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let cfg = Config::resolve(&crate::config::RunArgs::default(), &std::collections::BTreeMap::new(), String::new()).unwrap();
+            let client = Client::new(url::Url::parse("http://127.0.0.1:9/").unwrap(), Default::default()).unwrap();
+            let cite: Citer = |_: &str, _: SpecVersion| None;
+            let ctx = Arc::new(RunCtx {
+                client,
+                gen: Generator::new(1),
+                cfg: Arc::new(cfg),
+                events: tx,
+                selected: [DECLARED.id, FORGOTTEN.id, STRAY.id].into_iter().collect(),
+                cleanup: Cleanup::default(),
+                secrets: Arc::default(),
+                run_id: "t".into(),
+                reported: Default::default(),
+                expectations: None,
+                stale: Default::default(),
+                refused: Default::default(),
+                setup_failures: Default::default(),
+                outcomes: Default::default(),
+                blob_gates: Default::default(),
+                error_answers: Default::default(),
+                content_answers: Default::default(),
+                cite,
+                load_bytes: Default::default(),
+            });
+            let s = Scenario {
+                name: "test",
+                bucket: Bucket::Pull,
+                checks: vec![&DECLARED, &FORGOTTEN],
+                exclusive: false,
+                run: |mut sc| {
+                    Box::pin(async move {
+                        sc.check(&DECLARED, async |_| Ok(())).await;
+                        sc.check(&STRAY, async |_| Ok(())).await;
+                    })
+                },
+            };
+            run_scenarios(ctx, vec![s], 1).await;
+            let mut out = vec![];
+            while let Ok(e) = rx.try_recv() {
+                if let Event::CheckFinished(r) = e {
+                    out.push((r.id.clone(), r.outcome, r.message.clone()));
+                }
+            }
+            out
+        })
+    }
+
+    /// A check run without being declared, and one declared but neither run nor skipped, are
+    /// harness errors that fail the run, not silent gaps.
+    #[test]
+    fn undeclared_and_unrun_checks_fail_as_harness_errors() {
+        let got = run_one();
+        let find = |id: &str| got.iter().find(|(i, _, _)| i == id).unwrap_or_else(|| panic!("{id} not reported: {got:?}"));
+        assert_eq!(find(DECLARED.id).1, Outcome::Passed);
+        let (_, o, m) = find(STRAY.id);
+        assert!(*o == Outcome::Failed && m.contains("without declaring it"), "{m}");
+        let (_, o, m) = find(FORGOTTEN.id);
+        assert!(*o == Outcome::Failed && m.contains("ended without running or skipping it"), "{m}");
     }
 }
