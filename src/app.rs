@@ -7,7 +7,7 @@ use crate::content::Generator;
 use crate::events::{Counts, Event, RunInfo, RunSummary};
 use crate::model::Outcome;
 use crate::report::{self, console::ConsoleSettings, ReportSettings};
-use crate::runner::{self, Cleanup, RunCtx};
+use crate::runner::{self, RunCtx};
 use crate::trace::TraceSink;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -222,27 +222,10 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     }
 
     let run_id = Generator::new(cfg.seed ^ started_nanos()).token("run", 6);
-    let ctx = Arc::new(RunCtx {
-        client: client.clone(),
-        gen: Generator::new(cfg.seed),
-        cfg: cfg.clone(),
-        events: tx.clone(),
-        selected: plan.checks.iter().map(|m| m.id).collect(),
-        cleanup: Cleanup::default(),
-        secrets: secrets.clone(),
-        run_id,
-        reported: Default::default(),
-        expectations,
-        stale: Default::default(),
-        refused: Default::default(),
-        setup_failures: Default::default(),
-        outcomes: Default::default(),
-        blob_gates: Default::default(),
-        error_answers: Default::default(),
-        content_answers: Default::default(),
-        cite: crate::suites::catalog::quote,
-        load_bytes: Default::default(),
-    });
+    let selected = plan.checks.iter().map(|m| m.id).collect();
+    let mut ctx = RunCtx::new(client.clone(), cfg.clone(), tx.clone(), selected, secrets.clone(), run_id, crate::suites::catalog::quote);
+    ctx.expectations = expectations;
+    let ctx = Arc::new(ctx);
     runner::run_scenarios(ctx.clone(), plan.scenarios, cfg.jobs).await;
     watcher.abort();
     let refusals = std::mem::take(&mut *ctx.refused.lock().unwrap());

@@ -157,6 +157,32 @@ pub struct Refusal {
 pub const REFUSED: &str = "not judged: access refused";
 
 impl RunCtx {
+    /// A run's shared state before any scenario ran: content from the configuration's seed,
+    /// nothing reported, pushed or kept yet, no expectations.
+    pub fn new(client: Arc<Client>, cfg: Arc<Config>, events: EventTx, selected: HashSet<&'static str>, secrets: Arc<Vec<String>>, run_id: String, cite: Citer) -> RunCtx {
+        RunCtx {
+            client,
+            gen: Generator::new(cfg.seed),
+            cfg,
+            events,
+            selected,
+            cleanup: Cleanup::default(),
+            secrets,
+            run_id,
+            reported: Default::default(),
+            expectations: None,
+            stale: Default::default(),
+            refused: Default::default(),
+            setup_failures: Default::default(),
+            outcomes: Default::default(),
+            blob_gates: Default::default(),
+            error_answers: Default::default(),
+            content_answers: Default::default(),
+            cite,
+            load_bytes: Default::default(),
+        }
+    }
+
     /// The gate of (repository, digest) for setup pushes; its value is whether the blob was
     /// pushed. Scenarios share constant blobs (the `{}` empty config): pushed concurrently, a
     /// registry that races on one blob (docker-registry 2.8 answered 400 to a manifest PUT
@@ -228,7 +254,10 @@ impl Cleanup {
         s.manifests.is_empty() && s.blobs.is_empty() && s.tags.is_empty()
     }
 
-    /// Deletes everything recorded. Returns one line per kind for the summary.
+    /// Deletes everything recorded. Returns one line per kind for the summary. Tags first
+    /// (registries without manifest delete may still allow tag delete), then manifests rank by
+    /// rank, highest first (referrers, indexes, images), then blobs; within a step up to `CLEANUP_AT_ONCE`
+    /// DELETEs run at once, so a stress run's thousands of items fit the cleanup budget.
     pub async fn run(&self, client: &Client, trace: &TraceSink) -> Vec<String> {
         let (manifests, tags, blobs) = {
             let s = self.inner.lock().unwrap();
@@ -241,39 +270,35 @@ impl Cleanup {
             (m, s.tags.clone(), s.blobs.clone())
         };
         let mut lines = vec![];
-        // Tags first: registries without manifest delete may still allow tag delete.
-        let mut n = (0, 0);
-        for (repo, tag) in &tags {
-            n.1 += 1;
-            if delete(client, trace, &format!("/v2/{repo}/manifests/{tag}")).await {
-                n.0 += 1;
+        let tag_paths: Vec<String> = tags.iter().map(|(repo, tag)| format!("/v2/{repo}/manifests/{tag}")).collect();
+        if !tag_paths.is_empty() {
+            lines.push(format!("tags: {} of {} deleted", delete_all(client, trace, &tag_paths).await, tag_paths.len()));
+        }
+        if !manifests.is_empty() {
+            let mut gone = 0;
+            let mut ranks: Vec<u8> = manifests.iter().map(|m| m.0).collect();
+            ranks.dedup();
+            for rank in ranks {
+                let paths: Vec<String> = manifests.iter().filter(|m| m.0 == rank).map(|(_, repo, d)| format!("/v2/{repo}/manifests/{d}")).collect();
+                gone += delete_all(client, trace, &paths).await;
             }
+            lines.push(format!("manifests: {gone} of {} deleted", manifests.len()));
         }
-        if n.1 > 0 {
-            lines.push(format!("tags: {} of {} deleted", n.0, n.1));
-        }
-        let mut n = (0, 0);
-        for (_, repo, d) in &manifests {
-            n.1 += 1;
-            if delete(client, trace, &format!("/v2/{repo}/manifests/{d}")).await {
-                n.0 += 1;
-            }
-        }
-        if n.1 > 0 {
-            lines.push(format!("manifests: {} of {} deleted", n.0, n.1));
-        }
-        let mut n = (0, 0);
-        for (repo, d) in &blobs {
-            n.1 += 1;
-            if delete(client, trace, &format!("/v2/{repo}/blobs/{d}")).await {
-                n.0 += 1;
-            }
-        }
-        if n.1 > 0 {
-            lines.push(format!("blobs: {} of {} deleted", n.0, n.1));
+        let blob_paths: Vec<String> = blobs.iter().map(|(repo, d)| format!("/v2/{repo}/blobs/{d}")).collect();
+        if !blob_paths.is_empty() {
+            lines.push(format!("blobs: {} of {} deleted", delete_all(client, trace, &blob_paths).await, blob_paths.len()));
         }
         lines
     }
+}
+
+/// DELETEs of cleanup in flight at once.
+const CLEANUP_AT_ONCE: usize = 8;
+
+/// Deletes every path, `CLEANUP_AT_ONCE` at a time; returns how many are gone afterwards.
+async fn delete_all(client: &Client, trace: &TraceSink, paths: &[String]) -> usize {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(paths).map(|p| delete(client, trace, p)).buffer_unordered(CLEANUP_AT_ONCE).filter(|gone| std::future::ready(*gone)).count().await
 }
 
 /// True when the thing is gone afterwards (deleted now, or already absent).
@@ -878,27 +903,8 @@ mod tests {
             let cfg = Config::resolve(&crate::config::RunArgs::default(), &std::collections::BTreeMap::new(), String::new()).unwrap();
             let client = Client::new(url::Url::parse("http://127.0.0.1:9/").unwrap(), Default::default()).unwrap();
             let cite: Citer = |_: &str, _: SpecVersion| None;
-            let ctx = Arc::new(RunCtx {
-                client,
-                gen: Generator::new(1),
-                cfg: Arc::new(cfg),
-                events: tx,
-                selected: [DECLARED.id, FORGOTTEN.id, STRAY.id].into_iter().collect(),
-                cleanup: Cleanup::default(),
-                secrets: Arc::default(),
-                run_id: "t".into(),
-                reported: Default::default(),
-                expectations: None,
-                stale: Default::default(),
-                refused: Default::default(),
-                setup_failures: Default::default(),
-                outcomes: Default::default(),
-                blob_gates: Default::default(),
-                error_answers: Default::default(),
-                content_answers: Default::default(),
-                cite,
-                load_bytes: Default::default(),
-            });
+            let selected = [DECLARED.id, FORGOTTEN.id, STRAY.id].into_iter().collect();
+            let ctx = Arc::new(RunCtx::new(client, Arc::new(cfg), tx, selected, Arc::default(), "t".into(), cite));
             let s = Scenario {
                 name: "test",
                 bucket: Bucket::Pull,
