@@ -237,7 +237,8 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     }
 
     // Cleanup with a fresh client: the run's client may be cancelled. Bounded in time: 60 s
-    // normally, 5 s after an interrupt or the deadline; another signal stops it at once.
+    // normally, or 10 ms per item when there are more (a long stress run pushes tens of
+    // thousands), 5 s after an interrupt or the deadline; another signal stops it at once.
     let mut cleanup_lines = vec![];
     let cut_short = interrupted.lock().unwrap().is_some();
     if cfg.cleanup && !ctx.cleanup.is_empty() {
@@ -247,7 +248,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
             Client::new(base.clone(), o)
         }) {
             let t = TraceSink::new(secrets.clone());
-            let budget = Duration::from_secs(if cut_short { 5 } else { 60 });
+            let budget = if cut_short { Duration::from_secs(5) } else { Duration::from_secs(60).max(Duration::from_millis(10) * ctx.cleanup.len() as u32) };
             tokio::select! {
                 r = tokio::time::timeout(budget, ctx.cleanup.run(&c2, &t)) => match r {
                     Ok(lines) => cleanup_lines = lines,

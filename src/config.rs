@@ -768,10 +768,11 @@ impl Config {
         }
         let read_only = read_only_data(a, env)?;
         if read_only.is_some() {
-            buckets.remove(&Bucket::Push);
-            buckets.remove(&Bucket::ContentManagement);
+            for b in [Bucket::Push, Bucket::ContentManagement, Bucket::Clients, Bucket::Stress] {
+                buckets.remove(&b);
+            }
             if buckets.is_empty() {
-                return Err("read-only mode leaves no bucket to run (push and content-management need to push)".into());
+                return Err("read-only mode leaves no bucket to run (push, content-management, clients and stress need to push)".into());
             }
         }
         let jobs = match a.jobs {
@@ -1073,6 +1074,17 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(&a, &env(&[]), String::new()).is_err());
+    }
+    #[test]
+    fn read_only_runs_no_bucket_that_pushes() {
+        for b in ["stress", "clients", "push,content-management"] {
+            let a = RunArgs { bucket: b.split(',').map(String::from).collect(), ro_tags: vec!["v1".into()], ..Default::default() };
+            let e = Config::resolve(&a, &env(&[]), String::new()).unwrap_err();
+            assert!(e.contains("read-only mode leaves no bucket"), "{b}: {e}");
+        }
+        let a = RunArgs { bucket: vec!["pull".into(), "stress".into()], ro_tags: vec!["v1".into()], ..Default::default() };
+        let c = Config::resolve(&a, &env(&[]), String::new()).unwrap();
+        assert_eq!(c.buckets.iter().copied().collect::<Vec<_>>(), vec![Bucket::Pull]);
     }
     #[test]
     fn repo_names() {

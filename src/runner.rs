@@ -250,8 +250,12 @@ impl Cleanup {
         }
     }
     pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Tags, manifests and blobs recorded.
+    pub fn len(&self) -> usize {
         let s = self.inner.lock().unwrap();
-        s.manifests.is_empty() && s.blobs.is_empty() && s.tags.is_empty()
+        s.manifests.len() + s.blobs.len() + s.tags.len()
     }
 
     /// Deletes everything recorded. Returns one line per kind for the summary. Tags first
