@@ -13,7 +13,8 @@ BIN=target/release/oci-conformance
 [ -x "$BIN" ] || cargo build --release --locked
 [ -x /usr/bin/docker-registry ] || { echo "docker-registry is not installed (apt-get install docker-registry)" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/oci-repeat.XXXXXX)
-PORT=$((20000 + RANDOM % 20000))
+# A port the kernel says is free (a random one could be taken by another test's server).
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() { [ -f "$WORK/registry.pid" ] && kill "$(cat "$WORK/registry.pid")" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 cat > "$WORK/config.yml" <<YAML
@@ -26,7 +27,10 @@ http: {addr: 127.0.0.1:$PORT}
 YAML
 /usr/bin/docker-registry serve "$WORK/config.yml" >"$WORK/log" 2>&1 &
 echo $! > "$WORK/registry.pid"
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+up=0
+for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && { up=1; break; }; sleep 0.1; done
+# Without a registry every run would differ: say why instead.
+[ $up = 1 ] || { echo "docker-registry did not answer on 127.0.0.1:$PORT within 20 s:" >&2; cat "$WORK/log" >&2; exit 2; }
 
 bad=0
 for i in $(seq "$N"); do

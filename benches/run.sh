@@ -19,7 +19,8 @@ if [ $SHORT = 1 ]; then REPS=1; BIG=$((16<<20)); SIZES="1MiB 16MiB"; TAGS="10 10
 BIN=target/release/oci-conformance
 [ -x "$BIN" ] || cargo build --release --locked
 WORK=$(mktemp -d /tmp/oci-bench.XXXXXX)
-PORT=$((20000 + RANDOM % 20000))
+# A port the kernel says is free (a random one could be taken by another test's server).
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() { [ -f "$WORK/dr/registry.pid" ] && kill "$(cat "$WORK/dr/registry.pid")" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 now() { python3 -c 'import time; print(time.time())'; }
@@ -40,7 +41,7 @@ http: {addr: 127.0.0.1:$PORT}
 YAML
   /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
   echo $! > "$dir/registry.pid"
-  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "docker-registry did not start" >&2; return 1
 }
 HAVE_DR=0
