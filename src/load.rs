@@ -83,10 +83,6 @@ impl Round {
         (calls.len() - 1, res)
     }
 
-    /// Time since the round started.
-    pub fn now(&self) -> Duration {
-        self.t0.elapsed()
-    }
     pub fn bytes_pushed(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
@@ -205,9 +201,6 @@ impl Tally {
     }
     pub fn violating(&self) -> u32 {
         self.violating
-    }
-    pub fn bytes(&self) -> u64 {
-        self.bytes
     }
     pub fn stats(&self, wall: Duration, stopped: Option<String>) -> LoadStats {
         let requests: u64 = self.statuses.values().sum();
