@@ -4,7 +4,7 @@
 use crate::client::{Client, ClientOptions, ErrorKind, Request};
 use crate::config::{exit, Config, Format};
 use crate::content::Generator;
-use crate::events::{Counts, Event, RunInfo, RunSummary};
+use crate::events::{CheckResult, Counts, Event, RunInfo, RunSummary};
 use crate::model::Outcome;
 use crate::report::{self, console::ConsoleSettings, ReportSettings};
 use crate::runner::{self, RunCtx};
@@ -75,9 +75,10 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
                 verbose: cfg.verbose,
                 json: cfg.format == Format::Json,
             },
+            coverage: Some(crate::suites::catalog::coverage_of_run),
         },
     ));
-    let plan = crate::plan::plan(&cfg);
+    let plan = crate::suites::plan(&cfg);
     let mut warnings = cfg.warnings.clone();
 
     // The target: the configured registry or the embedded one.
@@ -141,7 +142,7 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
 
     let fail_all = |tx: &crate::events::EventTx, outcome: Outcome, why: &str| {
         for m in &plan.checks {
-            let _ = tx.send(Event::CheckFinished(Arc::new(runner::result_of(
+            let _ = tx.send(Event::CheckFinished(Arc::new(CheckResult::of(
                 m,
                 cfg.spec_version,
                 outcome,
@@ -284,16 +285,9 @@ pub async fn run(cfg: Config, signals: bool) -> RunOutcome {
     if let Some(mut r) = embedded {
         r.shutdown();
     }
-    let strict = cfg.strict;
-    let stale = ctx.stale.load(std::sync::atomic::Ordering::Relaxed);
-    let mut out = wait_reports(reporter, code, requests).await;
-    if out.exit_code == exit::OK {
-        out.exit_code = verdict(&out.counts, strict);
-        if strict && stale > 0 {
-            out.exit_code = exit::CHECKS_FAILED;
-        }
-    }
-    out
+    // The exit status is the run record's (`RunRecord::exit_code`): decided once, from what
+    // the reports show.
+    wait_reports(reporter, code, requests).await
 }
 
 /// What to pass for credentials, as the user's situation asks.
@@ -331,7 +325,7 @@ pub fn load_expectations(cfg: &Config) -> Result<Option<crate::expect::Expectati
         return Ok(None);
     };
     let e = crate::expect::Expectations::load(p)?;
-    let checks: Vec<&str> = crate::plan::all_checks().iter().map(|m| m.id).collect();
+    let checks: Vec<&str> = crate::suites::checks().iter().map(|m| m.id).collect();
     let reqs: Vec<&str> = crate::suites::catalog::requirements()
         .iter()
         .map(|r| r.id.as_str())
@@ -360,15 +354,6 @@ fn embedded_options(cfg: &Config) -> crate::registry::Options {
     o
 }
 
-/// Exit status from outcomes: failures (and warnings under --strict) fail the run.
-pub fn verdict(c: &Counts, strict: bool) -> i32 {
-    if c.failed > 0 || (strict && c.warned > 0) || c.not_run > 0 {
-        exit::CHECKS_FAILED
-    } else {
-        exit::OK
-    }
-}
-
 async fn wait_reports(
     h: tokio::task::JoinHandle<Result<report::Written, String>>,
     code: i32,
@@ -376,7 +361,7 @@ async fn wait_reports(
 ) -> RunOutcome {
     match h.await {
         Ok(Ok(w)) => RunOutcome {
-            exit_code: code,
+            exit_code: w.exit_code,
             counts: w.counts,
             report_files: w.files,
             http_requests: requests,

@@ -71,7 +71,7 @@ async fn tags(a: BenchTagsArgs) -> Result<serde_json::Value, BenchErr> {
     let r = send(
         &client,
         &trace,
-        Request::put(crate::suites::common::with_query(
+        Request::put(crate::headers::with_query(
             &loc,
             "digest",
             &cfg.digest().to_string(),
@@ -209,7 +209,7 @@ async fn blob(a: BenchBlobArgs) -> Result<serde_json::Value, BenchErr> {
     let r = send(
         &client,
         &trace,
-        Request::put(crate::suites::common::with_query(
+        Request::put(crate::headers::with_query(
             &loc,
             "digest",
             &digest.to_string(),
@@ -330,7 +330,7 @@ async fn chunked(
     let r = send(
         c,
         t,
-        Request::put(crate::suites::common::with_query(
+        Request::put(crate::headers::with_query(
             &loc,
             "digest",
             &blob.digest().to_string(),

@@ -6,6 +6,7 @@
 
 use crate::diff::{count_pairs, load_results, RunResults};
 use crate::expect::{is_http_url, one_line};
+use crate::model::Workflow;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -271,7 +272,8 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
 }
 
 /// Writes OUT/distribution-spec/<version>/<product>/ and returns that folder.
-pub fn run(product: &Path, out: &Path, report_dir: &Path) -> Result<PathBuf, String> {
+/// `workflows`: the official workflows and the checks behind them (suites/workflows.rs).
+pub fn run(product: &Path, out: &Path, report_dir: &Path, workflows: &[Workflow]) -> Result<PathBuf, String> {
     let p = Product::load(product)?;
     if !report_dir.is_dir() {
         return Err(format!(
@@ -311,7 +313,7 @@ pub fn run(product: &Path, out: &Path, report_dir: &Path) -> Result<PathBuf, Str
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("PRODUCT.yaml", p.to_yaml()?.into_bytes()),
         ("README.md", readme(&p, &r, spec).into_bytes()),
-        ("results.yaml", crate::results_yaml::render(&r)?.into_bytes()),
+        ("results.yaml", crate::results_yaml::render(&r, workflows)?.into_bytes()),
     ];
     files.extend(copies);
     for (name, data) in files {

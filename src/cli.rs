@@ -13,7 +13,7 @@ pub async fn run(cfg: Config) -> i32 {
         return exit::BAD_CONFIG;
     }
     if cfg.list {
-        for m in crate::plan::plan(&cfg).checks {
+        for m in crate::suites::plan(&cfg).checks {
             println!(
                 "{:<50} {:<19} {:<6} §{}",
                 m.id,
@@ -151,7 +151,7 @@ pub fn list(a: ListArgs) -> i32 {
             return exit::BAD_CONFIG;
         }
     };
-    let checks = crate::plan::all_checks();
+    let checks = crate::suites::checks();
     let known: std::collections::HashSet<&str> = checks.iter().map(|m| m.id).collect();
     // Requirement ids of a check that exist under `v`.
     let reqs_of = |id: &str| -> Vec<String> {
@@ -265,7 +265,7 @@ pub fn diff(a: DiffArgs) -> i32 {
 
 pub fn bundle(a: BundleArgs) -> i32 {
     if let Some(dir) = &a.verify {
-        return report_err(crate::verify::verify(dir).map(|problems| {
+        return report_err(crate::verify::verify(dir, crate::suites::workflows::WORKFLOWS).map(|problems| {
             if problems.is_empty() {
                 println!("{}: a complete submission ({}), consistent with itself", dir.display(), crate::verify::FILES.join(", "));
                 return exit::OK;
@@ -281,12 +281,12 @@ pub fn bundle(a: BundleArgs) -> i32 {
         eprintln!("error: bundle needs --product FILE and --out DIR (or --verify DIR)");
         return exit::BAD_CONFIG;
     };
-    let written = crate::bundle::run(product, out, &a.report_dir).map(|p| {
+    let written = crate::bundle::run(product, out, &a.report_dir, crate::suites::workflows::WORKFLOWS).map(|p| {
         println!("bundle written to {}", p.display());
         p
     });
     // A bundle is checked as it will be reviewed; what is wrong is said now, not in review.
-    report_err(written.and_then(|p| crate::verify::verify(&p)).map(|problems| {
+    report_err(written.and_then(|p| crate::verify::verify(&p, crate::suites::workflows::WORKFLOWS)).map(|problems| {
         for p in &problems {
             eprintln!("warning: {p}");
         }

@@ -51,6 +51,27 @@ pub struct CheckResult {
     pub load: Option<crate::model::LoadStats>,
 }
 
+impl CheckResult {
+    /// The result of check `meta` under spec version `v`.
+    pub fn of(meta: &CheckMeta, v: SpecVersion, outcome: Outcome, message: String, ms: u64, trace: Vec<Exchange>) -> CheckResult {
+        CheckResult {
+            id: meta.id.to_string(),
+            bucket: meta.bucket,
+            name: meta.name.to_string(),
+            outcome,
+            level: meta.level_for(v),
+            spec: meta.spec.to_string(),
+            spec_url: meta.spec_url(v),
+            requirements: meta.requirements.iter().map(|s| s.to_string()).collect(),
+            duration_ms: ms,
+            message,
+            expectation: None,
+            trace,
+            load: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {
     pub total: usize,
@@ -74,6 +95,16 @@ impl Counts {
             Outcome::Skipped => self.skipped += 1,
             Outcome::ExpectedFailure => self.expected_failure += 1,
             Outcome::NotRun => self.not_run += 1,
+        }
+    }
+    /// Exit status from outcomes alone: failures, checks that never ran (and warnings under
+    /// --strict) fail the run. `RunRecord::exit_code` adds the runner's own reasons.
+    pub fn verdict(&self, strict: bool) -> i32 {
+        use crate::config::exit;
+        if self.failed > 0 || (strict && self.warned > 0) || self.not_run > 0 {
+            exit::CHECKS_FAILED
+        } else {
+            exit::OK
         }
     }
     pub fn of<'a>(rs: impl IntoIterator<Item = &'a CheckResult>) -> Counts {

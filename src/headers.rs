@@ -394,3 +394,10 @@ mod tests {
         assert!(!valid_warning(r#"199 - "x""#));
     }
 }
+
+/// Adds `key=value` to a URL such as an upload location, keeping its own query parameters.
+pub fn with_query(location: &str, key: &str, value: &str) -> String {
+    let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}{key}={enc}")
+}

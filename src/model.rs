@@ -219,6 +219,81 @@ impl CheckMeta {
     }
 }
 
+/// One check of a requirement and what it did in the run (None: not part of the run).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub id: String,
+    pub outcome: Option<Outcome>,
+}
+
+/// One requirement of the version under test, with the outcome of its checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementOutcome {
+    pub id: String,
+    /// Level under the version under test.
+    pub level: &'static str,
+    pub section: String,
+    pub spec_url: String,
+    /// The sentence as the version under test words it.
+    pub quote: String,
+    pub testable: bool,
+    /// Why it cannot be tested (untestable requirements only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub checks: Vec<CheckOutcome>,
+    /// The worst outcome of its checks (`outcome_rank`); `not-run` when none of them ran;
+    /// None for an untestable requirement.
+    pub outcome: Option<Outcome>,
+}
+
+/// Counts of a run's coverage section.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCounts {
+    /// Requirements of the version under test.
+    pub total: usize,
+    pub testable: usize,
+    /// Testable requirements named by at least one check that exists.
+    pub covered: usize,
+    /// covered / testable, in percent, one decimal.
+    pub percent: f64,
+    /// Testable requirements by aggregated outcome (every outcome listed, zeros included).
+    pub outcomes: BTreeMap<&'static str, usize>,
+}
+
+/// Requirement coverage of one run: every requirement of `spec_version` with the outcome of
+/// the checks that test it. Computed by the checks' catalog from the run's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCoverage {
+    pub spec_version: SpecVersion,
+    pub counts: RunCounts,
+    pub requirements: Vec<RequirementOutcome>,
+}
+
+/// Folds a run's (check id, outcome) pairs into requirement coverage under a spec version: the
+/// binary wires in the checks' catalog, so reporters need not know it.
+pub type Coverer = fn(SpecVersion, &[(&str, Outcome)]) -> RunCoverage;
+
+/// `apis:` or `data:` of results.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    Apis,
+    Data,
+}
+
+/// One workflow of the official suite and the checks of ours that exercise it (the table is
+/// in suites/workflows.rs; submission tools are handed it).
+pub struct Workflow {
+    pub section: Section,
+    /// The name as the official suite and the published submissions spell it.
+    pub name: &'static str,
+    /// The site's generator refuses a submission without it.
+    pub required: bool,
+    pub checks: &'static [&'static str],
+}
+
+/// How a check's message starts when access was refused and the check was not judged.
+pub const REFUSED: &str = "not judged: access refused";
+
 /// What a stress check sent and how the registry held up: its figures in results.json and the
 /// HTML report (see `load`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@
 
 use crate::diff::{RunResults, TestRow};
 use crate::model::Outcome;
-use crate::suites::workflows::{Section, WORKFLOWS};
+use crate::model::{Section, Workflow};
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,7 +50,7 @@ pub fn check_status(t: &TestRow, failed_setups: &HashSet<&str>) -> Status {
         Outcome::Unsupported => Status::Skip,
         Outcome::Failed | Outcome::ExpectedFailure => Status::Fail,
         Outcome::NotRun => Status::Error,
-        Outcome::Skipped if t.message.starts_with(crate::runner::REFUSED) => Status::Error,
+        Outcome::Skipped if t.message.starts_with(crate::model::REFUSED) => Status::Error,
         Outcome::Skipped if failed_setups.contains(t.message.as_str()) => Status::Fail,
         Outcome::Skipped => Status::Disabled,
     }
@@ -58,7 +58,7 @@ pub fn check_status(t: &TestRow, failed_setups: &HashSet<&str>) -> Status {
 
 /// Every workflow with its status, in table order. A workflow none of whose checks is in the
 /// results (all filtered out) is Disabled.
-pub fn statuses(r: &RunResults) -> Vec<(Section, &'static str, Status)> {
+pub fn statuses(r: &RunResults, workflows: &[Workflow]) -> Vec<(Section, &'static str, Status)> {
     let failed_setups: HashSet<&str> = r
         .tests
         .iter()
@@ -66,7 +66,7 @@ pub fn statuses(r: &RunResults) -> Vec<(Section, &'static str, Status)> {
         .map(|t| t.message.as_str())
         .collect();
     let by_id: BTreeMap<&str, &TestRow> = r.tests.iter().map(|t| (t.id.as_str(), t)).collect();
-    WORKFLOWS
+    workflows
         .iter()
         .map(|w| {
             let s = w
@@ -83,7 +83,7 @@ pub fn statuses(r: &RunResults) -> Vec<(Section, &'static str, Status)> {
 
 /// results.yaml text: `config:` (the run's redacted settings, with tool, version and seed),
 /// then `apis:` and `data:` maps from workflow name to status.
-pub fn render(r: &RunResults) -> Result<String, String> {
+pub fn render(r: &RunResults, workflows: &[Workflow]) -> Result<String, String> {
     use serde_yaml::{Mapping, Value};
     let mut config = Mapping::new();
     let mut put = |k: &str, v: String| {
@@ -106,7 +106,7 @@ pub fn render(r: &RunResults) -> Result<String, String> {
     }
     let mut apis = Mapping::new();
     let mut data = Mapping::new();
-    for (section, name, status) in statuses(r) {
+    for (section, name, status) in statuses(r, workflows) {
         let m = match section {
             Section::Apis => &mut apis,
             Section::Data => &mut data,

@@ -93,8 +93,6 @@ pub struct RunCtx {
     pub reported: Mutex<HashSet<&'static str>>,
     /// Known failures from --expect.
     pub expectations: Option<crate::expect::Expectations>,
-    /// Checks listed as expected failures that passed (stale entries).
-    pub stale: std::sync::atomic::AtomicUsize,
     /// Checks not judged because the registry refused the run's credentials.
     pub refused: Mutex<Vec<Refusal>>,
     /// Why a scenario's setup failed, for the checks it leaves without an outcome.
@@ -153,8 +151,7 @@ pub struct Refusal {
     pub why: String,
 }
 
-/// How the message of a check not judged for refused credentials begins.
-pub const REFUSED: &str = "not judged: access refused";
+pub use crate::model::REFUSED;
 
 impl RunCtx {
     /// A run's shared state before any scenario ran: content from the configuration's seed,
@@ -171,7 +168,6 @@ impl RunCtx {
             run_id,
             reported: Default::default(),
             expectations: None,
-            stale: Default::default(),
             refused: Default::default(),
             setup_failures: Default::default(),
             outcomes: Default::default(),
@@ -317,6 +313,8 @@ async fn delete(client: &Client, trace: &TraceSink, path: &str) -> bool {
 pub struct Sc {
     pub ctx: Arc<RunCtx>,
     pub scenario: &'static str,
+    /// The scenario's bucket: where a failed setup is reported.
+    pub bucket: Bucket,
     pub gen: Generator,
     outcomes: HashMap<&'static str, Outcome>,
     setup_failed: Option<String>,
@@ -329,12 +327,13 @@ pub struct Sc {
 }
 
 impl Sc {
-    pub fn new(ctx: Arc<RunCtx>, scenario: &'static str) -> Sc {
+    pub fn new(ctx: Arc<RunCtx>, scenario: &'static str, bucket: Bucket) -> Sc {
         let gen = ctx.gen.scope(scenario);
         let setup_trace = TraceSink::new(ctx.secrets.clone());
         Sc {
             ctx,
             scenario,
+            bucket,
             gen,
             outcomes: HashMap::new(),
             setup_failed: None,
@@ -346,7 +345,7 @@ impl Sc {
 
     /// The handle a scenario runs with: its checks must be among those it declares.
     pub fn of(ctx: Arc<RunCtx>, s: &Scenario) -> Sc {
-        Sc { declared: s.checks.iter().map(|m| m.id).collect(), ..Sc::new(ctx, s.name) }
+        Sc { declared: s.checks.iter().map(|m| m.id).collect(), ..Sc::new(ctx, s.name, s.bucket) }
     }
 
     pub fn cfg(&self) -> &Config {
@@ -423,10 +422,9 @@ impl Sc {
                 if outcome == Outcome::Failed {
                     let id: &'static str =
                         Box::leak(format!("{}.setup", self.scenario).into_boxed_str());
-                    let bucket = self.first_bucket();
                     let r = CheckResult {
                         id: id.to_string(),
-                        bucket,
+                        bucket: self.bucket,
                         name: format!("setup: {what}"),
                         outcome,
                         level: Level::Must,
@@ -446,10 +444,6 @@ impl Sc {
                 None
             }
         }
-    }
-
-    fn first_bucket(&self) -> Bucket {
-        crate::plan::scenario_bucket(self.scenario).unwrap_or(Bucket::Pull)
     }
 
     /// Runs one check. Skipped without running when setup failed or the spec version under
@@ -598,7 +592,7 @@ impl Sc {
         if !self.ctx.reported.lock().unwrap().insert(meta.id) {
             return outcome;
         }
-        let mut r = result_of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace);
+        let mut r = CheckResult::of(meta, self.ctx.cfg.spec_version, outcome, message, ms, trace);
         r.load = self.load.take();
         if let Some(e) = self
             .ctx
@@ -613,9 +607,6 @@ impl Sc {
                     r.message = format!("expected failure ({}): {}", e.reason, r.message);
                 }
                 Outcome::Passed => {
-                    self.ctx
-                        .stale
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     r.message = format!("stale expectation: listed as a known failure ({}) but passed; remove it from the expectations file", e.reason);
                 }
                 _ => {}
@@ -652,42 +643,6 @@ impl Sc {
             }
         }
     }
-}
-
-pub fn result_of(
-    meta: &CheckMeta,
-    v: crate::model::SpecVersion,
-    outcome: Outcome,
-    message: String,
-    ms: u64,
-    trace: Vec<Exchange>,
-) -> CheckResult {
-    CheckResult {
-        id: meta.id.to_string(),
-        bucket: meta.bucket,
-        name: meta.name.to_string(),
-        outcome,
-        level: meta.level_for(v),
-        spec: meta.spec.to_string(),
-        spec_url: meta.spec_url(v),
-        requirements: requirement_ids(meta),
-        duration_ms: ms,
-        message,
-        expectation: None,
-        trace,
-        load: None,
-    }
-}
-
-/// Requirement ids a check tests: its own list, else the catalog's reverse mapping.
-pub fn requirement_ids(meta: &CheckMeta) -> Vec<String> {
-    if !meta.requirements.is_empty() {
-        return meta.requirements.iter().map(|s| s.to_string()).collect();
-    }
-    crate::suites::catalog::requirements_for(meta.id)
-        .into_iter()
-        .map(|r| r.id.clone())
-        .collect()
 }
 
 fn classify(ck: &Ck, res: Res) -> (Outcome, String) {
@@ -839,15 +794,15 @@ async fn run_batch(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usize) {
                     panic_text(e)
                 )),
             };
-            (s.name, checks, why)
+            (s.name, s.bucket, checks, why)
         });
     }
     while let Some(j) = set.join_next().await {
-        if let Ok((name, checks, why)) = j {
+        if let Ok((name, bucket, checks, why)) = j {
             if let Some(w) = &why {
                 let _ = ctx.events.send(Event::Note(w.clone()));
             }
-            close_missing(&ctx, name, &checks, why.as_deref());
+            close_missing(&ctx, name, bucket, &checks, why.as_deref());
         }
     }
 }
@@ -857,10 +812,11 @@ async fn run_batch(ctx: Arc<RunCtx>, scenarios: Vec<Scenario>, jobs: usize) {
 fn close_missing(
     ctx: &Arc<RunCtx>,
     name: &'static str,
+    bucket: Bucket,
     checks: &[&'static CheckMeta],
     why: Option<&str>,
 ) {
-    let mut sc = Sc::new(ctx.clone(), name);
+    let mut sc = Sc::new(ctx.clone(), name, bucket);
     {
         let reported = ctx.reported.lock().unwrap();
         for m in checks {

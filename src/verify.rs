@@ -4,7 +4,7 @@
 
 use crate::bundle::Product;
 use crate::results_yaml::Status;
-use crate::suites::workflows::{Section, WORKFLOWS};
+use crate::model::{Section, Workflow};
 use std::path::Path;
 
 /// The five files a submission holds (the oci-conformance repository's instructions.md).
@@ -15,7 +15,8 @@ pub const FILES: [&str; 5] = ["PRODUCT.yaml", "README.md", "results.yaml", "repo
 pub const VERSIONS: [&str; 2] = ["v1.1", "v1.0"];
 
 /// The problems found in `dir` (empty: the folder is fine). Err: `dir` is not a folder.
-pub fn verify(dir: &Path) -> Result<Vec<String>, String> {
+/// `workflows`: the official workflows and the checks behind them (suites/workflows.rs).
+pub fn verify(dir: &Path, workflows: &[Workflow]) -> Result<Vec<String>, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a directory (give the distribution-spec/vX.Y/<product>/ folder that `bundle` wrote)", dir.display()));
     }
@@ -54,7 +55,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, String> {
         }
     }
 
-    let results = read("results.yaml").map(|t| results_yaml(&t, &mut p));
+    let results = read("results.yaml").map(|t| results_yaml(&t, &mut p, workflows));
     let report = read("report.html").unwrap_or_default();
     let junit = read("junit.xml").unwrap_or_default();
     let junit_failures = junit.matches("<failure").count() + junit.matches("<error").count();
@@ -119,7 +120,7 @@ struct Results {
 }
 
 /// Parses results.yaml as the site's generator does; problems go to `p`.
-fn results_yaml(text: &str, p: &mut Vec<String>) -> Option<Results> {
+fn results_yaml(text: &str, p: &mut Vec<String>, workflows: &[Workflow]) -> Option<Results> {
     let v: serde_yaml::Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -141,7 +142,7 @@ fn results_yaml(text: &str, p: &mut Vec<String>) -> Option<Results> {
                 None => p.push(format!("results.yaml {key}.{name}: {val:?} is not one of Pass, Skip, Disabled, FAIL, Error (the site's generator stops on it)")),
             }
         }
-        for w in WORKFLOWS.iter().filter(|w| w.required && w.section == section) {
+        for w in workflows.iter().filter(|w| w.required && w.section == section) {
             if !m.contains_key(w.name) {
                 p.push(format!("results.yaml {key} lacks the required {:?}", w.name));
             }

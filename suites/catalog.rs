@@ -5,7 +5,7 @@
 //! and "how much of the testable spec is covered".
 
 use crate::model::{Level, Outcome, SpecVersion};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -78,7 +78,9 @@ pub struct Requirement {
     pub testable: bool,
     #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
+    /// Ids of the checks that test it, in report order: not in the file, filled from the
+    /// checks' own declarations (`CheckMeta::reqs`).
+    #[serde(skip)]
     pub checks: Vec<String>,
     #[serde(default)]
     pub planned: Option<String>,
@@ -170,14 +172,23 @@ fn loaded() -> &'static Loaded {
     static L: OnceLock<Loaded> = OnceLock::new();
     L.get_or_init(|| {
         // Compiled-in data, not registry or user input; tests/catalog.rs keeps it parseable.
-        let catalog =
+        let mut catalog =
             parse(TEXT).unwrap_or_else(|e| panic!("embedded requirement catalog is invalid: {e}"));
         let mut by_id = HashMap::new();
-        let mut by_check: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, r) in catalog.requirements.iter().enumerate() {
             by_id.entry(r.id.clone()).or_insert(i);
-            for c in &r.checks {
-                let v = by_check.entry(c.clone()).or_default();
+        }
+        // A check names what it tests; the catalog's side is derived. An id no requirement has
+        // is left out here and reported by tests/catalog.rs.
+        let mut by_check: HashMap<String, Vec<usize>> = HashMap::new();
+        for m in crate::suites::checks() {
+            for rid in m.requirements {
+                let Some(&i) = by_id.get(*rid) else { continue };
+                let checks = &mut catalog.requirements[i].checks;
+                if !checks.iter().any(|c| c == m.id) {
+                    checks.push(m.id.to_string());
+                }
+                let v = by_check.entry(m.id.to_string()).or_default();
                 if !v.contains(&i) {
                     v.push(i);
                 }
@@ -309,54 +320,13 @@ pub fn outcome_rank(o: Outcome) -> u8 {
     }
 }
 
-/// One check of a requirement and what it did in the run (None: not part of the run).
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckOutcome {
-    pub id: String,
-    pub outcome: Option<Outcome>,
-}
+/// Coverage of the run as the run record carries it (typed in the engine's model).
+pub use crate::model::{CheckOutcome, RequirementOutcome, RunCounts, RunCoverage};
 
-/// One requirement of the version under test, with the outcome of its checks.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequirementOutcome {
-    pub id: String,
-    /// Level under the version under test.
-    pub level: &'static str,
-    pub section: String,
-    pub spec_url: String,
-    /// The sentence as the version under test words it.
-    pub quote: String,
-    pub testable: bool,
-    /// Why it cannot be tested (untestable requirements only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub checks: Vec<CheckOutcome>,
-    /// The worst outcome of its checks (`outcome_rank`); `not-run` when none of them ran;
-    /// None for an untestable requirement.
-    pub outcome: Option<Outcome>,
-}
-
-/// Counts of a run's coverage section.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunCounts {
-    /// Requirements of the version under test.
-    pub total: usize,
-    pub testable: usize,
-    /// Testable requirements named by at least one check that exists.
-    pub covered: usize,
-    /// covered / testable, in percent, one decimal.
-    pub percent: f64,
-    /// Testable requirements by aggregated outcome (every outcome listed, zeros included).
-    pub outcomes: BTreeMap<&'static str, usize>,
-}
-
-/// Requirement coverage of one run: every requirement of `spec_version` with the outcome of
-/// the checks that test it. Computed from the catalog (static) and the run's results.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunCoverage {
-    pub spec_version: SpecVersion,
-    pub counts: RunCounts,
-    pub requirements: Vec<RequirementOutcome>,
+/// A run's coverage: what the binary hands the reporters (`report::Coverer`).
+pub fn coverage_of_run(v: SpecVersion, results: &[(&str, Outcome)]) -> RunCoverage {
+    let known: HashSet<&str> = crate::suites::checks().iter().map(|m| m.id).collect();
+    run_coverage(v, results.iter().copied(), Some(&known))
 }
 
 /// Coverage of a run under `v` from `(check id, outcome)` pairs. With `known`, only checks in

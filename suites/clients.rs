@@ -30,25 +30,25 @@ enum Op {
 /// One check of one client: `check!("crane", Push)`.
 macro_rules! check {
     ($c:literal, Push) => {
-        CheckMeta::new(concat!("clients.", $c, ".push"), Bucket::Clients, Level::Must, "pushing-manifests", concat!($c, " pushes an image from an OCI layout; the registry serves it byte-exact"))
+        CheckMeta::new(concat!("clients.", $c, ".push"), Bucket::Clients, Level::Must, "pushing-manifests", concat!($c, " pushes an image from an OCI layout; the registry serves it byte-exact")).reqs(&["push.post-put.put-201", "push.manifest.exact-bytes-stored", "push.manifest.created-201"])
     };
     ($c:literal, Pull) => {
-        CheckMeta::new(concat!("clients.", $c, ".pull"), Bucket::Clients, Level::Must, "pulling-manifests", concat!($c, " pulls an image the harness pushed; digests and bytes match"))
+        CheckMeta::new(concat!("clients.", $c, ".pull"), Bucket::Clients, Level::Must, "pulling-manifests", concat!($c, " pulls an image the harness pushed; digests and bytes match")).reqs(&["pull.manifest.content-type-match", "pull.manifest.get-200", "pull.manifest.digest-header", "pull.blob.get-200", "pull.blob.digest-header-matches", "pull.head.exists-200", "pull.head.digest-header"])
     };
     ($c:literal, Index) => {
-        CheckMeta::new(concat!("clients.", $c, ".index"), Bucket::Clients, Level::Must, "pushing-manifests", concat!($c, " pushes a two-platform image index; the registry serves it and its images"))
+        CheckMeta::new(concat!("clients.", $c, ".index"), Bucket::Clients, Level::Must, "pushing-manifests", concat!($c, " pushes a two-platform image index; the registry serves it and its images")).reqs(&["pull.manifest.get-200", "push.manifest.exact-bytes-stored", "push.manifest.created-201"])
     };
     ($c:literal, Artifact) => {
-        CheckMeta::new(concat!("clients.", $c, ".artifact"), Bucket::Clients, Level::Must, "listing-referrers", concat!($c, " pushes an artifact with a subject; it reads back and is listed as a referrer")).since(SpecVersion::V1_1)
+        CheckMeta::new(concat!("clients.", $c, ".artifact"), Bucket::Clients, Level::Must, "listing-referrers", concat!($c, " pushes an artifact with a subject; it reads back and is listed as a referrer")).since(SpecVersion::V1_1).reqs(&["push.manifest.exact-bytes-stored", "push.manifest.created-201", "push.subject.oci-subject-header", "referrers.api.found-200", "referrers.api.artifact-type-copied"])
     };
     ($c:literal, Copy) => {
-        CheckMeta::new(concat!("clients.", $c, ".copy"), Bucket::Clients, Level::Must, "mounting-a-blob-from-another-repository", concat!($c, " copies an image to the second repository"))
+        CheckMeta::new(concat!("clients.", $c, ".copy"), Bucket::Clients, Level::Must, "mounting-a-blob-from-another-repository", concat!($c, " copies an image to the second repository")).reqs(&["pull.manifest.get-200", "push.mount.created-201", "push.mount.fallback-202", "push.manifest.created-201"])
     };
     ($c:literal, Tags) => {
-        CheckMeta::new(concat!("clients.", $c, ".tags"), Bucket::Clients, Level::Must, "listing-tags", concat!($c, " lists the tags it pushed"))
+        CheckMeta::new(concat!("clients.", $c, ".tags"), Bucket::Clients, Level::Must, "listing-tags", concat!($c, " lists the tags it pushed")).reqs(&["discovery.tags.list-200", "discovery.tags.json-body", "discovery.tags.body-content", "discovery.tags.link-format"])
     };
     ($c:literal, Delete) => {
-        CheckMeta::new(concat!("clients.", $c, ".delete"), Bucket::Clients, Level::Must, "deleting-manifests", concat!($c, " deletes a manifest by digest; it is gone"))
+        CheckMeta::new(concat!("clients.", $c, ".delete"), Bucket::Clients, Level::Must, "deleting-manifests", concat!($c, " deletes a manifest by digest; it is gone")).reqs(&["management.manifest.delete-202", "management.manifest.disabled-400-405", "management.manifest.gone-after-delete"])
     };
 }
 

@@ -13,12 +13,7 @@ pub fn manifest_path(repo: &str, reference: &str) -> String {
     format!("/v2/{repo}/manifests/{reference}")
 }
 
-/// Adds `digest=` to an upload location, keeping its own query parameters.
-pub fn with_query(location: &str, key: &str, value: &str) -> String {
-    let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    let sep = if location.contains('?') { '&' } else { '?' };
-    format!("{location}{sep}{key}={enc}")
-}
+pub use crate::headers::with_query;
 
 /// Pushes a blob with POST + monolithic PUT (setup helper; not itself a check), once per run
 /// and repository (`RunCtx::blob_gate`). Records it for cleanup unless it was there before
@@ -639,7 +634,7 @@ pub async fn setup_with<T>(
     what: &str,
     f: impl AsyncFnOnce(&Sc) -> Res<T>,
 ) -> Option<T> {
-    let h = Sc::new(sc.ctx.clone(), sc.scenario);
+    let h = Sc::new(sc.ctx.clone(), sc.scenario, sc.bucket);
     let sink = sc.setup_trace().clone();
     let body = async {
         let r = f(&h).await;

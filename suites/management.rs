@@ -15,70 +15,70 @@ pub const TAG_DELETE: CheckMeta = CheckMeta::new(
     Level::Must,
     "deleting-tags",
     "DELETE of a tag answers 202 (400/405 when tag deletion is disabled)",
-);
+).reqs(&["management.delete.optional", "management.delete.tag-optional", "management.tag.delete-202", "management.tag.disabled-400-405"]);
 pub const TAG_DELETED_404: CheckMeta = CheckMeta::new(
     "management.tag.deleted-404",
     M,
     Level::Must,
     "deleting-tags",
     "A deleted tag answers 404 (and its manifest should stay reachable by digest)",
-);
+).reqs(&["pull.manifest.unknown-404", "management.delete.tag-optional", "management.tag.gone-after-delete"]);
 pub const TAG_UNLISTED: CheckMeta = CheckMeta::new(
     "management.tag.unlisted",
     M,
     Level::Must,
     "deleting-tags",
     "A deleted tag is no longer in the repository's tag list",
-);
+).reqs(&["discovery.tags.body-content"]);
 pub const MANIFEST_DELETE: CheckMeta = CheckMeta::new(
     "management.manifest.delete",
     M,
     Level::Must,
     "deleting-manifests",
     "DELETE of a manifest by digest answers 202 (400/405 when deletion is disabled)",
-);
+).reqs(&["management.delete.optional", "management.manifest.delete-202", "management.manifest.disabled-400-405"]);
 pub const MANIFEST_DELETED_404: CheckMeta = CheckMeta::new(
     "management.manifest.deleted-404",
     M,
     Level::Must,
     "deleting-manifests",
     "A deleted manifest answers 404 by digest and by the tags that pointed to it",
-);
+).reqs(&["pull.manifest.unknown-404", "management.manifest.gone-after-delete"]);
 pub const MANIFEST_TAGS_UNLISTED: CheckMeta = CheckMeta::new(
     "management.manifest.tags-unlisted",
     M,
     Level::Must,
     "deleting-manifests",
     "The tags of a deleted manifest are no longer in the repository's tag list",
-);
+).reqs(&["discovery.tags.body-content"]);
 pub const MANIFEST_DELETE_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
     "management.manifest.delete-unknown-repo-404",
     M,
     Level::Must,
     "deleting-manifests",
     "DELETE of a manifest in a repository that does not exist answers 404",
-);
+).reqs(&["management.manifest.unknown-repo-404"]);
 pub const BLOB_DELETE: CheckMeta = CheckMeta::new(
     "management.blob.delete",
     M,
     Level::Must,
     "deleting-blobs",
     "DELETE of a blob answers 202 (400/405 when blob deletion is disabled)",
-);
+).reqs(&["management.delete.optional", "management.blob.delete-202", "management.blob.disabled-400-405"]);
 pub const BLOB_DELETED_404: CheckMeta = CheckMeta::new(
     "management.blob.deleted-404",
     M,
     Level::Must,
     "deleting-blobs",
     "A deleted blob answers 404 to GET and HEAD",
-);
+).reqs(&["pull.blob.unknown-404", "pull.head.unknown-404"]);
 pub const BLOB_DELETE_UNKNOWN: CheckMeta = CheckMeta::new(
     "management.blob.delete-unknown-404",
     M,
     Level::Must,
     "deleting-blobs",
     "DELETE of an unknown blob answers 404",
-);
+).reqs(&["management.blob.unknown-404"]);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![

@@ -1,5 +1,8 @@
-//! The checks, one module per bucket. Each check is a `CheckMeta` (id, bucket, level, spec
-//! section) beside the code that tests it; scenarios group checks that share setup.
+//! The checks, one module per bucket. Each check is declared once, as a `CheckMeta` (id,
+//! bucket, level, spec section, title, the spec versions it applies to and the requirement ids
+//! it tests) beside the code that tests it; scenarios group checks that share setup. This
+//! module is what the binary hands the engine: the scenarios, the plan for a configuration,
+//! and the citer.
 
 pub mod catalog;
 pub mod clients;
@@ -14,6 +17,9 @@ pub mod referrers;
 pub mod stress;
 pub mod workflows;
 
+use crate::config::Config;
+use crate::model::CheckMeta;
+use crate::plan::Plan;
 use crate::runner::Scenario;
 
 /// Every scenario of every bucket. Order here is report order within a bucket.
@@ -30,4 +36,16 @@ pub fn scenarios() -> Vec<Scenario> {
     // Last: it judges the answers every other check received.
     v.push(pull::run_wide_scenario());
     v
+}
+
+/// Every declared check, in report order.
+pub fn checks() -> Vec<&'static CheckMeta> {
+    crate::plan::checks_of(&scenarios())
+}
+
+/// What a run with `cfg` runs: read-only mode replaces the pushing scenarios with ones that
+/// read preloaded content.
+pub fn plan(cfg: &Config) -> Plan {
+    let source = if cfg.read_only.is_some() { readonly::scenarios() } else { scenarios() };
+    crate::plan::plan(cfg, source)
 }

@@ -15,7 +15,7 @@ pub const V2_BASE: CheckMeta = CheckMeta::new(
     Level::Must,
     "determining-support",
     "GET /v2/ answers 200 OK",
-);
+).reqs(&["api.v2.get-200", "api.v2.auth-allowed"]);
 
 pub const MANIFEST_BY_TAG: CheckMeta = CheckMeta::new(
     "pull.manifest.get-by-tag",
@@ -23,14 +23,14 @@ pub const MANIFEST_BY_TAG: CheckMeta = CheckMeta::new(
     Level::Must,
     "pulling-manifests",
     "GET a manifest by tag returns 200 and the pushed bytes",
-);
+).reqs(&["pull.manifest.reference-forms", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
 pub const MANIFEST_BY_DIGEST: CheckMeta = CheckMeta::new(
     "pull.manifest.get-by-digest",
     Bucket::Pull,
     Level::Must,
     "pulling-manifests",
     "GET a manifest by digest returns 200 and the pushed bytes",
-);
+).reqs(&["pull.manifest.reference-forms", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
 pub const MANIFEST_DIGEST_HEADER: CheckMeta = CheckMeta::new(
     "pull.manifest.get-digest-header",
     Bucket::Pull,
@@ -38,14 +38,14 @@ pub const MANIFEST_DIGEST_HEADER: CheckMeta = CheckMeta::new(
     "pulling-manifests",
     "manifest GET carries Docker-Content-Digest matching the manifest",
 )
-.v1_1(Level::Should);
+.v1_1(Level::Should).reqs(&["pull.manifest.digest-header", "pull.manifest.digest-header-may-differ"]);
 pub const MANIFEST_CONTENT_TYPE: CheckMeta = CheckMeta::new(
     "pull.manifest.content-type",
     Bucket::Pull,
     Level::Should,
     "pulling-manifests",
     "manifest GET Content-Type is the pushed media type",
-);
+).reqs(&["pull.manifest.content-type-match"]);
 pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
     "pull.manifest.content-type-params",
     Bucket::Pull,
@@ -53,21 +53,21 @@ pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
     "pulling-manifests",
     "manifest GET Content-Type has no parameters",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["pull.manifest.content-type-no-params"]);
 pub const MANIFEST_HEAD_TAG: CheckMeta = CheckMeta::new(
     "pull.manifest.head-by-tag",
     Bucket::Pull,
     Level::Must,
     "checking-if-content-exists-in-the-registry",
     "HEAD a manifest by tag returns 200 with Docker-Content-Digest and Content-Length",
-);
+).reqs(&["pull.manifest.reference-forms", "pull.head.exists-200", "pull.head.digest-header"]);
 pub const MANIFEST_HEAD_DIGEST: CheckMeta = CheckMeta::new(
     "pull.manifest.head-by-digest",
     Bucket::Pull,
     Level::Must,
     "checking-if-content-exists-in-the-registry",
     "HEAD a manifest by digest returns 200 with Docker-Content-Digest and Content-Length",
-);
+).reqs(&["pull.manifest.reference-forms", "pull.head.exists-200", "pull.head.digest-header"]);
 pub const MANIFEST_HEAD_LENGTH: CheckMeta = CheckMeta::new(
     "pull.manifest.head-content-length",
     Bucket::Pull,
@@ -76,49 +76,49 @@ pub const MANIFEST_HEAD_LENGTH: CheckMeta = CheckMeta::new(
     "manifest HEAD Content-Length is the manifest size",
 )
 .v1_1(Level::Should)
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["pull.head.content-length"]);
 pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new(
     "pull.manifest.index",
     Bucket::Pull,
     Level::Must,
     "pulling-manifests",
     "an image index and a nested index are pulled byte for byte",
-);
+).reqs(&["pull.manifest.content-type-match", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
 pub const MANIFEST_UNKNOWN_TAG: CheckMeta = CheckMeta::new(
     "pull.manifest.unknown-tag-404",
     Bucket::Pull,
     Level::Must,
     "pulling-manifests",
     "GET a manifest by unknown tag returns 404",
-);
+).reqs(&["pull.manifest.unknown-404"]);
 pub const MANIFEST_UNKNOWN_DIGEST: CheckMeta = CheckMeta::new(
     "pull.manifest.unknown-digest-404",
     Bucket::Pull,
     Level::Must,
     "pulling-manifests",
     "GET a manifest by unknown digest returns 404",
-);
+).reqs(&["pull.manifest.unknown-404"]);
 pub const MANIFEST_HEAD_UNKNOWN: CheckMeta = CheckMeta::new(
     "pull.manifest.head-unknown-404",
     Bucket::Pull,
     Level::Must,
     "checking-if-content-exists-in-the-registry",
     "HEAD an unknown manifest returns 404",
-);
+).reqs(&["pull.head.unknown-404"]);
 pub const MANIFEST_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
     "pull.manifest.unknown-repo-404",
     Bucket::Pull,
     Level::Must,
     "pushing-manifests",
     "GET a manifest in a nonexistent repository returns 404",
-);
+).reqs(&["pull.repo.unknown-404"]);
 pub const MANIFEST_ERROR_CODE: CheckMeta = CheckMeta::new(
     "pull.manifest.error-code",
     Bucket::Pull,
     Level::Should,
     "error-codes",
     "404 for an unknown manifest carries MANIFEST_UNKNOWN (NAME_UNKNOWN for an unknown repository)",
-);
+).reqs(&["errors.code.table"]);
 
 pub const BLOB_GET: CheckMeta = CheckMeta::new(
     "pull.blob.get",
@@ -126,7 +126,7 @@ pub const BLOB_GET: CheckMeta = CheckMeta::new(
     Level::Must,
     "pulling-blobs",
     "GET a blob returns 200 and exactly its content",
-);
+).reqs(&["api.http.redirects-allowed", "pull.blob.get-200"]);
 pub const BLOB_DIGEST_HEADER: CheckMeta = CheckMeta::new(
     "pull.blob.get-digest-header",
     Bucket::Pull,
@@ -134,21 +134,21 @@ pub const BLOB_DIGEST_HEADER: CheckMeta = CheckMeta::new(
     "pulling-blobs",
     "blob GET carries Docker-Content-Digest matching the body",
 )
-.v1_1(Level::Should);
+.v1_1(Level::Should).reqs(&["pull.blob.digest-header", "pull.blob.digest-header-matches"]);
 pub const BLOB_EMPTY: CheckMeta = CheckMeta::new(
     "pull.blob.get-empty",
     Bucket::Pull,
     Level::Must,
     "pulling-blobs",
     "the zero-length blob is pulled with 200 and an empty body",
-);
+).reqs(&["pull.blob.get-200"]);
 pub const BLOB_HEAD: CheckMeta = CheckMeta::new(
     "pull.blob.head",
     Bucket::Pull,
     Level::Must,
     "checking-if-content-exists-in-the-registry",
     "HEAD a blob returns 200 with Content-Length and Docker-Content-Digest",
-);
+).reqs(&["pull.head.exists-200", "pull.head.digest-header", "pull.head.content-length"]);
 pub const BLOB_RANGE: CheckMeta = CheckMeta::new(
     "pull.blob.range",
     Bucket::Pull,
@@ -156,35 +156,35 @@ pub const BLOB_RANGE: CheckMeta = CheckMeta::new(
     "pulling-blobs",
     "a Range request returns 206 with exactly the requested bytes",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["pull.blob.range"]);
 pub const BLOB_UNKNOWN: CheckMeta = CheckMeta::new(
     "pull.blob.unknown-404",
     Bucket::Pull,
     Level::Must,
     "pulling-blobs",
     "GET an unknown blob returns 404",
-);
+).reqs(&["pull.blob.unknown-404"]);
 pub const BLOB_HEAD_UNKNOWN: CheckMeta = CheckMeta::new(
     "pull.blob.head-unknown-404",
     Bucket::Pull,
     Level::Must,
     "checking-if-content-exists-in-the-registry",
     "HEAD an unknown blob returns 404",
-);
+).reqs(&["pull.head.unknown-404"]);
 pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new(
     "pull.blob.error-code",
     Bucket::Pull,
     Level::Should,
     "error-codes",
     "404 for an unknown blob carries BLOB_UNKNOWN",
-);
+).reqs(&["errors.code.table"]);
 pub const ISOLATION: CheckMeta = CheckMeta::new(
     "pull.isolation.other-repo-404",
     Bucket::Pull,
     Level::Must,
     "pulling-blobs",
     "content pushed to one repository is neither served nor deleted through another repository name",
-);
+).reqs(&["pull.manifest.unknown-404", "pull.blob.unknown-404", "pull.head.unknown-404"]);
 pub const WARNINGS: CheckMeta = CheckMeta::new(
     "pull.warnings.format",
     Bucket::Pull,
@@ -192,28 +192,28 @@ pub const WARNINGS: CheckMeta = CheckMeta::new(
     "warnings",
     "Warning headers, if any, are 299 - \"<text>\" without a warn-date, at most 4096 bytes per response",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["warnings.header.optional", "warnings.header.format", "warnings.header.size-limit"]);
 pub const ERRORS_JSON: CheckMeta = CheckMeta::new(
     "pull.errors.json-format",
     Bucket::Pull,
     Level::Must,
     "error-codes",
     "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table",
-);
+).reqs(&["general.legacy-error-codes.optional", "errors.body.any-format", "errors.body.json-format", "errors.code.format", "errors.detail.any", "errors.code.table"]);
 pub const ERRORS_EVERY: CheckMeta = CheckMeta::new(
     "pull.errors.every-answer",
     Bucket::Pull,
     Level::Must,
     "error-codes",
     "every JSON 4xx body of the run, in every bucket, is {\"errors\":[{\"code\":...}]} with codes from the table",
-);
+).reqs(&["errors.body.json-format", "errors.code.format", "errors.code.table"]);
 pub const HEADERS_EVERY: CheckMeta = CheckMeta::new(
     "pull.headers.every-answer",
     Bucket::Pull,
     Level::Must,
     "checking-if-content-exists-in-the-registry",
     "every 200 to a manifest or blob GET or HEAD of the run, in every bucket, has Docker-Content-Digest (and Content-Length on HEAD)",
-);
+).reqs(&["pull.manifest.digest-header", "pull.blob.digest-header", "pull.head.digest-header", "pull.head.content-length"]);
 
 // Spec sentences the checks quote.
 const R_V2: Rule = Rule::req("api.v2.get-200");

@@ -19,49 +19,49 @@ pub const POST_202: CheckMeta = CheckMeta::new(
     Level::Must,
     "post-then-put",
     "POST /blobs/uploads/ answers 202 with a Location",
-);
+).reqs(&["push.post-put.post-202", "push.post-put.location-forms"]);
 pub const MONO_PUT: CheckMeta = CheckMeta::new(
     "push.monolithic.put-201",
     B,
     Level::Must,
     "post-then-put",
     "a monolithic PUT ?digest= answers 201 and the blob is pullable",
-);
+).reqs(&["push.post-put.location-query", "push.post-put.put-201"]);
 pub const MONO_LOCATION: CheckMeta = CheckMeta::new(
     "push.monolithic.location-pullable",
     B,
     Level::Must,
     "post-then-put",
     "the Location of the closing PUT is a pullable blob URL",
-);
+).reqs(&["push.post-put.location-pullable"]);
 pub const SINGLE_POST: CheckMeta = CheckMeta::new(
     "push.monolithic.single-post",
     B,
     Level::May,
     "single-post",
     "a single POST ?digest= with the body uploads the blob (or falls back to 202)",
-);
+).reqs(&["push.single-post.optional", "push.single-post.fallback-202", "push.single-post.created-201", "push.single-post.location-pullable"]);
 pub const PATCH_202: CheckMeta = CheckMeta::new(
     "push.chunked.patch-202",
     B,
     Level::Must,
     "pushing-a-blob-in-chunks",
     "each PATCH chunk answers 202 with Location and Range: 0-<end>",
-);
+).reqs(&["push.post-put.location-query", "push.chunked.patch-accepted"]);
 pub const CHUNKED_PUT: CheckMeta = CheckMeta::new(
     "push.chunked.put-201",
     B,
     Level::Must,
     "pushing-a-blob-in-chunks",
     "the closing PUT of a chunked upload answers 201 and the blob is correct",
-);
+).reqs(&["push.chunked.final-any-length", "push.chunked.final-chunk-either", "push.chunked.close-201", "push.chunked.location-pullable"]);
 pub const FINAL_IN_PUT: CheckMeta = CheckMeta::new(
     "push.chunked.final-chunk-in-put",
     B,
     Level::Must,
     "pushing-a-blob-in-chunks",
     "the last chunk sent in the closing PUT completes the upload",
-);
+).reqs(&["push.chunked.final-chunk-either", "push.chunked.close-201"]);
 pub const STATUS_204: CheckMeta = CheckMeta::new(
     "push.chunked.status-204",
     B,
@@ -69,7 +69,7 @@ pub const STATUS_204: CheckMeta = CheckMeta::new(
     "pushing-a-blob-in-chunks",
     "GET on an active upload answers 204 with Location and Range",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.chunked.upload-status-204"]);
 pub const STATUS_ANY_LOCATION: CheckMeta = CheckMeta::new(
     "push.chunked.status-any-location",
     B,
@@ -77,21 +77,21 @@ pub const STATUS_ANY_LOCATION: CheckMeta = CheckMeta::new(
     "pushing-a-blob-in-chunks",
     "GET on the Location of any earlier POST or PATCH of an active upload answers 204 with the current Range",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.chunked.upload-status-204"]);
 pub const OUT_OF_ORDER: CheckMeta = CheckMeta::new(
     "push.chunked.out-of-order-416",
     B,
     Level::Must,
     "pushing-a-blob-in-chunks",
     "a PATCH chunk not starting at end+1 answers 416",
-);
+).reqs(&["push.chunked.patch-out-of-order-416"]);
 pub const FINAL_OUT_OF_ORDER: CheckMeta = CheckMeta::new(
     "push.chunked.final-out-of-order-416",
     B,
     Level::Must,
     "pushing-a-blob-in-chunks",
     "a closing PUT with an out-of-order final chunk answers 416",
-);
+).reqs(&["push.chunked.patch-out-of-order-416", "push.chunked.put-out-of-order-416"]);
 pub const MIN_LENGTH: CheckMeta = CheckMeta::new(
     "push.chunked.min-length",
     B,
@@ -99,21 +99,21 @@ pub const MIN_LENGTH: CheckMeta = CheckMeta::new(
     "pushing-a-blob-in-chunks",
     "OCI-Chunk-Min-Length, when given, is a positive integer and chunks of that size are accepted",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.chunked.min-length-header", "push.chunked.final-any-length"]);
 pub const STREAMED: CheckMeta = CheckMeta::new(
     "push.streamed.patch",
     B,
     Level::May,
     "pushing-a-blob-in-chunks",
     "a PATCH without Content-Range (streamed) then PUT uploads the blob",
-);
+).reqs(&["push.streamed.patch-202"]);
 pub const SESSION_UNIQUE: CheckMeta = CheckMeta::new(
     "push.upload.session-unique",
     B,
     Level::Must,
     "post-then-put",
     "two upload sessions started one after the other get two different Locations",
-);
+).reqs(&["push.post-put.session-id"]);
 pub const CANCEL: CheckMeta = CheckMeta::new(
     "push.upload.cancel",
     B,
@@ -121,14 +121,14 @@ pub const CANCEL: CheckMeta = CheckMeta::new(
     "cancel-a-blob-upload",
     "DELETE on an upload answers 204 and ends the session",
 )
-.since(SpecVersion::Main);
+.since(SpecVersion::Main).reqs(&["push.cancel.delete-204"]);
 pub const DIGEST_MISMATCH: CheckMeta = CheckMeta::new(
     "push.digest.mismatch",
     B,
     Level::Must,
     "pushing-blobs",
     "a PUT whose digest does not match the body is refused (400 DIGEST_INVALID)",
-);
+).reqs(&["pull.blob.get-200", "push.blob.invalid-digest-400", "errors.code.table", "image.digest.sha256-verification"]);
 pub const MANIFEST_DIGEST_MISMATCH: CheckMeta = CheckMeta::new(
     "push.manifest.digest-mismatch",
     B,
@@ -136,7 +136,7 @@ pub const MANIFEST_DIGEST_MISMATCH: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "a manifest PUT under a digest its bytes do not hash to is refused, and nothing is served under that digest",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.manifest.digest-header-equal", "image.digest.sha256-verification"]);
 pub const DIGEST_INVALID: CheckMeta = CheckMeta::new(
     "push.digest.invalid-400",
     B,
@@ -144,7 +144,7 @@ pub const DIGEST_INVALID: CheckMeta = CheckMeta::new(
     "pushing-blobs",
     "a PUT with a malformed digest is refused (400)",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.blob.invalid-digest-400", "image.digest.sha256-verification"]);
 pub const SHA512: CheckMeta = CheckMeta::new(
     "push.digest.sha512",
     B,
@@ -152,21 +152,21 @@ pub const SHA512: CheckMeta = CheckMeta::new(
     "pushing-a-blob-in-chunks",
     "a blob pushed with a sha512 digest is pullable by it",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.blob.invalid-digest-400", "image.digest.sha512-optional"]);
 pub const MOUNT_FROM: CheckMeta = CheckMeta::new(
     "push.mount.from",
     B,
     Level::Must,
     "mounting-a-blob-from-another-repository",
     "mount with from= answers 201 and the blob is in the target repository",
-);
+).reqs(&["push.mount.created-201", "push.mount.digest-header-may-differ", "push.mount.fallback-202"]);
 pub const MOUNT_NO_FROM: CheckMeta = CheckMeta::new(
     "push.mount.without-from",
     B,
     Level::May,
     "mounting-a-blob-from-another-repository",
     "mount without from= answers 201 (mounted) or 202 (upload session)",
-);
+).reqs(&["push.mount.created-201", "push.mount.from-optional"]);
 pub const MOUNT_SHA512: CheckMeta = CheckMeta::new(
     "push.mount.sha512",
     B,
@@ -174,28 +174,28 @@ pub const MOUNT_SHA512: CheckMeta = CheckMeta::new(
     "mounting-a-blob-from-another-repository",
     "a sha512 blob mounted with 201 is served at its Location and Docker-Content-Digest",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.mount.created-201", "push.mount.digest-header-may-differ", "image.digest.sha512-optional"]);
 pub const MOUNT_UNKNOWN: CheckMeta = CheckMeta::new(
     "push.mount.unknown-blob",
     B,
     Level::Should,
     "mounting-a-blob-from-another-repository",
     "mount of a blob that exists nowhere answers 202",
-);
+).reqs(&["push.mount.fallback-202"]);
 pub const MANIFEST_TAG: CheckMeta = CheckMeta::new(
     "push.manifest.put-by-tag",
     B,
     Level::Must,
     "pushing-manifests",
     "PUT a manifest by tag answers 201 with a Location",
-);
+).reqs(&["push.manifest.reference-forms", "push.manifest.created-201"]);
 pub const MANIFEST_DIGEST: CheckMeta = CheckMeta::new(
     "push.manifest.put-by-digest",
     B,
     Level::Must,
     "pushing-manifests",
     "PUT a manifest by digest answers 201 with a Location",
-);
+).reqs(&["push.manifest.reference-forms", "push.manifest.created-201"]);
 pub const MANIFEST_DCD: CheckMeta = CheckMeta::new(
     "push.manifest.digest-header",
     B,
@@ -203,7 +203,7 @@ pub const MANIFEST_DCD: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "Docker-Content-Digest of a manifest PUT is the digest of the pushed bytes",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.manifest.digest-header-equal"]);
 pub const MANIFEST_EXACT: CheckMeta = CheckMeta::new(
     "push.manifest.exact-bytes",
     B,
@@ -211,35 +211,35 @@ pub const MANIFEST_EXACT: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "a manifest with odd whitespace, key order and custom fields comes back byte for byte",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.manifest.exact-bytes-stored", "image.descriptor.no-data-injection"]);
 pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new(
     "push.manifest.index",
     B,
     Level::Must,
     "pushing-manifests",
     "an image index and an index of indexes are accepted",
-);
+).reqs(&["push.manifest.created-201"]);
 pub const MANIFEST_ARTIFACT: CheckMeta = CheckMeta::new(
     "push.manifest.artifact",
     B,
     Level::Must,
     "pushing-manifests",
     "an artifact manifest (artifactType, empty config) is accepted and pullable",
-);
+).reqs(&["push.manifest.created-201", "image.manifest.unknown-artifact-type", "image.manifest.unknown-config-media-type", "image.manifest.unknown-layer-media-type"]);
 pub const MANIFEST_NO_LAYERS: CheckMeta = CheckMeta::new(
     "push.manifest.no-layers",
     B,
     Level::Must,
     "pushing-manifests",
     "an image manifest with an empty layers list is accepted",
-);
+).reqs(&["push.manifest.blobs-may-be-empty", "push.manifest.created-201"]);
 pub const MANIFEST_MISSING: CheckMeta = CheckMeta::new(
     "push.manifest.missing-blobs",
     B,
     Level::Must,
     "push",
     "a manifest referencing a missing blob is accepted or refused with MANIFEST_BLOB_UNKNOWN",
-);
+).reqs(&["push.manifest.missing-refs-may-reject", "push.manifest.missing-refs-code", "push.manifest.missing-blobs-v1-0"]);
 pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
     "push.manifest.content-type-params",
     B,
@@ -247,7 +247,7 @@ pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "a manifest PUT whose Content-Type carries parameters is accepted and stored as sent",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.manifest.content-type-params-ignored", "push.manifest.exact-bytes-stored"]);
 pub const TAG_PARAM: CheckMeta = CheckMeta::new(
     "push.manifest.tag-param",
     B,
@@ -255,7 +255,7 @@ pub const TAG_PARAM: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "PUT by digest with ?tag= creates the tags listed in OCI-Tag",
 )
-.since(SpecVersion::Main);
+.since(SpecVersion::Main).reqs(&["push.manifest.tag-param-optional", "push.manifest.tag-param-oci-tag"]);
 pub const TAG_PARAM_10: CheckMeta = CheckMeta::new(
     "push.manifest.tag-param-10",
     B,
@@ -263,7 +263,7 @@ pub const TAG_PARAM_10: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "PUT by digest with 10 ?tag= parameters creates all 10 tags and lists them in OCI-Tag",
 )
-.since(SpecVersion::Main);
+.since(SpecVersion::Main).reqs(&["push.manifest.tag-param-10", "push.manifest.tag-param-414", "push.manifest.tag-param-oci-tag"]);
 pub const SIZE_4MB: CheckMeta = CheckMeta::new(
     "push.manifest.size-4mib",
     B,
@@ -271,7 +271,7 @@ pub const SIZE_4MB: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "a 4 MB manifest is accepted",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.manifest.size-4mb"]);
 pub const TOO_LARGE: CheckMeta = CheckMeta::new(
     "push.manifest.too-large-413",
     B,
@@ -279,14 +279,14 @@ pub const TOO_LARGE: CheckMeta = CheckMeta::new(
     "pushing-manifests",
     "a 16 MiB manifest is refused with 413",
 )
-.since(SpecVersion::V1_1);
+.since(SpecVersion::V1_1).reqs(&["push.manifest.size-limit", "push.manifest.size-limit-413"]);
 pub const MANIFEST_LOCATION: CheckMeta = CheckMeta::new(
     "push.manifest.location",
     B,
     Level::Must,
     "pushing-manifests",
     "the Location of a manifest PUT is pullable",
-);
+).reqs(&["push.manifest.location-pullable"]);
 
 // Spec sentences the checks quote.
 const R_POST: Rule = Rule::req("push.post-put.post-202");

@@ -21,7 +21,7 @@ pub const PUSH_SUBJECT_MISSING: CheckMeta = CheckMeta::new(
     "push",
     "A manifest whose subject does not exist yet is accepted",
 )
-.since(V11);
+.since(V11).reqs(&["push.manifest.subject-missing-accepted"]);
 pub const PUSH_OCI_SUBJECT: CheckMeta = CheckMeta::new(
     "referrers.push.oci-subject",
     R,
@@ -29,7 +29,7 @@ pub const PUSH_OCI_SUBJECT: CheckMeta = CheckMeta::new(
     "pushing-manifests-with-subject",
     "A registry with the referrers API answers a PUT with a subject with OCI-Subject",
 )
-.since(V11);
+.since(V11).reqs(&["push.subject.oci-subject-header"]);
 pub const API_LIST: CheckMeta = CheckMeta::new(
     "referrers.api.list",
     R,
@@ -37,7 +37,7 @@ pub const API_LIST: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "GET referrers/<digest> answers 200 with an image index",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.found-200", "referrers.api.no-404", "referrers.api.image-index-body", "referrers.api.content-type", "image.index.schema-version", "image.index.media-type", "image.index.manifests-present"]);
 pub const API_DESCRIPTORS: CheckMeta = CheckMeta::new(
     "referrers.api.descriptors",
     R,
@@ -45,7 +45,7 @@ pub const API_DESCRIPTORS: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "Each referrer is listed once with its mediaType, size and digest",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.descriptor-scope", "referrers.upgrade.new-pushes", "image.descriptor.media-type", "image.descriptor.digest", "image.descriptor.size"]);
 pub const API_ARTIFACT_TYPE: CheckMeta = CheckMeta::new(
     "referrers.api.artifact-type",
     R,
@@ -53,7 +53,7 @@ pub const API_ARTIFACT_TYPE: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "A referrer's artifactType is copied from the manifest",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.artifact-type-copied", "image.manifest.unknown-artifact-type"]);
 pub const API_ARTIFACT_TYPE_CONFIG: CheckMeta = CheckMeta::new(
     "referrers.api.artifact-type-config",
     R,
@@ -61,7 +61,7 @@ pub const API_ARTIFACT_TYPE_CONFIG: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "Without artifactType, the config mediaType is listed as artifactType",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.artifact-type-from-config", "image.manifest.unknown-config-media-type"]);
 pub const API_INDEX: CheckMeta = CheckMeta::new(
     "referrers.api.index-referrer",
     R,
@@ -69,7 +69,7 @@ pub const API_INDEX: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "An index with a subject is listed, without artifactType when it has none",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.index-artifact-type-omitted"]);
 pub const API_ANNOTATIONS: CheckMeta = CheckMeta::new(
     "referrers.api.annotations",
     R,
@@ -77,7 +77,7 @@ pub const API_ANNOTATIONS: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "A referrer's annotations are copied from the manifest",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.annotations-copied"]);
 pub const API_SAME_REPO: CheckMeta = CheckMeta::new(
     "referrers.api.same-repo-only",
     R,
@@ -85,7 +85,7 @@ pub const API_SAME_REPO: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "Referrers pushed to another repository are not listed",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.descriptor-scope"]);
 pub const API_UNKNOWN_SUBJECT: CheckMeta = CheckMeta::new(
     "referrers.api.unknown-subject-empty",
     R,
@@ -93,7 +93,7 @@ pub const API_UNKNOWN_SUBJECT: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "An unknown subject digest has an empty referrers list (200)",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.no-404", "referrers.api.empty-list", "image.index.manifests-present"]);
 pub const API_INVALID_DIGEST: CheckMeta = CheckMeta::new(
     "referrers.api.invalid-digest-400",
     R,
@@ -101,7 +101,7 @@ pub const API_INVALID_DIGEST: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "An invalid digest answers 400",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.invalid-400"]);
 pub const API_FILTER: CheckMeta = CheckMeta::new(
     "referrers.api.filter",
     R,
@@ -109,7 +109,7 @@ pub const API_FILTER: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "?artifactType= filters the list and says so with OCI-Filters-Applied",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.filter-support", "referrers.api.filter-header"]);
 pub const API_REMOVED: CheckMeta = CheckMeta::new(
     "referrers.api.removed-after-delete",
     R,
@@ -117,7 +117,7 @@ pub const API_REMOVED: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "A deleted referrer disappears from the list",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.descriptor-scope"]);
 pub const API_PAGINATION: CheckMeta = CheckMeta::new(
     "referrers.api.pagination",
     R,
@@ -125,7 +125,7 @@ pub const API_PAGINATION: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "Following Link pages yields every referrer exactly once",
 )
-.since(V11);
+.since(V11).reqs(&["referrers.api.link-when-paged", "referrers.api.link-format"]);
 pub const API_LATER: CheckMeta = CheckMeta::new(
     "referrers.api.subject-pushed-later",
     R,
@@ -133,7 +133,7 @@ pub const API_LATER: CheckMeta = CheckMeta::new(
     "listing-referrers",
     "Referrers pushed before their subject are listed once it exists",
 )
-.since(V11);
+.since(V11).reqs(&["push.manifest.subject-missing-accepted", "referrers.upgrade.new-pushes"]);
 pub const FALLBACK: CheckMeta = CheckMeta::new(
     "referrers.fallback.tag-schema",
     R,
@@ -141,7 +141,7 @@ pub const FALLBACK: CheckMeta = CheckMeta::new(
     "referrers-tag-schema",
     "Without the referrers API, an index pushed to the referrers tag comes back byte-exact",
 )
-.since(V11);
+.since(V11).reqs(&["names.tag.valid-accepted", "push.manifest.exact-bytes-stored"]);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![

@@ -3,21 +3,7 @@
 //! test; names we do not test (for example "Bad Digest Image", the delete "atomic" variants)
 //! are left out rather than reported on someone else's behalf.
 
-/// `apis:` or `data:` of results.yaml.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Section {
-    Apis,
-    Data,
-}
-
-pub struct Workflow {
-    pub section: Section,
-    /// The name as the official suite and the published submissions spell it.
-    pub name: &'static str,
-    /// The site's generator refuses a submission without it.
-    pub required: bool,
-    pub checks: &'static [&'static str],
-}
+pub use crate::model::{Section, Workflow};
 
 const fn w(section: Section, name: &'static str, required: bool, checks: &'static [&'static str]) -> Workflow {
     Workflow { section, name, required, checks }

@@ -3,17 +3,8 @@
 //! testable requirement has a check or a planned one, quotes are verbatim spec text.
 //! `cargo test --test catalog -- --nocapture` prints the coverage counts.
 
-// suites/catalog.rs is written against the library (`crate::model`); compiling it here as well
-// keeps these tests independent of whether suites/mod.rs declares it yet.
-mod model {
-    pub use oci_conformance::model::*;
-}
-#[allow(dead_code)]
-#[path = "../suites/catalog.rs"]
-mod catalog;
-
-use catalog::{Catalog, Requirement};
-use model::SpecVersion;
+use oci_conformance::model::SpecVersion;
+use oci_conformance::suites::catalog::{self, Catalog, Requirement};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 
@@ -22,7 +13,7 @@ fn cat() -> &'static Catalog {
 }
 
 fn check_ids() -> BTreeSet<&'static str> {
-    oci_conformance::plan::all_checks()
+    oci_conformance::suites::checks()
         .into_iter()
         .map(|m| m.id)
         .collect()
@@ -30,8 +21,9 @@ fn check_ids() -> BTreeSet<&'static str> {
 
 #[test]
 fn catalog_parses_and_is_well_formed() {
-    let c = catalog::parse(catalog::TEXT).unwrap_or_else(|e| panic!("{e}"));
-    let errs = catalog::validate(&c);
+    catalog::parse(catalog::TEXT).unwrap_or_else(|e| panic!("{e}"));
+    // As loaded: with each requirement's checks derived from the checks' declarations.
+    let errs = catalog::validate(catalog::catalog());
     assert!(
         errs.is_empty(),
         "{} problem(s) in suites/requirements.toml:\n  {}",
@@ -94,42 +86,29 @@ fn named_checks_exist() {
         .into_iter()
         .filter(|c| !known.contains(c))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "{} check id(s) named in suites/requirements.toml are not in plan::all_checks() \
-         (not written yet, or renamed):\n  {}",
-        missing.len(),
-        missing.join("\n  ")
-    );
+    assert!(missing.is_empty(), "the catalog maps requirements to checks that are not declared: {missing:?}");
 }
 
+/// Each check names what it tests in its declaration (`CheckMeta::reqs`): at least one
+/// requirement, each one in the catalog. The catalog's side is derived from these.
 #[test]
 fn every_check_names_a_requirement() {
     let mut orphan = vec![];
     let mut unknown_decl = vec![];
-    let mut undeclared_in_catalog = vec![];
-    for m in oci_conformance::plan::all_checks() {
-        let reqs = catalog::requirements_for(m.id);
-        if reqs.is_empty() {
+    for m in oci_conformance::suites::checks() {
+        if m.requirements.is_empty() {
             orphan.push(m.id);
         }
-        // Ids a check declares itself through CheckMeta::reqs must exist in the catalog.
         for r in m.requirements {
             match catalog::requirement(r) {
                 None => unknown_decl.push(format!("{} declares unknown requirement {r}", m.id)),
-                Some(req) if !req.checks.iter().any(|c| c == m.id) => undeclared_in_catalog.push(
-                    format!("{} declares {r}, whose `checks` does not list it", m.id),
-                ),
-                Some(_) => {}
+                Some(req) => assert!(req.checks.iter().any(|c| c == m.id), "{r} does not list {} that declares it", m.id),
             }
         }
     }
-    if !undeclared_in_catalog.is_empty() {
-        println!("note: CheckMeta::reqs and the catalog disagree (the catalog is the source of truth):\n  {}", undeclared_in_catalog.join("\n  "));
-    }
     assert!(
         orphan.is_empty(),
-        "{} check(s) name no requirement: add them to `checks` of the requirement(s) they test in suites/requirements.toml:\n  {}",
+        "{} check(s) name no requirement: add the ids of the requirements they test with `.reqs(&[..])` to their declaration:\n  {}",
         orphan.len(),
         orphan.join("\n  ")
     );
@@ -360,7 +339,7 @@ fn print_counts() {
 
 /// Informational: checks whose own level matches none of their requirements' levels.
 fn print_level_notes(ids: &BTreeSet<&str>) {
-    let by_id: BTreeMap<&str, _> = oci_conformance::plan::all_checks()
+    let by_id: BTreeMap<&str, _> = oci_conformance::suites::checks()
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
@@ -424,7 +403,7 @@ fn print_level_notes(ids: &BTreeSet<&str>) {
 
 #[test]
 fn run_coverage_folds_outcomes_worst_first() {
-    use model::Outcome::*;
+    use oci_conformance::model::Outcome::*;
     // worst first, as the reports document it
     let order = [
         Failed,
@@ -441,7 +420,7 @@ fn run_coverage_folds_outcomes_worst_first() {
     let req = catalog::requirement("pull.manifest.get-200").unwrap();
     assert!(req.checks.len() >= 2);
     let (a, b) = (req.checks[0].as_str(), req.checks[1].as_str());
-    let outcome_of = |results: &[(&str, model::Outcome)]| {
+    let outcome_of = |results: &[(&str, oci_conformance::model::Outcome)]| {
         let c = catalog::run_coverage(SpecVersion::V1_1, results.iter().copied(), None);
         c.requirements
             .iter()

@@ -81,7 +81,7 @@ async fn harness(spec: RunSpec) -> Result<RunResult, String> {
 }
 
 fn check_buckets() -> HashMap<&'static str, &'static str> {
-    oci_conformance::plan::all_checks()
+    oci_conformance::suites::checks()
         .into_iter()
         .map(|m| (m.id, m.bucket.as_str()))
         .collect()
@@ -202,7 +202,7 @@ fn coverage_trial() -> Trial {
             let started = Instant::now();
             let runs = futures_util::future::join_all(faults::ALL.iter().map(|f| async move { (f, fault_run(f).await) })).await;
             let wall = started.elapsed();
-            let checks = oci_conformance::plan::all_checks();
+            let checks = oci_conformance::suites::checks();
             let mut caught_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
             let mut errors = vec![];
             for (f, r) in &runs {

@@ -750,7 +750,7 @@ fn coverage_in_results_and_html() {
     let results: Value = serde_json::from_str(&read(dir.path(), "results.json")).unwrap();
     let cov = &results["coverage"];
     assert_eq!(cov["spec_version"], "1.1");
-    let known: std::collections::HashSet<&str> = oci_conformance::plan::all_checks()
+    let known: std::collections::HashSet<&str> = oci_conformance::suites::checks()
         .iter()
         .map(|m| m.id)
         .collect();

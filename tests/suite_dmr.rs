@@ -15,7 +15,7 @@ const BUCKETS: &[&str] = &["content-discovery", "content-management", "referrers
 /// what must hold of every declaration of these buckets.
 #[test]
 fn declarations_are_consistent() {
-    let all = oci_conformance::plan::all_checks();
+    let all = oci_conformance::suites::checks();
     let ours: Vec<_> = all.iter().filter(|m| BUCKETS.contains(&m.bucket.as_str())).collect();
     assert!(ours.len() > 30, "only {} checks in {BUCKETS:?}", ours.len());
     for m in ours {
@@ -103,7 +103,7 @@ async fn embedded_registry_passes_every_check() {
     };
     for spec in ["1.1", "main"] {
         let r = run(Some(reg.url()), spec).await;
-        let declared = oci_conformance::plan::all_checks().iter().filter(|m| BUCKETS.contains(&m.bucket.as_str())).count();
+        let declared = oci_conformance::suites::checks().iter().filter(|m| BUCKETS.contains(&m.bucket.as_str())).count();
         assert_eq!(r.len(), declared);
         not_failed(&r);
         let skipped: Vec<&String> = r

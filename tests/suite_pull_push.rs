@@ -164,7 +164,7 @@ fn set(v: &[&str]) -> BTreeSet<String> {
 
 /// Every pull and push check, as declared in suites/ (the large-blob ones run only on request).
 fn declared() -> Vec<&'static oci_conformance::model::CheckMeta> {
-    oci_conformance::plan::all_checks()
+    oci_conformance::suites::checks()
         .into_iter()
         .filter(|m| (m.id.starts_with("pull.") || m.id.starts_with("push.")) && !m.id.contains(".large."))
         .collect()
@@ -172,7 +172,7 @@ fn declared() -> Vec<&'static oci_conformance::model::CheckMeta> {
 
 #[test]
 fn every_check_is_declared_once() {
-    let all: Vec<&str> = oci_conformance::plan::all_checks().into_iter().map(|m| m.id).collect();
+    let all: Vec<&str> = oci_conformance::suites::checks().into_iter().map(|m| m.id).collect();
     let checks = declared();
     assert!(checks.len() > 50, "only {} pull and push checks", checks.len());
     for m in checks {

@@ -2,6 +2,7 @@
 //! Fixtures are results.json files written by hand into temporary dirs.
 
 use oci_conformance::bundle::{self, Product};
+use oci_conformance::suites::workflows::WORKFLOWS;
 use oci_conformance::diff::{self, Change};
 use oci_conformance::expect::{self, Expectations};
 use oci_conformance::model::Outcome;
@@ -426,7 +427,7 @@ fn bundle_layout_and_files() {
     let product = d.path().join("PRODUCT.yaml");
     std::fs::write(&product, PRODUCT).unwrap();
     let out = d.path().join("out");
-    let dir = bundle::run(&product, &out, &rep).unwrap();
+    let dir = bundle::run(&product, &out, &rep, WORKFLOWS).unwrap();
     assert_eq!(
         dir,
         out.join("distribution-spec")
@@ -505,7 +506,7 @@ fn bundle_layout_and_files() {
             ("pull.blob.range", "warned", "no range"),
         ]),
     );
-    assert_eq!(bundle::run(&product, &out, &rep).unwrap(), dir);
+    assert_eq!(bundle::run(&product, &out, &rep, WORKFLOWS).unwrap(), dir);
     assert!(std::fs::read_to_string(dir.join("README.md"))
         .unwrap()
         .contains("conformance: **PASS**"));
@@ -520,13 +521,13 @@ fn bundle_spec_versions_and_run_checks() {
     let mut v = results_json(&[("pull.blob.get", "passed", "")]);
     v["spec_version"] = json!("1.0");
     let rep = report_dir(d.path(), "r10", &v);
-    assert!(bundle::run(&product, &out, &rep)
+    assert!(bundle::run(&product, &out, &rep, WORKFLOWS)
         .unwrap()
         .ends_with("distribution-spec/v1.0/acme-registry"));
 
     v["spec_version"] = json!("main");
     let rep = report_dir(d.path(), "rmain", &v);
-    assert!(bundle::run(&product, &out, &rep)
+    assert!(bundle::run(&product, &out, &rep, WORKFLOWS)
         .unwrap_err()
         .contains("main"));
 
@@ -534,13 +535,13 @@ fn bundle_spec_versions_and_run_checks() {
     let mut v = results_json(&[("pull.blob.get", "passed", "")]);
     v["embedded"] = json!(true);
     let rep = report_dir(d.path(), "remb", &v);
-    let dir = bundle::run(&product, &out, &rep).unwrap();
+    let dir = bundle::run(&product, &out, &rep, WORKFLOWS).unwrap();
     assert!(std::fs::read_to_string(dir.join("README.md")).unwrap().contains("embedded reference registry"));
 
     let mut v = results_json(&[("pull.blob.get", "not-run", "")]);
     v["summary"]["interrupted"] = json!("interrupted by SIGINT");
     let rep = report_dir(d.path(), "rint", &v);
-    assert!(bundle::run(&product, &out, &rep)
+    assert!(bundle::run(&product, &out, &rep, WORKFLOWS)
         .unwrap_err()
         .contains("stopped early"));
 
@@ -550,7 +551,7 @@ fn bundle_spec_versions_and_run_checks() {
         &results_json(&[("pull.blob.get", "passed", "")]),
     );
     std::fs::remove_file(rep.join("junit.xml")).unwrap();
-    assert!(bundle::run(&product, &out, &rep)
+    assert!(bundle::run(&product, &out, &rep, WORKFLOWS)
         .unwrap_err()
         .contains("junit.xml"));
     let rep = report_dir(
@@ -559,16 +560,16 @@ fn bundle_spec_versions_and_run_checks() {
         &results_json(&[("pull.blob.get", "passed", "")]),
     );
     std::fs::remove_file(rep.join("report.html")).unwrap();
-    assert!(bundle::run(&product, &out, &rep)
+    assert!(bundle::run(&product, &out, &rep, WORKFLOWS)
         .unwrap_err()
         .contains("report.html"));
 
     assert!(
-        bundle::run(&product, &out, &d.path().join("no-such-report"))
+        bundle::run(&product, &out, &d.path().join("no-such-report"), WORKFLOWS)
             .unwrap_err()
             .contains("no-such-report")
     );
-    assert!(bundle::run(&d.path().join("missing.yaml"), &out, &rep)
+    assert!(bundle::run(&d.path().join("missing.yaml"), &out, &rep, WORKFLOWS)
         .unwrap_err()
         .contains("missing.yaml"));
 }
@@ -763,7 +764,7 @@ fn bundle_from_an_embedded_registry_run() {
     let out = tokio::runtime::Runtime::new().unwrap().block_on(oci_conformance::app::run(cfg, false));
     assert_eq!(out.exit_code, 0);
     let product = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/PRODUCT.yaml");
-    let dir = bundle::run(&product, &d.path().join("bundle"), &rep).unwrap();
+    let dir = bundle::run(&product, &d.path().join("bundle"), &rep, WORKFLOWS).unwrap();
     assert!(dir.ends_with("distribution-spec/v1.1/example-registry"), "{}", dir.display());
     for f in ["PRODUCT.yaml", "README.md", "junit.xml", "report.html"] {
         let p = dir.join(f);

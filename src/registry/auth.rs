@@ -2,7 +2,7 @@
 //! `/token` endpoint (the Docker token flow, simplified).
 
 use super::http::{error, Req, R};
-use super::router::Route;
+use super::route::Route;
 use super::state::State;
 use base64::Engine;
 use hyper::Method;

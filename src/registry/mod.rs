@@ -13,6 +13,7 @@ mod http;
 mod manifests;
 mod names;
 mod referrers;
+mod route;
 mod router;
 mod state;
 mod tags;

@@ -6,7 +6,7 @@
 use super::{count_of, counts_phrase, fmt_duration, show_controls, RunRecord, RunStatus};
 use crate::events::{CheckResult, Counts};
 use crate::model::Outcome;
-use crate::suites::catalog::{RequirementOutcome, RunCoverage};
+use crate::model::{RequirementOutcome, RunCoverage};
 use crate::trace::Exchange;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -82,7 +82,6 @@ pub fn render(r: &RunRecord) -> String {
         base64::engine::general_purpose::STANDARD.encode(Sha256::digest(JS.as_bytes()));
     let csp = format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; base-uri 'none'; form-action 'none'");
     let i = &r.info;
-    let cov = super::json::coverage(r);
 
     let meta = [
         ("Spec version", spec_label(i.spec_version).to_string()),
@@ -131,11 +130,11 @@ pub fn render(r: &RunRecord) -> String {
         ("bucket_heads", bucket_heads()),
         ("bucket_rows", bucket_rows(r)),
         ("problems", problems(r)),
-        ("coverage_line", coverage_line(&cov)),
+        ("coverage_line", r.coverage.as_ref().map(coverage_line).unwrap_or_default()),
         ("outcome_chips", outcome_chips()),
         ("bucket_chips", bucket_chips(r)),
         ("sections", sections(r)),
-        ("coverage", coverage(&cov)),
+        ("coverage", r.coverage.as_ref().map(coverage).unwrap_or_default()),
         ("notes", notes(r)),
         (
             "config",

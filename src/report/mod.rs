@@ -8,7 +8,7 @@ pub mod json;
 pub mod junit;
 
 use crate::events::{CheckResult, Counts, Event, RunInfo, RunSummary};
-use crate::model::{Bucket, Outcome};
+use crate::model::{Bucket, Coverer, Outcome, RunCoverage};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +22,9 @@ pub struct RunRecord {
     pub results: Vec<Arc<CheckResult>>,
     pub summary: Arc<RunSummary>,
     pub notes: Vec<String>,
+    /// Every requirement of the version under test with its checks' outcome (None when no
+    /// catalog was wired in).
+    pub coverage: Option<RunCoverage>,
 }
 
 /// How the run as a whole ended, for banners, badges and the console's last line.
@@ -82,14 +85,14 @@ impl RunRecord {
             .unwrap_or(false)
     }
 
-    /// The exit status the run will end with: the runner's own code when it stopped for a
-    /// reason of its own, otherwise the verdict from the outcomes (same rule as app.rs).
+    /// The exit status the run ends with, decided here only: the runner's own code when it
+    /// stopped for a reason of its own, otherwise the verdict from the outcomes.
     pub fn exit_code(&self) -> i32 {
         if self.summary.exit_code != crate::config::exit::OK {
             return self.summary.exit_code;
         }
         let strict = self.strict();
-        let code = crate::app::verdict(&self.counts(), strict);
+        let code = self.counts().verdict(strict);
         // A listed known failure that passed is a stale expectation: fails under --strict.
         let stale = self
             .results
@@ -117,12 +120,14 @@ impl RunRecord {
 pub struct ReportSettings {
     pub dir: PathBuf,
     pub console: console::ConsoleSettings,
+    pub coverage: Option<Coverer>,
 }
 
-/// What the reporters wrote, and the counts they saw (the exit status is derived from these).
+/// What the reporters wrote, the counts they saw, and the run's exit status.
 pub struct Written {
     pub files: Vec<PathBuf>,
     pub counts: Counts,
+    pub exit_code: i32,
 }
 
 /// Consumes the event stream until RunFinished (or the channel closes), printing progress and
@@ -132,7 +137,7 @@ pub async fn consume(
     settings: ReportSettings,
 ) -> Result<Written, String> {
     let console = console::Console::new(settings.console);
-    consume_with(rx, &settings.dir, console).await
+    consume_with(rx, &settings.dir, console, settings.coverage).await
 }
 
 /// `consume` with a given console (tests capture its output).
@@ -140,6 +145,7 @@ pub async fn consume_with(
     mut rx: UnboundedReceiver<Event>,
     dir: &Path,
     mut console: console::Console,
+    coverage: Option<Coverer>,
 ) -> Result<Written, String> {
     let mut info: Option<Arc<RunInfo>> = None;
     let mut results: Vec<Arc<CheckResult>> = vec![];
@@ -178,13 +184,18 @@ pub async fn consume_with(
             cleanup: vec![],
         })
     });
-    let record = collect(info, results, summary, notes);
+    let mut record = collect(info, results, summary, notes);
+    if let Some(cover) = coverage {
+        let got: Vec<(&str, Outcome)> = record.results.iter().map(|t| (t.id.as_str(), t.outcome)).collect();
+        record.coverage = Some(cover(record.info.spec_version, &got));
+    }
     match write_all(&record, dir) {
         Ok(written) => {
             console.finished(&record, Ok(&written));
             Ok(Written {
                 files: written,
                 counts: record.counts(),
+                exit_code: record.exit_code(),
             })
         }
         Err(e) => {
@@ -221,7 +232,7 @@ pub fn collect(
                 Some(w) => format!("no result: the run stopped before this check reported ({w})"),
                 None => "no result was reported for this check (harness bug)".to_string(),
             };
-            kept.push(Arc::new(crate::runner::result_of(
+            kept.push(Arc::new(CheckResult::of(
                 m,
                 info.spec_version,
                 Outcome::NotRun,
@@ -244,6 +255,7 @@ pub fn collect(
         results: kept,
         summary,
         notes,
+        coverage: None,
     }
 }
 

@@ -76,7 +76,7 @@ fn plan(url: &str, dir: &Path) -> Vec<String> {
         ..Default::default()
     };
     match Config::resolve(&a, &harness::env(), String::new()) {
-        Ok(c) => oci_conformance::plan::plan(&c)
+        Ok(c) => oci_conformance::suites::plan(&c)
             .checks
             .iter()
             .map(|m| m.id.to_string())

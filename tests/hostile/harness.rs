@@ -159,7 +159,7 @@ pub async fn run_harness(
     tweak(&mut a);
     let cfg = Config::resolve(&a, &env(), String::new())
         .map_err(|e| problem("setup", format!("Config::resolve: {e}")))?;
-    let plan = oci_conformance::plan::plan(&cfg)
+    let plan = oci_conformance::suites::plan(&cfg)
         .checks
         .iter()
         .map(|m| m.id.to_string())

@@ -296,7 +296,7 @@ pub fn run(
             tx.send(e).unwrap();
         }
         drop(tx);
-        report::consume_with(rx, dir, console).await
+        report::consume_with(rx, dir, console, Some(oci_conformance::suites::catalog::coverage_of_run)).await
     });
     (res, buf.text())
 }
