@@ -18,7 +18,7 @@ pub async fn run(cmd: BenchCommand) -> i32 {
 fn print(r: Result<serde_json::Value, BenchErr>) -> i32 {
     match r {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            crate::say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             exit::OK
         }
         Err((code, e)) => {

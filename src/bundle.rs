@@ -168,13 +168,6 @@ pub fn reproducible_command(cmd: &str) -> String {
     out.join(" ")
 }
 
-fn config_value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        o => o.to_string(),
-    }
-}
-
 /// Markdown table cell text.
 fn cell(s: &str) -> String {
     one_line(s).replace('|', "\\|")
@@ -259,11 +252,11 @@ pub fn readme(p: &Product, r: &RunResults, spec: &str) -> String {
             continue;
         }
         // The harness redacts secrets already; a settings key that names one is hidden anyway.
-        let v = if is_secret_flag(k) && !matches!(config_value(v).as_str(), "(none)" | "[REDACTED]")
+        let v = if is_secret_flag(k) && !matches!(v.as_str(), "(none)" | "[REDACTED]")
         {
             "***".to_string()
         } else {
-            config_value(v)
+            v.clone()
         };
         let _ = writeln!(s, "| {} | {} |", cell(k), cell(&v));
     }

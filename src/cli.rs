@@ -14,7 +14,7 @@ pub async fn run(cfg: Config) -> i32 {
     }
     if cfg.list {
         for m in crate::suites::plan(&cfg).checks {
-            println!(
+            crate::say!(
                 "{:<50} {:<19} {:<6} §{}",
                 m.id,
                 m.bucket.as_str(),
@@ -26,14 +26,14 @@ pub async fn run(cfg: Config) -> i32 {
     }
     // The resolved configuration; the console reporter prints warnings and the target itself.
     if !cfg.quiet && cfg.format == crate::config::Format::Human {
-        println!(
+        crate::say!(
             "oci-conformance {} — seed {} (replay with --seed {})",
             env!("CARGO_PKG_VERSION"),
             cfg.seed,
             cfg.seed
         );
         for (k, v) in cfg.display_map() {
-            println!("  {k:<22} {v}");
+            crate::say!("  {k:<22} {v}");
         }
     }
     crate::app::run(cfg, true).await.exit_code
@@ -42,7 +42,7 @@ pub async fn run(cfg: Config) -> i32 {
 pub async fn serve(a: ServeArgs) -> i32 {
     if a.list_faults {
         for f in crate::registry::faults::ALL {
-            println!(
+            crate::say!(
                 "{:<40} breaks {:<45} {}",
                 f.name,
                 f.breaks.join(","),
@@ -99,7 +99,7 @@ pub async fn serve(a: ServeArgs) -> i32 {
             return exit::BAD_CONFIG;
         }
     };
-    println!(
+    crate::say!(
         "embedded registry listening on {}{}",
         r.url(),
         if a.faults.is_empty() {
@@ -113,7 +113,7 @@ pub async fn serve(a: ServeArgs) -> i32 {
             std::env::temp_dir().join(format!("oci-conformance-ca-{}.pem", r.addr.port()))
         });
         match std::fs::write(&path, pem) {
-            Ok(()) => println!(
+            Ok(()) => crate::say!(
                 "TLS CA certificate: {} (pass it with --ca-cert)",
                 path.display()
             ),
@@ -127,11 +127,11 @@ pub async fn serve(a: ServeArgs) -> i32 {
         }
     }
     if let Some(ra) = r.redirect_addr {
-        println!("blob GETs redirect to http://{ra}");
+        crate::say!("blob GETs redirect to http://{ra}");
     }
     let _ = tokio::signal::ctrl_c().await;
     if r.redirect_addr.is_some() {
-        println!(
+        crate::say!(
             "redirect target: {} requests, {} with an Authorization header",
             r.redirect_requests(),
             r.redirect_requests_with_auth()
@@ -180,14 +180,14 @@ pub fn list(a: ListArgs) -> i32 {
             "requirements": rs,
             "coverage": {"spec_version": v, "total": c.total, "testable": c.testable, "covered": c.covered, "percent": (c.percent() * 10.0).round() / 10.0},
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        crate::say!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else if a.requirements {
-        println!(
+        crate::say!(
             "{:<48} {:<10} {:<14} {:<8} checks",
             "requirement", "level", "versions", "testable"
         );
         for r in catalog::requirements().iter().filter(|r| r.applies_to(v)) {
-            println!(
+            crate::say!(
                 "{:<48} {:<10} {:<14} {:<8} {}",
                 r.id,
                 r.level_for(v).as_str(),
@@ -201,7 +201,7 @@ pub fn list(a: ListArgs) -> i32 {
             );
         }
         let c = catalog::version_counts(v, Some(&known));
-        println!(
+        crate::say!(
             "spec {}: {} requirements, {} testable, {} covered ({:.1} %)",
             v.as_str(),
             c.total,
@@ -210,7 +210,7 @@ pub fn list(a: ListArgs) -> i32 {
             c.percent()
         );
     } else {
-        println!(
+        crate::say!(
             "{:<44} {:<19} {:<6} {:<6} requirements",
             "check", "bucket", "level", "since"
         );
@@ -220,7 +220,7 @@ pub fn list(a: ListArgs) -> i32 {
             } else {
                 "-"
             };
-            println!(
+            crate::say!(
                 "{:<44} {:<19} {:<6} {:<6} {}",
                 m.id,
                 m.bucket.as_str(),
@@ -230,7 +230,7 @@ pub fn list(a: ListArgs) -> i32 {
             );
         }
         let n = checks.iter().filter(|m| m.applies_to(v)).count();
-        println!(
+        crate::say!(
             "spec {}: {n} of {} checks apply (level \"-\": not part of spec {})",
             v.as_str(),
             checks.len(),
@@ -267,7 +267,7 @@ pub fn bundle(a: BundleArgs) -> i32 {
     if let Some(dir) = &a.verify {
         return report_err(crate::verify::verify(dir, crate::suites::workflows::WORKFLOWS).map(|problems| {
             if problems.is_empty() {
-                println!("{}: a complete submission ({}), consistent with itself", dir.display(), crate::verify::FILES.join(", "));
+                crate::say!("{}: a complete submission ({}), consistent with itself", dir.display(), crate::verify::FILES.join(", "));
                 return exit::OK;
             }
             eprintln!("{}: {} problem(s) a reviewer would find:", dir.display(), problems.len());
@@ -282,7 +282,7 @@ pub fn bundle(a: BundleArgs) -> i32 {
         return exit::BAD_CONFIG;
     };
     let written = crate::bundle::run(product, out, &a.report_dir, crate::suites::workflows::WORKFLOWS).map(|p| {
-        println!("bundle written to {}", p.display());
+        crate::say!("bundle written to {}", p.display());
         p
     });
     // A bundle is checked as it will be reviewed; what is wrong is said now, not in review.

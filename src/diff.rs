@@ -1,103 +1,16 @@
 //! `oci-conformance diff OLD NEW`: what changed between two runs, and whether anything regressed.
 //!
-//! Also home of the results.json reader that `expect` and `bundle` share.
 
 use crate::events::Counts;
 use crate::model::Outcome;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One test row of results.json (only what the vendor-CI commands read).
-#[derive(Debug, Clone, Deserialize)]
-pub struct TestRow {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    pub outcome: Outcome,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub requirements: Vec<String>,
-    /// Reason from the expectations file, when the run had one listing this check.
-    #[serde(default)]
-    pub expectation: Option<String>,
-}
-
-/// A results.json, read leniently: fields the commands do not need may be missing.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunResults {
-    #[serde(default)]
-    pub tool: String,
-    #[serde(default)]
-    pub version: String,
-    #[serde(default)]
-    pub spec_version: String,
-    #[serde(default)]
-    pub seed: Option<u64>,
-    #[serde(default)]
-    pub registry: String,
-    #[serde(default)]
-    pub embedded: bool,
-    #[serde(default)]
-    pub started_at: String,
-    #[serde(default)]
-    pub command: String,
-    /// Resolved settings, secrets already redacted by the harness.
-    #[serde(default)]
-    pub config: BTreeMap<String, Value>,
-    #[serde(default)]
-    pub summary: Value,
-    pub tests: Vec<TestRow>,
-    /// The file this was read from.
-    #[serde(skip)]
-    pub path: PathBuf,
-}
-
-impl RunResults {
-    /// Counts recomputed from the test rows (the summary block is not trusted to agree).
-    pub fn counts(&self) -> Counts {
-        let mut c = Counts::default();
-        for t in &self.tests {
-            c.add(t.outcome);
-        }
-        c
-    }
-    /// Why the run stopped early, if results.json says it did.
-    pub fn interrupted(&self) -> Option<String> {
-        self.summary
-            .get("interrupted")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    }
-}
-
-/// The results.json a user pointed at: the file itself, or `DIR/results.json` for a report dir.
-pub fn results_path(path: &Path) -> Result<PathBuf, String> {
-    if path.is_dir() {
-        let p = path.join("results.json");
-        if !p.is_file() {
-            return Err(format!("{} has no results.json (expected a report dir written by oci-conformance, or a results.json file)", path.display()));
-        }
-        return Ok(p);
-    }
-    if !path.exists() {
-        return Err(format!("{}: no such file or directory", path.display()));
-    }
-    Ok(path.to_path_buf())
-}
-
-/// Reads and parses a results.json (or a report dir's).
-pub fn load_results(path: &Path) -> Result<RunResults, String> {
-    let p = results_path(path)?;
-    let text =
-        std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    let mut r: RunResults = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not an oci-conformance results.json: {e}", p.display()))?;
-    r.path = p;
-    Ok(r)
-}
+/// results.json as read by the vendor-CI commands: the one typed model.
+pub use crate::results::{load as load_results, ResultsFile as RunResults};
+/// One test of a results.json.
+pub use crate::events::CheckResult as TestRow;
 
 /// How an outcome change is classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

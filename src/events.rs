@@ -2,7 +2,7 @@
 
 use crate::model::{Bucket, CheckMeta, Level, Outcome, SpecVersion};
 use crate::trace::Exchange;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -27,27 +27,34 @@ pub struct RunInfo {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One check's result: an event, and a test of results.json (`results::ResultsFile`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub id: String,
     pub bucket: Bucket,
+    #[serde(default)]
     pub name: String,
     pub outcome: Outcome,
     /// Level that applied for the spec version under test.
     pub level: Level,
     /// Spec section anchor.
+    #[serde(default)]
     pub spec: String,
+    #[serde(default)]
     pub spec_url: String,
+    #[serde(default)]
     pub requirements: Vec<String>,
+    #[serde(default)]
     pub duration_ms: u64,
+    #[serde(default)]
     pub message: String,
     /// Reason from the expectations file when this check is listed there.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub expectation: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub trace: Vec<Exchange>,
     /// A stress check's figures.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub load: Option<crate::model::LoadStats>,
 }
 
@@ -72,7 +79,8 @@ impl CheckResult {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Counts {
     pub total: usize,
     pub passed: usize,

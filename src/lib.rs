@@ -3,6 +3,16 @@
 //! Engine modules live in `src/`; the checks live in `suites/` (compiled into this crate as
 //! the `suites` module); report templates in `reports/`.
 
+/// `println!` that survives a closed stdout (`oci-conformance list | head`): the rest of the
+/// output is dropped instead of the process panicking before its reports are written.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 pub mod app;
 pub mod bench;
 pub mod bundle;
@@ -23,6 +33,7 @@ pub mod model;
 pub mod plan;
 pub mod registry;
 pub mod report;
+pub mod results;
 pub mod results_yaml;
 pub mod runner;
 pub mod tls;

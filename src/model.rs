@@ -220,25 +220,25 @@ impl CheckMeta {
 }
 
 /// One check of a requirement and what it did in the run (None: not part of the run).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckOutcome {
     pub id: String,
     pub outcome: Option<Outcome>,
 }
 
 /// One requirement of the version under test, with the outcome of its checks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequirementOutcome {
     pub id: String,
-    /// Level under the version under test.
-    pub level: &'static str,
+    /// Level under the version under test ("MUST NOT", "SHOULD", …).
+    pub level: String,
     pub section: String,
     pub spec_url: String,
     /// The sentence as the version under test words it.
     pub quote: String,
     pub testable: bool,
     /// Why it cannot be tested (untestable requirements only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub checks: Vec<CheckOutcome>,
     /// The worst outcome of its checks (`outcome_rank`); `not-run` when none of them ran;
@@ -247,7 +247,7 @@ pub struct RequirementOutcome {
 }
 
 /// Counts of a run's coverage section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunCounts {
     /// Requirements of the version under test.
     pub total: usize,
@@ -257,12 +257,12 @@ pub struct RunCounts {
     /// covered / testable, in percent, one decimal.
     pub percent: f64,
     /// Testable requirements by aggregated outcome (every outcome listed, zeros included).
-    pub outcomes: BTreeMap<&'static str, usize>,
+    pub outcomes: BTreeMap<String, usize>,
 }
 
 /// Requirement coverage of one run: every requirement of `spec_version` with the outcome of
 /// the checks that test it. Computed by the checks' catalog from the run's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunCoverage {
     pub spec_version: SpecVersion,
     pub counts: RunCounts,

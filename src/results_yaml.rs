@@ -98,10 +98,7 @@ pub fn render(r: &RunResults, workflows: &[Workflow]) -> Result<String, String> 
     put("embedded", r.embedded.to_string());
     for (k, v) in &r.config {
         if !matches!(k.as_str(), "registry" | "seed" | "spec_version") {
-            put(k, match v {
-                serde_json::Value::String(s) => s.clone(),
-                o => o.to_string(),
-            });
+            put(k, v.clone());
         }
     }
     let mut apis = Mapping::new();

@@ -1,13 +1,14 @@
 //! Records of HTTP exchanges, kept per check for the reports. Redaction happens here, once,
 //! before anything is stored: no reporter ever sees a credential.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
 /// How much of each body a trace keeps.
 pub const BODY_PREVIEW: usize = 4096;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Exchange {
     pub method: String,
     pub url: String,

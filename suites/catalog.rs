@@ -367,7 +367,7 @@ pub fn run_coverage<'a>(
         }
         reqs.push(RequirementOutcome {
             id: r.id.clone(),
-            level: r.level_for(v).as_str(),
+            level: r.level_for(v).as_str().to_string(),
             section: r.section.clone(),
             spec_url: r.spec_url(v),
             quote: r.quote_for(v).to_string(),
@@ -390,7 +390,7 @@ pub fn run_coverage<'a>(
             testable,
             covered,
             percent: (c.percent() * 10.0).round() / 10.0,
-            outcomes,
+            outcomes: outcomes.into_iter().map(|(k, n)| (k.to_string(), n)).collect(),
         },
         requirements: reqs,
     }

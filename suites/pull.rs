@@ -1131,6 +1131,14 @@ async fn isolation(mut sc: Sc) {
     let Some(img) = img else { return };
     let layer = img.layers[0].digest().clone();
     let digest = img.manifest.digest.to_string();
+    // The other repository gets a blob of its own first: it exists when probed whether or not
+    // another scenario has pushed there yet, so its answers cannot depend on timing (a
+    // registry that answers 403 for an unknown repository would otherwise be judged or not).
+    let mark = sc.gen.blob("isolation/other-repo", 64);
+    let other = others[0].clone();
+    if setup_with(&mut sc, "push a blob to the other repository", async |sc| push_blob(sc, &other, &mark).await).await.is_none() {
+        return;
+    }
 
     sc.check(&ISOLATION, async |ck| {
         let mut found = vec![];

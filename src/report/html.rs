@@ -575,7 +575,7 @@ fn req_row(q: &RequirementOutcome) -> String {
         "<details class=\"quote\"><summary>sentence</summary><blockquote>{}</blockquote></details></td><td class=\"r2\"><span class=\"lvl lvl-{}\">{}</span></td><td class=\"r3\">",
         esc(&q.quote),
         q.level.replace(' ', "-"),
-        esc(q.level)
+        esc(&q.level)
     );
     if !q.testable {
         let _ = write!(
