@@ -8,26 +8,39 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResultsFile {
+    #[serde(default)]
     pub tool: String,
+    #[serde(default)]
     pub version: String,
     /// "1.0", "1.1" or "main" (a string, so a file of a later release still reads).
+    #[serde(default)]
     pub spec_version: String,
+    #[serde(default)]
     pub seed: Option<u64>,
     /// Registry base URL, credentials removed.
+    #[serde(default)]
     pub registry: String,
+    #[serde(default)]
     pub embedded: bool,
+    #[serde(default)]
     pub started_at: String,
+    #[serde(default)]
     pub command: String,
     /// Resolved settings, secrets already redacted.
+    #[serde(default)]
     pub config: BTreeMap<String, String>,
+    #[serde(default)]
     pub warnings: Vec<String>,
+    #[serde(default)]
     pub notes: Vec<String>,
+    #[serde(default)]
     pub summary: Summary,
+    /// Required: a file without it is not a results.json.
     pub tests: Vec<CheckResult>,
     /// Every requirement of the version under test with its checks' outcome.
+    #[serde(default)]
     pub coverage: Option<RunCoverage>,
     /// The file this was read from.
     #[serde(skip)]

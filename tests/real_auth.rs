@@ -11,115 +11,33 @@
 use oci_conformance::config::{Config, RunArgs};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = "/usr/bin/docker-registry";
+#[path = "registry_support.rs"]
+mod support;
+use support::{require_real, DockerOptions, Server, DOCKER_REGISTRY as BIN};
+
 const USER: &str = "conformance";
 const PASSWORD: &str = "pw-Real7-auth-Xk2";
 
-fn require_real() -> bool {
-    std::env::var("OCI_CONFORMANCE_REQUIRE_REAL")
-        .map(|v| v == "1")
-        .unwrap_or(false)
-}
-
-/// Skips (returns) with a message, or fails under OCI_CONFORMANCE_REQUIRE_REAL=1.
+/// Skips (returns) with a message, or fails when real registries are required (CI).
 macro_rules! skip_or_fail {
     ($($msg:tt)*) => {{
         let m = format!($($msg)*);
         if require_real() {
-            panic!("{m} (OCI_CONFORMANCE_REQUIRE_REAL=1)");
+            panic!("{m} (OCI_CONFORMANCE_REQUIRE_REAL=1 or CI=true)");
         }
         eprintln!("skipped: {m}");
         return;
     }};
 }
 
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
 /// docker-registry on a loopback port with its own storage; `htpasswd` turns on basic auth,
 /// `tls` (certificate chain and key files) https.
-fn start(htpasswd: Option<&str>, tls: Option<&Tls>) -> Result<Registry, String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-    let port = free_port();
-    let mut cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        dir.path().join("storage").display()
-    );
-    // Under http: (the config's last section so far), before auth:.
-    if let Some(t) = tls {
-        cfg.push_str(&format!(
-            "  tls:\n    certificate: {}\n    key: {}\n",
-            t.chain.display(),
-            t.key.display()
-        ));
-    }
-    if let Some(line) = htpasswd {
-        let p = dir.path().join("htpasswd");
-        std::fs::write(&p, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
-        cfg.push_str(&format!(
-            "auth:\n  htpasswd:\n    realm: oci-conformance-test\n    path: {}\n",
-            p.display()
-        ));
-    }
-    let cfgp = dir.path().join("config.yml");
-    std::fs::write(&cfgp, cfg).map_err(|e| format!("config: {e}"))?;
-    // Its log goes to a file: a pipe nobody reads would fill up and stall the registry.
-    let log = dir.path().join("registry.log");
-    let logf = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
-    let child = Command::new(BIN)
-        .arg("serve")
-        .arg(&cfgp)
-        .stdout(Stdio::null())
-        .stderr(logf)
-        .spawn()
-        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let mut r = Registry {
-        child,
-        port,
-        _dir: dir,
-    };
-    // Ready when GET /v2/ gets any answer (401 with auth); under TLS, when the port accepts.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if let Ok(Some(st)) = r.child.try_wait() {
-            let err = std::fs::read_to_string(&log).unwrap_or_default();
-            return Err(format!("docker-registry exited ({st}): {err}"));
-        }
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", r.port)) {
-            if tls.is_some() {
-                return Ok(r);
-            }
-            use std::io::{Read, Write};
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-            let mut buf = [0u8; 12];
-            if s.read(&mut buf).map(|n| n >= 12).unwrap_or(false) {
-                return Ok(r);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err("docker-registry did not answer GET /v2/ within 20 s".into())
+fn start(htpasswd: Option<&str>, tls: Option<&Tls>) -> Result<Server, String> {
+    let o = DockerOptions { htpasswd: htpasswd.map(str::to_string), tls: tls.map(|t| (t.chain.clone(), t.key.clone())) };
+    Server::docker_registry_with(&o)?.ok_or_else(|| format!("{BIN} is not installed"))
 }
 
 /// A server certificate chain and key (files), and the file a client passes to --ca-cert.

@@ -115,21 +115,37 @@ impl Server {
     /// Debian's docker-registry (distribution 2.8), delete enabled. Ok(None) when
     /// /usr/bin/docker-registry is missing.
     pub fn docker_registry() -> Result<Option<Server>, String> {
-        let bin = std::path::Path::new("/usr/bin/docker-registry");
+        Server::docker_registry_with(&DockerOptions::default())
+    }
+
+    /// docker-registry as its documentation deploys it: with an htpasswd line (basic auth) and
+    /// a TLS certificate chain and key, when given.
+    pub fn docker_registry_with(o: &DockerOptions) -> Result<Option<Server>, String> {
+        let bin = std::path::Path::new(DOCKER_REGISTRY);
         if !bin.exists() {
             return Ok(None);
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port()?;
-        let cfg = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\nhealth:\n  storagedriver:\n    enabled: false\n",
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhealth:\n  storagedriver:\n    enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("storage").display()
         );
+        // Under http: (the config's last section so far), before auth:.
+        if let Some((chain, key)) = &o.tls {
+            cfg.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", chain.display(), key.display()));
+        }
+        if let Some(line) = &o.htpasswd {
+            let p = dir.path().join("htpasswd");
+            std::fs::write(&p, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
+            cfg.push_str(&format!("auth:\n  htpasswd:\n    realm: oci-conformance-test\n    path: {}\n", p.display()));
+        }
         let cfgp = dir.path().join("config.yml");
         std::fs::write(&cfgp, cfg).map_err(|e| e.to_string())?;
         let mut c = std::process::Command::new(bin);
         c.arg("serve").arg(&cfgp);
-        Server::spawn(c, dir, port, "docker-registry").map(Some)
+        let ready = if o.tls.is_some() { Ready::Accepts } else { Ready::AnswersHttp };
+        Server::spawn(c, dir, port, "docker-registry", ready).map(Some)
     }
 
     /// A foreground start script of ../shared/registries (`start-X.sh PORT DIR`). Ok(None)
@@ -143,21 +159,30 @@ impl Server {
         let port = free_port()?;
         let mut c = std::process::Command::new("bash");
         c.arg(&path).arg(port.to_string()).arg(dir.path());
-        Server::spawn(c, dir, port, script).map(Some)
+        Server::spawn(c, dir, port, script, Ready::AnswersHttp).map(Some)
     }
 
-    fn spawn(mut c: std::process::Command, dir: tempfile::TempDir, port: u16, what: &str) -> Result<Server, String> {
+    fn spawn(mut c: std::process::Command, dir: tempfile::TempDir, port: u16, what: &str, ready: Ready) -> Result<Server, String> {
+        // Its log goes to a file: a pipe nobody reads would fill up and stall the registry.
+        let log = dir.path().join("server.log");
+        let logf = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
         let child = c
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(logf)
             .spawn()
             .map_err(|e| format!("cannot run {what}: {e}"))?;
-        let s = Server { child, port, _dir: dir };
-        if wait_ready(port) {
-            Ok(s)
-        } else {
-            Err(format!("{what} did not answer GET /v2/ within 20 s"))
+        let mut s = Server { child, port, _dir: dir };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(st)) = s.child.try_wait() {
+                return Err(format!("{what} exited ({st}): {}", std::fs::read_to_string(&log).unwrap_or_default()));
+            }
+            if is_ready(port, ready) {
+                return Ok(s);
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
+        Err(format!("{what} did not answer GET /v2/ within 20 s"))
     }
 
     pub fn url(&self) -> String {
@@ -165,20 +190,34 @@ impl Server {
     }
 }
 
-/// True once the port answers an HTTP request (any status line).
-fn wait_ready(port: u16) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-            let mut buf = [0u8; 12];
-            if s.read(&mut buf).map(|n| n >= 12).unwrap_or(false) {
-                return true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
+/// When a started server counts as ready.
+#[derive(Clone, Copy)]
+enum Ready {
+    /// GET /v2/ gets a status line (any status: 401 with auth).
+    AnswersHttp,
+    /// The port accepts connections (a TLS server, which plain HTTP cannot ask).
+    Accepts,
+}
+
+fn is_ready(port: u16, ready: Ready) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    if matches!(ready, Ready::Accepts) {
+        return true;
     }
-    false
+    use std::io::{Read, Write};
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 12];
+    s.read(&mut buf).map(|n| n >= 12).unwrap_or(false)
+}
+
+pub const DOCKER_REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// How docker-registry is deployed (`Server::docker_registry_with`).
+#[derive(Default)]
+pub struct DockerOptions {
+    /// One htpasswd line (`user:bcrypt`): basic auth.
+    pub htpasswd: Option<String>,
+    /// Certificate chain and key files: https.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
