@@ -124,8 +124,10 @@ impl Counts {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunSummary {
+    #[serde(flatten)]
     pub counts: Counts,
     pub duration_ms: u64,
     pub http_requests: u64,

@@ -2,7 +2,7 @@
 //! `bundle` read back. Reading is lenient where older files lack a field (it defaults);
 //! the contract fields of a test (id, bucket, outcome, level) are required.
 
-use crate::events::{CheckResult, Counts};
+use crate::events::{CheckResult, Counts, RunSummary};
 use crate::model::RunCoverage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,21 +47,15 @@ pub struct ResultsFile {
     pub path: PathBuf,
 }
 
+/// The run's summary as the runner ended it, with the counts and exit status the reports
+/// decided (`RunRecord`), and the outcome per bucket.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Summary {
     #[serde(flatten)]
-    pub counts: Counts,
+    pub run: RunSummary,
     /// "passed", "failed", "interrupted" or "error".
     pub status: String,
-    pub duration_ms: u64,
-    pub http_requests: u64,
-    /// Why the run stopped early, if it did.
-    pub interrupted: Option<String>,
-    /// What stopped the run before checks could start.
-    pub fatal: Option<String>,
-    pub exit_code: i32,
-    pub cleanup: Vec<String>,
     /// Counts per bucket that has results.
     pub buckets: BTreeMap<String, Counts>,
 }
@@ -73,7 +67,7 @@ impl ResultsFile {
     }
     /// Why the run stopped early, if it did.
     pub fn interrupted(&self) -> Option<String> {
-        self.summary.interrupted.clone()
+        self.summary.run.interrupted.clone()
     }
 }
 

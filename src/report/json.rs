@@ -2,6 +2,7 @@
 //! fixes them, plus run metadata and `coverage`).
 
 use super::RunRecord;
+use crate::events::RunSummary;
 use crate::results::{ResultsFile, Summary};
 
 pub fn file(r: &RunRecord) -> ResultsFile {
@@ -19,14 +20,8 @@ pub fn file(r: &RunRecord) -> ResultsFile {
         warnings: i.warnings.clone(),
         notes: r.notes.clone(),
         summary: Summary {
-            counts: r.counts(),
+            run: RunSummary { counts: r.counts(), exit_code: r.exit_code(), ..r.summary.as_ref().clone() },
             status: r.status().as_str().to_string(),
-            duration_ms: r.summary.duration_ms,
-            http_requests: r.summary.http_requests,
-            interrupted: r.summary.interrupted.clone(),
-            fatal: r.summary.fatal.clone(),
-            exit_code: r.exit_code(),
-            cleanup: r.summary.cleanup.clone(),
             buckets: r.buckets().into_iter().map(|(b, c)| (b.as_str().to_string(), c)).collect(),
         },
         tests: r.results.iter().map(|t| t.as_ref().clone()).collect(),
