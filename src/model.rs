@@ -160,8 +160,8 @@ pub struct CheckMeta {
     pub level_v1_1: Option<Level>,
     /// First spec version the requirement appears in.
     pub since: SpecVersion,
-    /// Requirement ids in `suites/requirements.toml` this check tests (usually empty: the
-    /// catalog maps requirements to checks, see `suites/catalog.rs`).
+    /// Ids of the requirements in `suites/requirements.toml` this check tests (`reqs`); the
+    /// catalog's requirement → checks map is derived from these.
     pub requirements: &'static [&'static str],
 }
 
