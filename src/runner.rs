@@ -455,7 +455,7 @@ impl Sc {
     ) -> Outcome {
         // A check missing from its scenario's list would be left out of every plan unseen.
         if !self.declared.is_empty() && !self.declared.contains(&meta.id) {
-            let why = format!("harness error: scenario {} runs check {} without declaring it in its `checks`", self.scenario, meta.id);
+            let why = format!("harness error: scenario {} runs check {} without declaring it among its checks", self.scenario, meta.id);
             return self.finish(meta, Outcome::Failed, why, 0, vec![]);
         }
         if !self.ctx.selected.contains(meta.id) {

@@ -401,7 +401,7 @@ async fn client(mut sc: Sc, kind: Kind) {
     })
     .await;
     if pushed.is_none() {
-        return skip_all(&mut sc, &checks);
+        return;
     }
     let cleanup = &sc.ctx.clone().cleanup;
     let c = &c;

@@ -14,6 +14,7 @@ pub fn manifest_path(repo: &str, reference: &str) -> String {
 }
 
 pub use crate::headers::with_query;
+pub(crate) use super::declare::declare_checks;
 
 /// Pushes a blob with POST + monolithic PUT (setup helper; not itself a check), once per run
 /// and repository (`RunCtx::blob_gate`). Records it for cleanup unless it was there before
@@ -540,17 +541,6 @@ pub fn record_manifest(
     cleanup.manifest(repo, &m.digest.to_string(), rank);
     if Digest::parse(reference).is_none() {
         cleanup.tag(repo, reference);
-    }
-}
-
-/// After a failed setup: reports each listed check skipped with the setup's reason.
-pub fn skip_all(sc: &mut Sc, checks: &[&'static CheckMeta]) {
-    let why = sc
-        .failed_setup()
-        .unwrap_or("scenario setup failed")
-        .to_string();
-    for m in checks {
-        sc.skip(m, &why);
     }
 }
 

@@ -15,163 +15,133 @@ use std::collections::HashSet;
 
 const D: Bucket = Bucket::ContentDiscovery;
 
-pub const TAGS_LIST: CheckMeta = CheckMeta::new(
-    "discovery.tags.list",
-    D,
-    Level::Must,
-    "listing-tags",
-    "GET tags/list answers 200 with a JSON {name, tags} body",
-).reqs(&["discovery.tags.list-200", "discovery.tags.json-body"]);
-pub const TAGS_NAME: CheckMeta = CheckMeta::new(
-    "discovery.tags.name",
-    D,
-    Level::Must,
-    "listing-tags",
-    "The tag list's name is the full repository name",
-).reqs(&["discovery.tags.body-content"]);
-pub const TAGS_CONTAINS: CheckMeta = CheckMeta::new(
-    "discovery.tags.contains-pushed",
-    D,
-    Level::Must,
-    "listing-tags",
-    "Every tag pushed is listed",
-).reqs(&["discovery.tags.body-content"]);
-pub const TAGS_ORDER: CheckMeta = CheckMeta::new(
-    "discovery.tags.order",
-    D,
-    Level::Must,
-    "listing-tags",
-    "Tags are listed in lexical or ASCIIbetical order",
-).reqs(&["discovery.tags.sorted"]);
-pub const TAGS_N: CheckMeta = CheckMeta::new(
-    "discovery.tags.n",
-    D,
-    Level::Must,
-    "listing-tags",
-    "?n=k returns k tags (fewer only with a Link header or when fewer exist)",
-).reqs(&["discovery.tags.n-fewer-only", "discovery.tags.n-exact", "discovery.tags.n-sorted"]);
-pub const TAGS_N_ZERO: CheckMeta = CheckMeta::new(
-    "discovery.tags.n-zero",
-    D,
-    Level::Must,
-    "listing-tags",
-    "?n=0 returns an empty list and no Link header",
-).reqs(&["discovery.tags.n-zero-empty", "discovery.tags.n-zero-no-link"]);
-pub const TAGS_LAST: CheckMeta = CheckMeta::new(
-    "discovery.tags.last",
-    D,
-    Level::Must,
-    "listing-tags",
-    "?last=t returns only the tags after t, in order",
-).reqs(&["discovery.tags.last-sorted"]);
-pub const TAGS_LAST_NO_N: CheckMeta = CheckMeta::new(
-    "discovery.tags.last-without-n",
-    D,
-    Level::Must,
-    "listing-tags",
-    "?last=t without n returns the tags after t, in order",
-).reqs(&["discovery.tags.last-sorted", "discovery.tags.last-without-n"]);
-pub const TAGS_EMPTY: CheckMeta = CheckMeta::new(
-    "discovery.tags.empty",
-    D,
-    Level::Must,
-    "listing-tags",
-    "A repository holding only an untagged manifest lists no tags (200 with an empty list, or 404)",
-).reqs(&["discovery.tags.list-200", "discovery.tags.may-be-empty", "discovery.tags.body-content"]);
-pub const TAGS_LINK: CheckMeta = CheckMeta::new(
-    "discovery.tags.link-header",
-    D,
-    Level::Must,
-    "listing-tags",
-    "A Link header on tags/list follows RFC 5988 with rel=\"next\"",
-)
-.since(SpecVersion::V1_1).reqs(&["discovery.tags.link-optional", "discovery.tags.link-format"]);
-pub const TAGS_WALK: CheckMeta = CheckMeta::new(
-    "discovery.tags.pagination-walk",
-    D,
-    Level::Must,
-    "listing-tags",
-    "Paging through tags/list yields every tag exactly once, in order",
-).reqs(&["discovery.tags.link-optional", "discovery.tags.link-format", "discovery.tags.n-sorted", "discovery.tags.last-sorted"]);
-pub const TAGS_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
-    "discovery.tags.unknown-repo-404",
-    D,
-    Level::Must,
-    "listing-tags",
-    "tags/list of an unknown repository answers 404",
-).reqs(&["api.endpoints.tags-list-404", "errors.code.table"]);
-pub const TAGS_RETAG: CheckMeta = CheckMeta::new(
-    "discovery.tags.retag",
-    D,
-    Level::Must,
-    "pulling-manifests",
-    "A tag pushed again with another manifest resolves to the new one",
-).reqs(&["pull.manifest.get-200"]);
-pub const NAMES_MULTI: CheckMeta = CheckMeta::new(
-    "discovery.names.multi-component",
-    D,
-    Level::Must,
-    "pulling-manifests",
-    "A repository name with several path components works for push, pull and list",
-).reqs(&["names.repo.valid-accepted"]);
-pub const NAMES_LONG: CheckMeta = CheckMeta::new(
-    "discovery.names.long-name",
-    D,
-    Level::Must,
-    "pulling-manifests",
-    "A long valid repository name works for push, pull and list",
-).reqs(&["names.repo.valid-accepted"]);
-pub const NAMES_TAG_128: CheckMeta = CheckMeta::new(
-    "discovery.names.tag-128",
-    D,
-    Level::Must,
-    "pulling-manifests",
-    "A 128-character tag is accepted and resolves",
-)
-.since(SpecVersion::V1_1).reqs(&["names.tag.valid-accepted"]);
+declare_checks! {
+    /// Every scenario of this bucket, in report order.
+    pub fn scenarios(D);
 
-pub fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario {
-            name: "discovery.tags",
-            bucket: D,
-            checks: vec![
-                &TAGS_LIST,
-                &TAGS_NAME,
-                &TAGS_CONTAINS,
-                &TAGS_ORDER,
-                &TAGS_N,
-                &TAGS_N_ZERO,
-                &TAGS_LAST,
-                &TAGS_LAST_NO_N,
-                &TAGS_LINK,
-                &TAGS_WALK,
-                &TAGS_RETAG,
-            ],
-            // the tag list is repository-wide: read it while no other scenario changes it
-            exclusive: true,
-            run: |sc| Box::pin(tags(sc)),
-        },
-        Scenario {
-            name: "discovery.unknown",
-            bucket: D,
-            checks: vec![&TAGS_UNKNOWN_REPO],
-            exclusive: false,
-            run: |sc| Box::pin(unknown(sc)),
-        },
-        Scenario {
-            name: "discovery.names",
-            bucket: D,
-            checks: vec![
-                &NAMES_TAG_128,
-                &NAMES_MULTI,
-                &NAMES_LONG,
-                &TAGS_EMPTY,
-            ],
-            exclusive: false,
-            run: |sc| Box::pin(names(sc)),
-        },
-    ]
+    // exclusive: the tag list is repository-wide; read it while no other scenario changes it.
+    "discovery.tags" exclusive => tags {
+        pub const TAGS_LIST = CheckMeta::new(
+            "discovery.tags.list",
+            D,
+            Level::Must,
+            "listing-tags",
+            "GET tags/list answers 200 with a JSON {name, tags} body",
+        ).reqs(&["discovery.tags.list-200", "discovery.tags.json-body"]);
+        pub const TAGS_NAME = CheckMeta::new(
+            "discovery.tags.name",
+            D,
+            Level::Must,
+            "listing-tags",
+            "The tag list's name is the full repository name",
+        ).reqs(&["discovery.tags.body-content"]);
+        pub const TAGS_CONTAINS = CheckMeta::new(
+            "discovery.tags.contains-pushed",
+            D,
+            Level::Must,
+            "listing-tags",
+            "Every tag pushed is listed",
+        ).reqs(&["discovery.tags.body-content"]);
+        pub const TAGS_ORDER = CheckMeta::new(
+            "discovery.tags.order",
+            D,
+            Level::Must,
+            "listing-tags",
+            "Tags are listed in lexical or ASCIIbetical order",
+        ).reqs(&["discovery.tags.sorted"]);
+        pub const TAGS_N = CheckMeta::new(
+            "discovery.tags.n",
+            D,
+            Level::Must,
+            "listing-tags",
+            "?n=k returns k tags (fewer only with a Link header or when fewer exist)",
+        ).reqs(&["discovery.tags.n-fewer-only", "discovery.tags.n-exact", "discovery.tags.n-sorted"]);
+        pub const TAGS_N_ZERO = CheckMeta::new(
+            "discovery.tags.n-zero",
+            D,
+            Level::Must,
+            "listing-tags",
+            "?n=0 returns an empty list and no Link header",
+        ).reqs(&["discovery.tags.n-zero-empty", "discovery.tags.n-zero-no-link"]);
+        pub const TAGS_LAST = CheckMeta::new(
+            "discovery.tags.last",
+            D,
+            Level::Must,
+            "listing-tags",
+            "?last=t returns only the tags after t, in order",
+        ).reqs(&["discovery.tags.last-sorted"]);
+        pub const TAGS_LAST_NO_N = CheckMeta::new(
+            "discovery.tags.last-without-n",
+            D,
+            Level::Must,
+            "listing-tags",
+            "?last=t without n returns the tags after t, in order",
+        ).reqs(&["discovery.tags.last-sorted", "discovery.tags.last-without-n"]);
+        pub const TAGS_LINK = CheckMeta::new(
+            "discovery.tags.link-header",
+            D,
+            Level::Must,
+            "listing-tags",
+            "A Link header on tags/list follows RFC 5988 with rel=\"next\"",
+        )
+        .since(SpecVersion::V1_1).reqs(&["discovery.tags.link-optional", "discovery.tags.link-format"]);
+        pub const TAGS_WALK = CheckMeta::new(
+            "discovery.tags.pagination-walk",
+            D,
+            Level::Must,
+            "listing-tags",
+            "Paging through tags/list yields every tag exactly once, in order",
+        ).reqs(&["discovery.tags.link-optional", "discovery.tags.link-format", "discovery.tags.n-sorted", "discovery.tags.last-sorted"]);
+        pub const TAGS_RETAG = CheckMeta::new(
+            "discovery.tags.retag",
+            D,
+            Level::Must,
+            "pulling-manifests",
+            "A tag pushed again with another manifest resolves to the new one",
+        ).reqs(&["pull.manifest.get-200"]);
+    }
+
+    "discovery.unknown" => unknown {
+        pub const TAGS_UNKNOWN_REPO = CheckMeta::new(
+            "discovery.tags.unknown-repo-404",
+            D,
+            Level::Must,
+            "listing-tags",
+            "tags/list of an unknown repository answers 404",
+        ).reqs(&["api.endpoints.tags-list-404", "errors.code.table"]);
+    }
+
+    "discovery.names" => names {
+        pub const NAMES_TAG_128 = CheckMeta::new(
+            "discovery.names.tag-128",
+            D,
+            Level::Must,
+            "pulling-manifests",
+            "A 128-character tag is accepted and resolves",
+        )
+        .since(SpecVersion::V1_1).reqs(&["names.tag.valid-accepted"]);
+        pub const NAMES_MULTI = CheckMeta::new(
+            "discovery.names.multi-component",
+            D,
+            Level::Must,
+            "pulling-manifests",
+            "A repository name with several path components works for push, pull and list",
+        ).reqs(&["names.repo.valid-accepted"]);
+        pub const NAMES_LONG = CheckMeta::new(
+            "discovery.names.long-name",
+            D,
+            Level::Must,
+            "pulling-manifests",
+            "A long valid repository name works for push, pull and list",
+        ).reqs(&["names.repo.valid-accepted"]);
+        pub const TAGS_EMPTY = CheckMeta::new(
+            "discovery.tags.empty",
+            D,
+            Level::Must,
+            "listing-tags",
+            "A repository holding only an untagged manifest lists no tags (200 with an empty list, or 404)",
+        ).reqs(&["discovery.tags.list-200", "discovery.tags.may-be-empty", "discovery.tags.body-content"]);
+    }
 }
 
 const R_FOUND: Rule = Rule::req("discovery.tags.list-200");
@@ -745,7 +715,6 @@ async fn names(mut sc: Sc) {
         })
     })
     .await;
-
 
     // Repositories below --namespace are created only when the user allows it.
     let why = "needs --name-checks: it creates repositories below --namespace";

@@ -4,39 +4,36 @@
 use super::common::*;
 use crate::prelude::*;
 
-pub const PUSH_MONOLITHIC: CheckMeta = CheckMeta::new(
-    "push.large.monolithic",
-    Bucket::Push,
-    Level::Must,
-    "post-then-put",
-    "a large blob pushed with POST + one streamed PUT is stored",
-).reqs(&["push.post-put.post-202", "push.post-put.put-201"]);
-pub const PUSH_CHUNKED: CheckMeta = CheckMeta::new(
-    "push.large.chunked",
-    Bucket::Push,
-    Level::Must,
-    "pushing-a-blob-in-chunks",
-    "a large blob pushed in chunks is stored",
-).reqs(&["pull.blob.get-200", "push.post-put.post-202", "push.chunked.patch-accepted", "push.chunked.close-201"]);
-pub const PULL: CheckMeta = CheckMeta::new(
-    "pull.large.get",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-blobs",
-    "a large blob is pulled back byte-exact",
-).reqs(&["pull.blob.get-200"]);
-
 const CLOSE_RULE: &str = "Upon successful completion of the request, the response MUST have code 201 Created and MUST have the following header: Location: <blob-location>";
 const PULL_RULE: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be 200 OK.";
 
-pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
-        name: "large.blob",
-        bucket: Bucket::Push,
-        checks: vec![&PUSH_MONOLITHIC, &PULL, &PUSH_CHUNKED],
-        exclusive: false,
-        run: |sc| Box::pin(large(sc)),
-    }]
+declare_checks! {
+    /// Every scenario of this bucket, in report order.
+    pub fn scenarios(Bucket::Push);
+
+    "large.blob" => large {
+        pub const PUSH_MONOLITHIC = CheckMeta::new(
+            "push.large.monolithic",
+            Bucket::Push,
+            Level::Must,
+            "post-then-put",
+            "a large blob pushed with POST + one streamed PUT is stored",
+        ).reqs(&["push.post-put.post-202", "push.post-put.put-201"]);
+        pub const PULL = CheckMeta::new(
+            "pull.large.get",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-blobs",
+            "a large blob is pulled back byte-exact",
+        ).reqs(&["pull.blob.get-200"]);
+        pub const PUSH_CHUNKED = CheckMeta::new(
+            "push.large.chunked",
+            Bucket::Push,
+            Level::Must,
+            "pushing-a-blob-in-chunks",
+            "a large blob pushed in chunks is stored",
+        ).reqs(&["pull.blob.get-200", "push.post-put.post-202", "push.chunked.patch-accepted", "push.chunked.close-201"]);
+    }
 }
 
 async fn large(mut sc: Sc) {

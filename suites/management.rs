@@ -9,106 +9,88 @@ use crate::prelude::*;
 
 const M: Bucket = Bucket::ContentManagement;
 
-pub const TAG_DELETE: CheckMeta = CheckMeta::new(
-    "management.tag.delete",
-    M,
-    Level::Must,
-    "deleting-tags",
-    "DELETE of a tag answers 202 (400/405 when tag deletion is disabled)",
-).reqs(&["management.delete.optional", "management.delete.tag-optional", "management.tag.delete-202", "management.tag.disabled-400-405"]);
-pub const TAG_DELETED_404: CheckMeta = CheckMeta::new(
-    "management.tag.deleted-404",
-    M,
-    Level::Must,
-    "deleting-tags",
-    "A deleted tag answers 404 (and its manifest should stay reachable by digest)",
-).reqs(&["pull.manifest.unknown-404", "management.delete.tag-optional", "management.tag.gone-after-delete"]);
-pub const TAG_UNLISTED: CheckMeta = CheckMeta::new(
-    "management.tag.unlisted",
-    M,
-    Level::Must,
-    "deleting-tags",
-    "A deleted tag is no longer in the repository's tag list",
-).reqs(&["discovery.tags.body-content"]);
-pub const MANIFEST_DELETE: CheckMeta = CheckMeta::new(
-    "management.manifest.delete",
-    M,
-    Level::Must,
-    "deleting-manifests",
-    "DELETE of a manifest by digest answers 202 (400/405 when deletion is disabled)",
-).reqs(&["management.delete.optional", "management.manifest.delete-202", "management.manifest.disabled-400-405"]);
-pub const MANIFEST_DELETED_404: CheckMeta = CheckMeta::new(
-    "management.manifest.deleted-404",
-    M,
-    Level::Must,
-    "deleting-manifests",
-    "A deleted manifest answers 404 by digest and by the tags that pointed to it",
-).reqs(&["pull.manifest.unknown-404", "management.manifest.gone-after-delete"]);
-pub const MANIFEST_TAGS_UNLISTED: CheckMeta = CheckMeta::new(
-    "management.manifest.tags-unlisted",
-    M,
-    Level::Must,
-    "deleting-manifests",
-    "The tags of a deleted manifest are no longer in the repository's tag list",
-).reqs(&["discovery.tags.body-content"]);
-pub const MANIFEST_DELETE_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
-    "management.manifest.delete-unknown-repo-404",
-    M,
-    Level::Must,
-    "deleting-manifests",
-    "DELETE of a manifest in a repository that does not exist answers 404",
-).reqs(&["management.manifest.unknown-repo-404"]);
-pub const BLOB_DELETE: CheckMeta = CheckMeta::new(
-    "management.blob.delete",
-    M,
-    Level::Must,
-    "deleting-blobs",
-    "DELETE of a blob answers 202 (400/405 when blob deletion is disabled)",
-).reqs(&["management.delete.optional", "management.blob.delete-202", "management.blob.disabled-400-405"]);
-pub const BLOB_DELETED_404: CheckMeta = CheckMeta::new(
-    "management.blob.deleted-404",
-    M,
-    Level::Must,
-    "deleting-blobs",
-    "A deleted blob answers 404 to GET and HEAD",
-).reqs(&["pull.blob.unknown-404", "pull.head.unknown-404"]);
-pub const BLOB_DELETE_UNKNOWN: CheckMeta = CheckMeta::new(
-    "management.blob.delete-unknown-404",
-    M,
-    Level::Must,
-    "deleting-blobs",
-    "DELETE of an unknown blob answers 404",
-).reqs(&["management.blob.unknown-404"]);
+declare_checks! {
+    /// Every scenario of this bucket, in report order.
+    pub fn scenarios(M);
 
-pub fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario {
-            name: "management.tag",
-            bucket: M,
-            checks: vec![&TAG_DELETE, &TAG_DELETED_404, &TAG_UNLISTED],
-            exclusive: false,
-            run: |sc| Box::pin(tag(sc)),
-        },
-        Scenario {
-            name: "management.manifest",
-            bucket: M,
-            checks: vec![
-                &MANIFEST_DELETE,
-                &MANIFEST_DELETED_404,
-                &MANIFEST_TAGS_UNLISTED,
-                &MANIFEST_DELETE_UNKNOWN_REPO,
-            ],
-            exclusive: false,
-            run: |sc| Box::pin(manifest(sc)),
-        },
-        Scenario {
-            name: "management.blob",
-            bucket: M,
-            checks: vec![&BLOB_DELETE, &BLOB_DELETED_404, &BLOB_DELETE_UNKNOWN],
-            exclusive: false,
-            run: |sc| Box::pin(blob(sc)),
-        },
-    ]
+    "management.tag" => tag {
+        pub const TAG_DELETE = CheckMeta::new(
+            "management.tag.delete",
+            M,
+            Level::Must,
+            "deleting-tags",
+            "DELETE of a tag answers 202 (400/405 when tag deletion is disabled)",
+        ).reqs(&["management.delete.optional", "management.delete.tag-optional", "management.tag.delete-202", "management.tag.disabled-400-405"]);
+        pub const TAG_DELETED_404 = CheckMeta::new(
+            "management.tag.deleted-404",
+            M,
+            Level::Must,
+            "deleting-tags",
+            "A deleted tag answers 404 (and its manifest should stay reachable by digest)",
+        ).reqs(&["pull.manifest.unknown-404", "management.delete.tag-optional", "management.tag.gone-after-delete"]);
+        pub const TAG_UNLISTED = CheckMeta::new(
+            "management.tag.unlisted",
+            M,
+            Level::Must,
+            "deleting-tags",
+            "A deleted tag is no longer in the repository's tag list",
+        ).reqs(&["discovery.tags.body-content"]);
+    }
+
+    "management.manifest" => manifest {
+        pub const MANIFEST_DELETE = CheckMeta::new(
+            "management.manifest.delete",
+            M,
+            Level::Must,
+            "deleting-manifests",
+            "DELETE of a manifest by digest answers 202 (400/405 when deletion is disabled)",
+        ).reqs(&["management.delete.optional", "management.manifest.delete-202", "management.manifest.disabled-400-405"]);
+        pub const MANIFEST_DELETED_404 = CheckMeta::new(
+            "management.manifest.deleted-404",
+            M,
+            Level::Must,
+            "deleting-manifests",
+            "A deleted manifest answers 404 by digest and by the tags that pointed to it",
+        ).reqs(&["pull.manifest.unknown-404", "management.manifest.gone-after-delete"]);
+        pub const MANIFEST_TAGS_UNLISTED = CheckMeta::new(
+            "management.manifest.tags-unlisted",
+            M,
+            Level::Must,
+            "deleting-manifests",
+            "The tags of a deleted manifest are no longer in the repository's tag list",
+        ).reqs(&["discovery.tags.body-content"]);
+        pub const MANIFEST_DELETE_UNKNOWN_REPO = CheckMeta::new(
+            "management.manifest.delete-unknown-repo-404",
+            M,
+            Level::Must,
+            "deleting-manifests",
+            "DELETE of a manifest in a repository that does not exist answers 404",
+        ).reqs(&["management.manifest.unknown-repo-404"]);
+    }
+
+    "management.blob" => blob {
+        pub const BLOB_DELETE = CheckMeta::new(
+            "management.blob.delete",
+            M,
+            Level::Must,
+            "deleting-blobs",
+            "DELETE of a blob answers 202 (400/405 when blob deletion is disabled)",
+        ).reqs(&["management.delete.optional", "management.blob.delete-202", "management.blob.disabled-400-405"]);
+        pub const BLOB_DELETED_404 = CheckMeta::new(
+            "management.blob.deleted-404",
+            M,
+            Level::Must,
+            "deleting-blobs",
+            "A deleted blob answers 404 to GET and HEAD",
+        ).reqs(&["pull.blob.unknown-404", "pull.head.unknown-404"]);
+        pub const BLOB_DELETE_UNKNOWN = CheckMeta::new(
+            "management.blob.delete-unknown-404",
+            M,
+            Level::Must,
+            "deleting-blobs",
+            "DELETE of an unknown blob answers 404",
+        ).reqs(&["management.blob.unknown-404"]);
+    }
 }
 
 const R_PULL: Rule = Rule::req("pull.manifest.get-200");

@@ -1,12 +1,14 @@
 //! The checks, one module per bucket. Each check is declared once, as a `CheckMeta` (id,
 //! bucket, level, spec section, title, the spec versions it applies to and the requirement ids
-//! it tests) beside the code that tests it; scenarios group checks that share setup. This
+//! it tests) inside the `declare_checks!` block of the scenario that runs it (`declare`);
+//! scenarios group checks that share setup. This
 //! module is what the binary hands the engine: the scenarios, the plan for a configuration,
 //! and the citer.
 
 pub mod catalog;
 pub mod clients;
 pub mod common;
+mod declare;
 pub mod discovery;
 pub mod large;
 pub mod management;
@@ -34,7 +36,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(clients::scenarios());
     v.extend(stress::scenarios());
     // Last: it judges the answers every other check received.
-    v.push(pull::run_wide_scenario());
+    v.extend(pull::run_wide_scenarios());
     v
 }
 

@@ -9,212 +9,6 @@
 use super::common::*;
 use crate::prelude::*;
 
-pub const V2_BASE: CheckMeta = CheckMeta::new(
-    "pull.api.v2-base",
-    Bucket::Pull,
-    Level::Must,
-    "determining-support",
-    "GET /v2/ answers 200 OK",
-).reqs(&["api.v2.get-200", "api.v2.auth-allowed"]);
-
-pub const MANIFEST_BY_TAG: CheckMeta = CheckMeta::new(
-    "pull.manifest.get-by-tag",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-manifests",
-    "GET a manifest by tag returns 200 and the pushed bytes",
-).reqs(&["pull.manifest.reference-forms", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
-pub const MANIFEST_BY_DIGEST: CheckMeta = CheckMeta::new(
-    "pull.manifest.get-by-digest",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-manifests",
-    "GET a manifest by digest returns 200 and the pushed bytes",
-).reqs(&["pull.manifest.reference-forms", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
-pub const MANIFEST_DIGEST_HEADER: CheckMeta = CheckMeta::new(
-    "pull.manifest.get-digest-header",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-manifests",
-    "manifest GET carries Docker-Content-Digest matching the manifest",
-)
-.v1_1(Level::Should).reqs(&["pull.manifest.digest-header", "pull.manifest.digest-header-may-differ"]);
-pub const MANIFEST_CONTENT_TYPE: CheckMeta = CheckMeta::new(
-    "pull.manifest.content-type",
-    Bucket::Pull,
-    Level::Should,
-    "pulling-manifests",
-    "manifest GET Content-Type is the pushed media type",
-).reqs(&["pull.manifest.content-type-match"]);
-pub const MANIFEST_CT_PARAMS: CheckMeta = CheckMeta::new(
-    "pull.manifest.content-type-params",
-    Bucket::Pull,
-    Level::Should,
-    "pulling-manifests",
-    "manifest GET Content-Type has no parameters",
-)
-.since(SpecVersion::V1_1).reqs(&["pull.manifest.content-type-no-params"]);
-pub const MANIFEST_HEAD_TAG: CheckMeta = CheckMeta::new(
-    "pull.manifest.head-by-tag",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "HEAD a manifest by tag returns 200 with Docker-Content-Digest and Content-Length",
-).reqs(&["pull.manifest.reference-forms", "pull.head.exists-200", "pull.head.digest-header"]);
-pub const MANIFEST_HEAD_DIGEST: CheckMeta = CheckMeta::new(
-    "pull.manifest.head-by-digest",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "HEAD a manifest by digest returns 200 with Docker-Content-Digest and Content-Length",
-).reqs(&["pull.manifest.reference-forms", "pull.head.exists-200", "pull.head.digest-header"]);
-pub const MANIFEST_HEAD_LENGTH: CheckMeta = CheckMeta::new(
-    "pull.manifest.head-content-length",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "manifest HEAD Content-Length is the manifest size",
-)
-.v1_1(Level::Should)
-.since(SpecVersion::V1_1).reqs(&["pull.head.content-length"]);
-pub const MANIFEST_INDEX: CheckMeta = CheckMeta::new(
-    "pull.manifest.index",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-manifests",
-    "an image index and a nested index are pulled byte for byte",
-).reqs(&["pull.manifest.content-type-match", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
-pub const MANIFEST_UNKNOWN_TAG: CheckMeta = CheckMeta::new(
-    "pull.manifest.unknown-tag-404",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-manifests",
-    "GET a manifest by unknown tag returns 404",
-).reqs(&["pull.manifest.unknown-404"]);
-pub const MANIFEST_UNKNOWN_DIGEST: CheckMeta = CheckMeta::new(
-    "pull.manifest.unknown-digest-404",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-manifests",
-    "GET a manifest by unknown digest returns 404",
-).reqs(&["pull.manifest.unknown-404"]);
-pub const MANIFEST_HEAD_UNKNOWN: CheckMeta = CheckMeta::new(
-    "pull.manifest.head-unknown-404",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "HEAD an unknown manifest returns 404",
-).reqs(&["pull.head.unknown-404"]);
-pub const MANIFEST_UNKNOWN_REPO: CheckMeta = CheckMeta::new(
-    "pull.manifest.unknown-repo-404",
-    Bucket::Pull,
-    Level::Must,
-    "pushing-manifests",
-    "GET a manifest in a nonexistent repository returns 404",
-).reqs(&["pull.repo.unknown-404"]);
-pub const MANIFEST_ERROR_CODE: CheckMeta = CheckMeta::new(
-    "pull.manifest.error-code",
-    Bucket::Pull,
-    Level::Should,
-    "error-codes",
-    "404 for an unknown manifest carries MANIFEST_UNKNOWN (NAME_UNKNOWN for an unknown repository)",
-).reqs(&["errors.code.table"]);
-
-pub const BLOB_GET: CheckMeta = CheckMeta::new(
-    "pull.blob.get",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-blobs",
-    "GET a blob returns 200 and exactly its content",
-).reqs(&["api.http.redirects-allowed", "pull.blob.get-200"]);
-pub const BLOB_DIGEST_HEADER: CheckMeta = CheckMeta::new(
-    "pull.blob.get-digest-header",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-blobs",
-    "blob GET carries Docker-Content-Digest matching the body",
-)
-.v1_1(Level::Should).reqs(&["pull.blob.digest-header", "pull.blob.digest-header-matches"]);
-pub const BLOB_EMPTY: CheckMeta = CheckMeta::new(
-    "pull.blob.get-empty",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-blobs",
-    "the zero-length blob is pulled with 200 and an empty body",
-).reqs(&["pull.blob.get-200"]);
-pub const BLOB_HEAD: CheckMeta = CheckMeta::new(
-    "pull.blob.head",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "HEAD a blob returns 200 with Content-Length and Docker-Content-Digest",
-).reqs(&["pull.head.exists-200", "pull.head.digest-header", "pull.head.content-length"]);
-pub const BLOB_RANGE: CheckMeta = CheckMeta::new(
-    "pull.blob.range",
-    Bucket::Pull,
-    Level::Should,
-    "pulling-blobs",
-    "a Range request returns 206 with exactly the requested bytes",
-)
-.since(SpecVersion::V1_1).reqs(&["pull.blob.range"]);
-pub const BLOB_UNKNOWN: CheckMeta = CheckMeta::new(
-    "pull.blob.unknown-404",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-blobs",
-    "GET an unknown blob returns 404",
-).reqs(&["pull.blob.unknown-404"]);
-pub const BLOB_HEAD_UNKNOWN: CheckMeta = CheckMeta::new(
-    "pull.blob.head-unknown-404",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "HEAD an unknown blob returns 404",
-).reqs(&["pull.head.unknown-404"]);
-pub const BLOB_ERROR_CODE: CheckMeta = CheckMeta::new(
-    "pull.blob.error-code",
-    Bucket::Pull,
-    Level::Should,
-    "error-codes",
-    "404 for an unknown blob carries BLOB_UNKNOWN",
-).reqs(&["errors.code.table"]);
-pub const ISOLATION: CheckMeta = CheckMeta::new(
-    "pull.isolation.other-repo-404",
-    Bucket::Pull,
-    Level::Must,
-    "pulling-blobs",
-    "content pushed to one repository is neither served nor deleted through another repository name",
-).reqs(&["pull.manifest.unknown-404", "pull.blob.unknown-404", "pull.head.unknown-404"]);
-pub const WARNINGS: CheckMeta = CheckMeta::new(
-    "pull.warnings.format",
-    Bucket::Pull,
-    Level::Must,
-    "warnings",
-    "Warning headers, if any, are 299 - \"<text>\" without a warn-date, at most 4096 bytes per response",
-)
-.since(SpecVersion::V1_1).reqs(&["warnings.header.optional", "warnings.header.format", "warnings.header.size-limit"]);
-pub const ERRORS_JSON: CheckMeta = CheckMeta::new(
-    "pull.errors.json-format",
-    Bucket::Pull,
-    Level::Must,
-    "error-codes",
-    "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table",
-).reqs(&["general.legacy-error-codes.optional", "errors.body.any-format", "errors.body.json-format", "errors.code.format", "errors.detail.any", "errors.code.table"]);
-pub const ERRORS_EVERY: CheckMeta = CheckMeta::new(
-    "pull.errors.every-answer",
-    Bucket::Pull,
-    Level::Must,
-    "error-codes",
-    "every JSON 4xx body of the run, in every bucket, is {\"errors\":[{\"code\":...}]} with codes from the table",
-).reqs(&["errors.body.json-format", "errors.code.format", "errors.code.table"]);
-pub const HEADERS_EVERY: CheckMeta = CheckMeta::new(
-    "pull.headers.every-answer",
-    Bucket::Pull,
-    Level::Must,
-    "checking-if-content-exists-in-the-registry",
-    "every 200 to a manifest or blob GET or HEAD of the run, in every bucket, has Docker-Content-Digest (and Content-Length on HEAD)",
-).reqs(&["pull.manifest.digest-header", "pull.blob.digest-header", "pull.head.digest-header", "pull.head.content-length"]);
-
 // Spec sentences the checks quote.
 const R_V2: Rule = Rule::req("api.v2.get-200");
 const R_GET_MANIFEST: Rule = Rule::req("pull.manifest.get-200");
@@ -241,55 +35,234 @@ const R_WARN_SIZE: Rule = Rule::req("warnings.header.size-limit");
 /// The spec's limit on warning data per response.
 const WARNING_BYTES_MAX: usize = 4096;
 
+declare_checks! {
+    /// Every scenario of this bucket, in report order.
+    pub fn scenarios(Bucket::Pull);
 
-pub fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario {
-            name: "pull.api",
-            bucket: Bucket::Pull,
-            checks: vec![&V2_BASE],
-            exclusive: false,
-            run: |sc| Box::pin(api(sc)),
-        },
-        Scenario {
-            name: "pull.manifests",
-            bucket: Bucket::Pull,
-            checks: MANIFEST_CHECKS.to_vec(),
-            exclusive: false,
-            run: |sc| Box::pin(manifests(sc)),
-        },
-        Scenario {
-            name: "pull.blobs",
-            bucket: Bucket::Pull,
-            checks: BLOB_CHECKS.to_vec(),
-            exclusive: false,
-            run: |sc| Box::pin(blobs(sc)),
-        },
-        Scenario {
-            name: "pull.isolation",
-            bucket: Bucket::Pull,
-            checks: vec![&ISOLATION],
-            exclusive: false,
-            run: |sc| Box::pin(isolation(sc)),
-        },
-        Scenario {
-            name: "pull.errors",
-            bucket: Bucket::Pull,
-            checks: ERROR_CHECKS.to_vec(),
-            exclusive: false,
-            run: |sc| Box::pin(errors(sc)),
-        },
-    ]
+    "pull.api" => api {
+        pub const V2_BASE = CheckMeta::new(
+            "pull.api.v2-base",
+            Bucket::Pull,
+            Level::Must,
+            "determining-support",
+            "GET /v2/ answers 200 OK",
+        ).reqs(&["api.v2.get-200", "api.v2.auth-allowed"]);
+    }
+
+    "pull.manifests" => manifests {
+        pub const MANIFEST_BY_TAG = CheckMeta::new(
+            "pull.manifest.get-by-tag",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-manifests",
+            "GET a manifest by tag returns 200 and the pushed bytes",
+        ).reqs(&["pull.manifest.reference-forms", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
+        pub const MANIFEST_BY_DIGEST = CheckMeta::new(
+            "pull.manifest.get-by-digest",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-manifests",
+            "GET a manifest by digest returns 200 and the pushed bytes",
+        ).reqs(&["pull.manifest.reference-forms", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
+        pub const MANIFEST_DIGEST_HEADER = CheckMeta::new(
+            "pull.manifest.get-digest-header",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-manifests",
+            "manifest GET carries Docker-Content-Digest matching the manifest",
+        )
+        .v1_1(Level::Should).reqs(&["pull.manifest.digest-header", "pull.manifest.digest-header-may-differ"]);
+        pub const MANIFEST_CONTENT_TYPE = CheckMeta::new(
+            "pull.manifest.content-type",
+            Bucket::Pull,
+            Level::Should,
+            "pulling-manifests",
+            "manifest GET Content-Type is the pushed media type",
+        ).reqs(&["pull.manifest.content-type-match"]);
+        pub const MANIFEST_CT_PARAMS = CheckMeta::new(
+            "pull.manifest.content-type-params",
+            Bucket::Pull,
+            Level::Should,
+            "pulling-manifests",
+            "manifest GET Content-Type has no parameters",
+        )
+        .since(SpecVersion::V1_1).reqs(&["pull.manifest.content-type-no-params"]);
+        pub const MANIFEST_HEAD_TAG = CheckMeta::new(
+            "pull.manifest.head-by-tag",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "HEAD a manifest by tag returns 200 with Docker-Content-Digest and Content-Length",
+        ).reqs(&["pull.manifest.reference-forms", "pull.head.exists-200", "pull.head.digest-header"]);
+        pub const MANIFEST_HEAD_DIGEST = CheckMeta::new(
+            "pull.manifest.head-by-digest",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "HEAD a manifest by digest returns 200 with Docker-Content-Digest and Content-Length",
+        ).reqs(&["pull.manifest.reference-forms", "pull.head.exists-200", "pull.head.digest-header"]);
+        pub const MANIFEST_HEAD_LENGTH = CheckMeta::new(
+            "pull.manifest.head-content-length",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "manifest HEAD Content-Length is the manifest size",
+        )
+        .v1_1(Level::Should)
+        .since(SpecVersion::V1_1).reqs(&["pull.head.content-length"]);
+        pub const MANIFEST_INDEX = CheckMeta::new(
+            "pull.manifest.index",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-manifests",
+            "an image index and a nested index are pulled byte for byte",
+        ).reqs(&["pull.manifest.content-type-match", "pull.manifest.get-200", "push.manifest.exact-bytes-stored"]);
+        pub const WARNINGS = CheckMeta::new(
+            "pull.warnings.format",
+            Bucket::Pull,
+            Level::Must,
+            "warnings",
+            "Warning headers, if any, are 299 - \"<text>\" without a warn-date, at most 4096 bytes per response",
+        )
+        .since(SpecVersion::V1_1).reqs(&["warnings.header.optional", "warnings.header.format", "warnings.header.size-limit"]);
+    }
+
+    "pull.blobs" => blobs {
+        pub const BLOB_GET = CheckMeta::new(
+            "pull.blob.get",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-blobs",
+            "GET a blob returns 200 and exactly its content",
+        ).reqs(&["api.http.redirects-allowed", "pull.blob.get-200"]);
+        pub const BLOB_DIGEST_HEADER = CheckMeta::new(
+            "pull.blob.get-digest-header",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-blobs",
+            "blob GET carries Docker-Content-Digest matching the body",
+        )
+        .v1_1(Level::Should).reqs(&["pull.blob.digest-header", "pull.blob.digest-header-matches"]);
+        pub const BLOB_EMPTY = CheckMeta::new(
+            "pull.blob.get-empty",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-blobs",
+            "the zero-length blob is pulled with 200 and an empty body",
+        ).reqs(&["pull.blob.get-200"]);
+        pub const BLOB_HEAD = CheckMeta::new(
+            "pull.blob.head",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "HEAD a blob returns 200 with Content-Length and Docker-Content-Digest",
+        ).reqs(&["pull.head.exists-200", "pull.head.digest-header", "pull.head.content-length"]);
+        pub const BLOB_RANGE = CheckMeta::new(
+            "pull.blob.range",
+            Bucket::Pull,
+            Level::Should,
+            "pulling-blobs",
+            "a Range request returns 206 with exactly the requested bytes",
+        )
+        .since(SpecVersion::V1_1).reqs(&["pull.blob.range"]);
+    }
+
+    "pull.isolation" => isolation {
+        pub const ISOLATION = CheckMeta::new(
+            "pull.isolation.other-repo-404",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-blobs",
+            "content pushed to one repository is neither served nor deleted through another repository name",
+        ).reqs(&["pull.manifest.unknown-404", "pull.blob.unknown-404", "pull.head.unknown-404"]);
+    }
+
+    "pull.errors" => errors {
+        pub const MANIFEST_UNKNOWN_TAG = CheckMeta::new(
+            "pull.manifest.unknown-tag-404",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-manifests",
+            "GET a manifest by unknown tag returns 404",
+        ).reqs(&["pull.manifest.unknown-404"]);
+        pub const MANIFEST_UNKNOWN_DIGEST = CheckMeta::new(
+            "pull.manifest.unknown-digest-404",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-manifests",
+            "GET a manifest by unknown digest returns 404",
+        ).reqs(&["pull.manifest.unknown-404"]);
+        pub const MANIFEST_HEAD_UNKNOWN = CheckMeta::new(
+            "pull.manifest.head-unknown-404",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "HEAD an unknown manifest returns 404",
+        ).reqs(&["pull.head.unknown-404"]);
+        pub const MANIFEST_UNKNOWN_REPO = CheckMeta::new(
+            "pull.manifest.unknown-repo-404",
+            Bucket::Pull,
+            Level::Must,
+            "pushing-manifests",
+            "GET a manifest in a nonexistent repository returns 404",
+        ).reqs(&["pull.repo.unknown-404"]);
+        pub const MANIFEST_ERROR_CODE = CheckMeta::new(
+            "pull.manifest.error-code",
+            Bucket::Pull,
+            Level::Should,
+            "error-codes",
+            "404 for an unknown manifest carries MANIFEST_UNKNOWN (NAME_UNKNOWN for an unknown repository)",
+        ).reqs(&["errors.code.table"]);
+        pub const BLOB_UNKNOWN = CheckMeta::new(
+            "pull.blob.unknown-404",
+            Bucket::Pull,
+            Level::Must,
+            "pulling-blobs",
+            "GET an unknown blob returns 404",
+        ).reqs(&["pull.blob.unknown-404"]);
+        pub const BLOB_HEAD_UNKNOWN = CheckMeta::new(
+            "pull.blob.head-unknown-404",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "HEAD an unknown blob returns 404",
+        ).reqs(&["pull.head.unknown-404"]);
+        pub const BLOB_ERROR_CODE = CheckMeta::new(
+            "pull.blob.error-code",
+            Bucket::Pull,
+            Level::Should,
+            "error-codes",
+            "404 for an unknown blob carries BLOB_UNKNOWN",
+        ).reqs(&["errors.code.table"]);
+        pub const ERRORS_JSON = CheckMeta::new(
+            "pull.errors.json-format",
+            Bucket::Pull,
+            Level::Must,
+            "error-codes",
+            "JSON error bodies are {\"errors\":[{\"code\":...}]} with codes from the table",
+        ).reqs(&["general.legacy-error-codes.optional", "errors.body.any-format", "errors.body.json-format", "errors.code.format", "errors.detail.any", "errors.code.table"]);
+    }
 }
 
-/// The checks that judge every answer of a kind the other checks received.
-pub fn run_wide_scenario() -> Scenario {
-    Scenario {
-        name: "pull.run-wide",
-        bucket: Bucket::Pull,
-        checks: vec![&ERRORS_EVERY, &HEADERS_EVERY],
-        exclusive: true,
-        run: |sc| Box::pin(run_wide(sc)),
+declare_checks! {
+    /// The checks that judge every answer of a kind the other checks received: last in a run.
+    pub fn run_wide_scenarios(Bucket::Pull);
+
+    "pull.run-wide" exclusive => run_wide {
+        pub const ERRORS_EVERY = CheckMeta::new(
+            "pull.errors.every-answer",
+            Bucket::Pull,
+            Level::Must,
+            "error-codes",
+            "every JSON 4xx body of the run, in every bucket, is {\"errors\":[{\"code\":...}]} with codes from the table",
+        ).reqs(&["errors.body.json-format", "errors.code.format", "errors.code.table"]);
+        pub const HEADERS_EVERY = CheckMeta::new(
+            "pull.headers.every-answer",
+            Bucket::Pull,
+            Level::Must,
+            "checking-if-content-exists-in-the-registry",
+            "every 200 to a manifest or blob GET or HEAD of the run, in every bucket, has Docker-Content-Digest (and Content-Length on HEAD)",
+        ).reqs(&["pull.manifest.digest-header", "pull.blob.digest-header", "pull.head.digest-header", "pull.head.content-length"]);
     }
 }
 
@@ -305,19 +278,6 @@ async fn api(mut sc: Sc) {
     })
     .await;
 }
-
-const MANIFEST_CHECKS: [&CheckMeta; 10] = [
-    &MANIFEST_BY_TAG,
-    &MANIFEST_BY_DIGEST,
-    &MANIFEST_DIGEST_HEADER,
-    &MANIFEST_CONTENT_TYPE,
-    &MANIFEST_CT_PARAMS,
-    &MANIFEST_HEAD_TAG,
-    &MANIFEST_HEAD_DIGEST,
-    &MANIFEST_HEAD_LENGTH,
-    &MANIFEST_INDEX,
-    &WARNINGS,
-];
 
 /// What `pull.manifests` pushes once and reads many ways.
 struct Pushed {
@@ -413,7 +373,7 @@ async fn manifests(mut sc: Sc) {
         )
         .await
     else {
-        return skip_all(&mut sc, &MANIFEST_CHECKS);
+        return;
     };
     let v = sc.cfg().spec_version;
     let digest = p.image.digest.to_string();
@@ -740,14 +700,6 @@ mod tests {
     }
 }
 
-const BLOB_CHECKS: [&CheckMeta; 5] = [
-    &BLOB_GET,
-    &BLOB_DIGEST_HEADER,
-    &BLOB_EMPTY,
-    &BLOB_HEAD,
-    &BLOB_RANGE,
-];
-
 /// Blob sizes: one small, one well above 1 MiB (not a multiple of any buffer size).
 const SMALL: u64 = 64 * 1024 + 3;
 const BIG: u64 = 3 * 1024 * 1024 + 4099;
@@ -766,7 +718,7 @@ async fn blobs(mut sc: Sc) {
         .await
         .is_none()
     {
-        return skip_all(&mut sc, &BLOB_CHECKS);
+        return;
     }
     let v = sc.cfg().spec_version;
     let cleanup = sc.ctx.clone();
@@ -875,18 +827,6 @@ async fn blobs(mut sc: Sc) {
     })
     .await;
 }
-
-const ERROR_CHECKS: [&CheckMeta; 9] = [
-    &MANIFEST_UNKNOWN_TAG,
-    &MANIFEST_UNKNOWN_DIGEST,
-    &MANIFEST_HEAD_UNKNOWN,
-    &MANIFEST_UNKNOWN_REPO,
-    &MANIFEST_ERROR_CODE,
-    &BLOB_UNKNOWN,
-    &BLOB_HEAD_UNKNOWN,
-    &BLOB_ERROR_CODE,
-    &ERRORS_JSON,
-];
 
 async fn errors(mut sc: Sc) {
     let repo = sc.ns().to_string();

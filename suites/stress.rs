@@ -18,15 +18,6 @@ use std::time::{Duration, Instant};
 
 const PUSH_BLOB: &[&str] = &["push.post-put.put-201", "push.chunked.close-201", "push.mount.created-201", "pull.blob.get-200"];
 
-pub static SAME_DIGEST: CheckMeta = CheckMeta::new("stress.blob.same-digest", Bucket::Stress, Level::Must, "pushing-blobs", "one blob pushed at once by many sessions (monolithic, chunked, mount) while it is read: every push succeeds, every read gets its bytes").reqs(PUSH_BLOB);
-pub static SHARED_BLOBS: CheckMeta = CheckMeta::new("stress.manifest.shared-blobs", Bucket::Stress, Level::Must, "pushing-manifests", "manifests that share config and layers pushed at once, each after its blobs: every push succeeds, every manifest reads back").reqs(&["push.post-put.put-201", "push.manifest.created-201", "pull.manifest.get-200"]);
-pub static SAME_MANIFEST: CheckMeta = CheckMeta::new("stress.manifest.same-manifest", Bucket::Stress, Level::Must, "pushing-manifests", "one manifest pushed at once by digest and by one tag: every push succeeds, both read back").reqs(&["push.manifest.created-201", "pull.manifest.get-200"]);
-pub static TAG_MOVE: CheckMeta = CheckMeta::new("stress.tag.move-while-reading", Bucket::Stress, Level::Must, "pulling-manifests", "a tag moved between manifests while readers GET it: every read is one of them, never a 404 or mixed bytes").reqs(&["push.manifest.created-201", "pull.manifest.get-200", "pull.manifest.digest-header"]);
-pub static DELETE_RACE: CheckMeta = CheckMeta::new("stress.delete.racing-reads", Bucket::Stress, Level::Must, "deleting-manifests", "deletes racing reads, mounts and other pushes: reads get the content or (once deleted) 404, deletes succeed").reqs(&["management.manifest.delete-202", "management.blob.delete-202", "pull.manifest.get-200", "pull.blob.get-200", "push.mount.created-201"]);
-pub static PARALLEL_SESSIONS: CheckMeta = CheckMeta::new("stress.upload.parallel-sessions", Bucket::Stress, Level::Must, "pushing-a-blob-in-chunks", "many chunked uploads at once: each session has its own location, offsets and bytes").reqs(&["push.post-put.session-id", "push.chunked.patch-accepted", "push.chunked.close-201", "pull.blob.get-200"]);
-pub static REFERRERS_SAME_SUBJECT: CheckMeta = CheckMeta::new("stress.referrers.same-subject", Bucket::Stress, Level::Must, "listing-referrers", "referrers pushed at once to one subject: every one is listed, every descriptor is right").reqs(&["push.manifest.created-201", "referrers.api.found-200", "referrers.api.descriptor-scope", "referrers.api.artifact-type-copied", "referrers.upgrade.new-pushes"]).since(SpecVersion::V1_1);
-pub static TAG_SCHEMA: CheckMeta = CheckMeta::new("stress.referrers.tag-schema", Bucket::Stress, Level::Should, "pushing-manifests-with-subject", "clients updating one referrers tag at once (the fallback without a referrers API): ETag and If-Match support, and how many referrers are lost with and without them").reqs(&["push.manifest.created-201"]).since(SpecVersion::V1_1);
-
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     SameDigest,
@@ -39,35 +30,41 @@ enum Kind {
     TagSchema,
 }
 
-impl Kind {
-    fn meta(self) -> &'static CheckMeta {
-        match self {
-            Kind::SameDigest => &SAME_DIGEST,
-            Kind::SharedBlobs => &SHARED_BLOBS,
-            Kind::SameManifest => &SAME_MANIFEST,
-            Kind::TagMove => &TAG_MOVE,
-            Kind::DeleteRace => &DELETE_RACE,
-            Kind::ParallelSessions => &PARALLEL_SESSIONS,
-            Kind::ReferrersSameSubject => &REFERRERS_SAME_SUBJECT,
-            Kind::TagSchema => &TAG_SCHEMA,
-        }
-    }
-}
+declare_checks! {
+    /// Every stress scenario, each run alone (`exclusive`): its load is its own.
+    pub fn scenarios(Bucket::Stress);
 
-pub fn scenarios() -> Vec<Scenario> {
-    fn one(name: &'static str, kind: Kind, run: fn(Sc) -> crate::runner::ScenarioFuture) -> Scenario {
-        Scenario { name, bucket: Bucket::Stress, checks: vec![kind.meta()], exclusive: true, run }
+    "stress.same-digest" exclusive => stress(&SAME_DIGEST, Kind::SameDigest) {
+        pub const SAME_DIGEST = CheckMeta::new("stress.blob.same-digest", Bucket::Stress, Level::Must, "pushing-blobs", "one blob pushed at once by many sessions (monolithic, chunked, mount) while it is read: every push succeeds, every read gets its bytes").reqs(PUSH_BLOB);
     }
-    vec![
-        one("stress.same-digest", Kind::SameDigest, |sc| Box::pin(stress(sc, Kind::SameDigest))),
-        one("stress.shared-blobs", Kind::SharedBlobs, |sc| Box::pin(stress(sc, Kind::SharedBlobs))),
-        one("stress.same-manifest", Kind::SameManifest, |sc| Box::pin(stress(sc, Kind::SameManifest))),
-        one("stress.tag-move", Kind::TagMove, |sc| Box::pin(stress(sc, Kind::TagMove))),
-        one("stress.delete-race", Kind::DeleteRace, |sc| Box::pin(stress(sc, Kind::DeleteRace))),
-        one("stress.parallel-sessions", Kind::ParallelSessions, |sc| Box::pin(stress(sc, Kind::ParallelSessions))),
-        one("stress.referrers-same-subject", Kind::ReferrersSameSubject, |sc| Box::pin(stress(sc, Kind::ReferrersSameSubject))),
-        one("stress.tag-schema", Kind::TagSchema, |sc| Box::pin(stress(sc, Kind::TagSchema))),
-    ]
+
+    "stress.shared-blobs" exclusive => stress(&SHARED_BLOBS, Kind::SharedBlobs) {
+        pub const SHARED_BLOBS = CheckMeta::new("stress.manifest.shared-blobs", Bucket::Stress, Level::Must, "pushing-manifests", "manifests that share config and layers pushed at once, each after its blobs: every push succeeds, every manifest reads back").reqs(&["push.post-put.put-201", "push.manifest.created-201", "pull.manifest.get-200"]);
+    }
+
+    "stress.same-manifest" exclusive => stress(&SAME_MANIFEST, Kind::SameManifest) {
+        pub const SAME_MANIFEST = CheckMeta::new("stress.manifest.same-manifest", Bucket::Stress, Level::Must, "pushing-manifests", "one manifest pushed at once by digest and by one tag: every push succeeds, both read back").reqs(&["push.manifest.created-201", "pull.manifest.get-200"]);
+    }
+
+    "stress.tag-move" exclusive => stress(&TAG_MOVE, Kind::TagMove) {
+        pub const TAG_MOVE = CheckMeta::new("stress.tag.move-while-reading", Bucket::Stress, Level::Must, "pulling-manifests", "a tag moved between manifests while readers GET it: every read is one of them, never a 404 or mixed bytes").reqs(&["push.manifest.created-201", "pull.manifest.get-200", "pull.manifest.digest-header"]);
+    }
+
+    "stress.delete-race" exclusive => stress(&DELETE_RACE, Kind::DeleteRace) {
+        pub const DELETE_RACE = CheckMeta::new("stress.delete.racing-reads", Bucket::Stress, Level::Must, "deleting-manifests", "deletes racing reads, mounts and other pushes: reads get the content or (once deleted) 404, deletes succeed").reqs(&["management.manifest.delete-202", "management.blob.delete-202", "pull.manifest.get-200", "pull.blob.get-200", "push.mount.created-201"]);
+    }
+
+    "stress.parallel-sessions" exclusive => stress(&PARALLEL_SESSIONS, Kind::ParallelSessions) {
+        pub const PARALLEL_SESSIONS = CheckMeta::new("stress.upload.parallel-sessions", Bucket::Stress, Level::Must, "pushing-a-blob-in-chunks", "many chunked uploads at once: each session has its own location, offsets and bytes").reqs(&["push.post-put.session-id", "push.chunked.patch-accepted", "push.chunked.close-201", "pull.blob.get-200"]);
+    }
+
+    "stress.referrers-same-subject" exclusive => stress(&REFERRERS_SAME_SUBJECT, Kind::ReferrersSameSubject) {
+        pub const REFERRERS_SAME_SUBJECT = CheckMeta::new("stress.referrers.same-subject", Bucket::Stress, Level::Must, "listing-referrers", "referrers pushed at once to one subject: every one is listed, every descriptor is right").reqs(&["push.manifest.created-201", "referrers.api.found-200", "referrers.api.descriptor-scope", "referrers.api.artifact-type-copied", "referrers.upgrade.new-pushes"]).since(SpecVersion::V1_1);
+    }
+
+    "stress.tag-schema" exclusive => stress(&TAG_SCHEMA, Kind::TagSchema) {
+        pub const TAG_SCHEMA = CheckMeta::new("stress.referrers.tag-schema", Bucket::Stress, Level::Should, "pushing-manifests-with-subject", "clients updating one referrers tag at once (the fallback without a referrers API): ETag and If-Match support, and how many referrers are lost with and without them").reqs(&["push.manifest.created-201"]).since(SpecVersion::V1_1);
+    }
 }
 
 /// A broken invariant: the call that showed it (an index into the round's calls), the rule and
@@ -257,10 +254,10 @@ fn calls_of(ctx: &Ctx, worker: impl Fn(usize) -> bool, request: impl Fn(&str) ->
 
 /// Runs `--repeat` rounds (within the duration and byte budgets) and judges the first broken
 /// round; the check's figures go with its result.
-async fn stress(mut sc: Sc, kind: Kind) {
+async fn stress(mut sc: Sc, meta: &'static CheckMeta, kind: Kind) {
     let ctx = sc.ctx.clone();
     let gen = sc.gen.clone();
-    sc.check(kind.meta(), async |ck| {
+    sc.check(meta, async |ck| {
         let cfg = ctx.cfg.stress;
         let started = Instant::now();
         let mut tally = Tally::default();

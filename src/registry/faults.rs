@@ -153,6 +153,7 @@ pub const ALL: &[FaultDef] = &[
     f("referrers-invalid-digest-200", &["referrers.api.invalid-digest-400"], "referrers of a malformed digest answer 200 with an empty list"),
     f("referrers-filter-not-applied", &["referrers.api.filter"], "?artifactType= answers OCI-Filters-Applied: artifactType but does not filter"),
     f("referrers-filter-unsupported", &["referrers.api.filter"], "?artifactType= is ignored (no filtering, no OCI-Filters-Applied)"),
+    f("referrers-filter-cache-no-header", &["referrers.api.filter"], "a repeated ?artifactType= query is answered filtered from a cache without OCI-Filters-Applied (olareg 0.2.2)"),
     f("referrers-keep-deleted", &["referrers.api.removed-after-delete"], "deleted referrers stay in the referrers list"),
     f("referrers-pagination-repeats", &["referrers.api.pagination"], "referrers pages of 2; each Link repeats the last descriptor of the page"),
     f("referrers-need-subject-first", &["referrers.api.subject-pushed-later"], "referrers pushed before their subject are never listed"),

@@ -126,7 +126,10 @@ pub fn list(st: &State, req: &Req, name: &str, digest: &str) -> R {
                 descs
                     .retain(|d| d.get("artifactType").and_then(Value::as_str) == Some(at.as_str()));
             }
-            r = r.header("oci-filters-applied", "artifactType");
+            let cached = st.fault("referrers-filter-cache-no-header") && st.filter_answered_before(format!("{name} {subject} {at}"));
+            if !cached {
+                r = r.header("oci-filters-applied", "artifactType");
+            }
         }
     }
     if let Some(last) = req.q("last") {

@@ -34,6 +34,9 @@ pub struct State {
     pub self_base: Mutex<String>,
     /// Bookkeeping of the race faults only (see `race_window`).
     races: Mutex<Races>,
+    /// Filtered referrers queries answered so far, for the `referrers-filter-cache-no-header`
+    /// fault (a cache that serves a repeated query without its header).
+    answered_filters: Mutex<HashSet<String>>,
 }
 
 /// What the race faults need to open their windows: writes in flight by key, and the
@@ -139,6 +142,7 @@ impl State {
             redirect_base: Mutex::default(),
             self_base: Mutex::default(),
             races: Mutex::default(),
+            answered_filters: Mutex::default(),
         }
     }
 
@@ -188,6 +192,12 @@ impl State {
     /// Is this fault switched on?
     pub fn fault(&self, name: &str) -> bool {
         self.faults.contains(name)
+    }
+
+    /// Whether this filtered referrers query (a key naming repository, subject and type) was
+    /// answered before; remembers it.
+    pub fn filter_answered_before(&self, key: String) -> bool {
+        !self.answered_filters.lock().unwrap().insert(key)
     }
 
     /// The store lock; a poisoned lock (a panic elsewhere) still yields the data.
