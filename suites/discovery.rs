@@ -145,7 +145,7 @@ declare_checks! {
 }
 
 const R_FOUND: Rule = Rule::req("discovery.tags.list-200");
-const R_FORMAT: &str = "Upon success, the response MUST be a json body in the following format: {\"name\": \"<name>\", \"tags\": [\"<tag1>\", …]}";
+const R_FORMAT: Rule = Rule::req("discovery.tags.json-body");
 const R_ORDER: Rule = Rule::req("discovery.tags.sorted");
 const R_N: Rule = Rule::req("discovery.tags.n-exact");
 const R_N_ZERO: Rule = Rule::req("discovery.tags.n-zero-empty");
@@ -155,8 +155,10 @@ const R_LAST_NO_N_AFTER: Rule = Rule::req("discovery.tags.last-sorted");
 const R_LINK: Rule = Rule::req("discovery.tags.link-format");
 const R_PUSH: Rule = Rule::req("push.manifest.created-201");
 const R_PULL: Rule = Rule::req("pull.manifest.get-200");
-const R_NAME: &str = "<name> MUST match the following regular expression: [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*";
-const R_TAG: &str = "<tag-or-digest> as a tag MUST be at most 128 characters in length and MUST match the following regular expression: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}";
+const R_NAME: Rule = Rule::req("names.repo.valid-accepted");
+const R_TAG: Rule = Rule::req("names.tag.valid-accepted");
+/// "`<name>` is the namespace of the repository, and `<tag1>`, … are each tags on the repository."
+const R_CONTENT: Rule = Rule::req("discovery.tags.body-content");
 
 /// Upper bound on pages followed in one listing (a registry whose Link loops must not hang the run).
 const MAX_PAGES: usize = 1000;
@@ -383,7 +385,7 @@ async fn tags(mut sc: Sc) {
 
     sc.check(&TAGS_NAME, async |ck| {
         let p = get_tags(ck, tags_url(&repo, None, None)).await?;
-        ck.expect(p.name == repo, "<name> is the namespace of the repository", || format!("{} answered \"name\": {:?}; expected {:?}", p.resp.request, p.name, repo))?;
+        ck.expect(p.name == repo, R_CONTENT, || format!("{} answered \"name\": {:?}; expected {:?}", p.resp.request, p.name, repo))?;
         if !repo.contains('/') {
             ck.note("--namespace has a single path component; discovery.names.multi-component tests several");
         }
@@ -395,7 +397,7 @@ async fn tags(mut sc: Sc) {
         let all = all_tags(ck, &repo).await?;
         let have: HashSet<&str> = all.iter().map(String::as_str).collect();
         let missing: Vec<&String> = ours.iter().filter(|t| !have.contains(t.as_str())).collect();
-        ck.expect(missing.is_empty(), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || {
+        ck.expect(missing.is_empty(), R_CONTENT, || {
             format!("GET /v2/{repo}/tags/list (following Link pages) does not list {missing:?}, pushed by this run; listed: {}", show(&all))
         })
     })
@@ -742,7 +744,7 @@ async fn names(mut sc: Sc) {
         match r.status {
             200 => {
                 let p = tag_page(ck, r)?;
-                ck.expect(p.tags.is_empty(), "<tag1>, <tag2>, and <tag3> are each tags on the repository", || {
+                ck.expect(p.tags.is_empty(), R_CONTENT, || {
                     format!("{} (a repository whose only manifest {d} was pushed by digest, without a tag) listed {}", p.resp.request, show(&p.tags))
                 })?;
                 ck.note("200 with \"tags\": []");
@@ -822,7 +824,7 @@ async fn name_roundtrip(
     let p = get_tags(ck, tags_url(repo, None, None)).await?;
     ck.expect(
         p.name == repo,
-        "<name> is the namespace of the repository",
+        R_CONTENT,
         || {
             format!(
                 "{} answered \"name\": {:?}; expected {repo:?}",
@@ -832,7 +834,7 @@ async fn name_roundtrip(
     )?;
     ck.expect(
         p.tags.iter().any(|t| t == tag),
-        "<tag1>, <tag2>, and <tag3> are each tags on the repository",
+        R_CONTENT,
         || {
             format!(
                 "{} does not list {tag:?}: {}",

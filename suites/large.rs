@@ -4,8 +4,8 @@
 use super::common::*;
 use crate::prelude::*;
 
-const CLOSE_RULE: &str = "Upon successful completion of the request, the response MUST have code 201 Created and MUST have the following header: Location: <blob-location>";
-const PULL_RULE: &str = "A GET request to an existing blob URL MUST provide the expected blob, with a response code that MUST be 200 OK.";
+const CLOSE_RULE: Rule = Rule::req("push.post-put.put-201");
+const PULL_RULE: Rule = Rule::req("pull.blob.get-200");
 
 declare_checks! {
     /// Every scenario of this bucket, in report order.
@@ -49,12 +49,12 @@ async fn large(mut sc: Sc) {
         ck.expect_status(
             &r,
             &[202],
-            "Upon success, the response MUST have a code of 202 Accepted",
+            Rule::req("push.post-put.post-202"),
         )?;
         let loc = expect_location(
             ck,
             &r,
-            "…and MUST include the following header: Location: <blob-push-location>",
+            Rule::req("push.post-put.post-202"),
         )?;
         let r = send(ck, put_whole(&loc, &mono.digest().to_string(), &mono)).await?;
         ck.expect_status(&r, &[201], CLOSE_RULE)?;
@@ -76,12 +76,12 @@ async fn large(mut sc: Sc) {
         ck.expect_status(
             &r,
             &[202],
-            "Upon success, the response MUST have a code of 202 Accepted",
+            Rule::req("push.post-put.post-202"),
         )?;
         let mut loc = expect_location(
             ck,
             &r,
-            "…and MUST include the following header: Location: <blob-push-location>",
+            Rule::req("push.post-put.post-202"),
         )?;
         let step = chunk_size(chunk_min_length(&r).ok().flatten(), 32 << 20);
         let mut pos = 0;
@@ -91,12 +91,12 @@ async fn large(mut sc: Sc) {
             ck.expect_status(
                 &r,
                 &[202],
-                "The response for each successful chunk upload MUST be 202 Accepted",
+                Rule::req("push.chunked.patch-accepted"),
             )?;
             loc = expect_location(
                 ck,
                 &r,
-                "…and MUST have the following headers: Location: <blob-push-location>",
+                Rule::req("push.chunked.patch-accepted"),
             )?;
             pos = end;
             // keep the trace short: one entry per chunk is plenty for a report
@@ -112,7 +112,7 @@ async fn large(mut sc: Sc) {
         ck.expect_status(
             &r,
             &[201],
-            "The response to a successful closing of the session MUST be 201 Created",
+            Rule::req("push.chunked.close-201"),
         )?;
         cleanup.blob(&ns, &chunked.digest().to_string());
         let r = send(ck, get_blob(&ns, chunked.digest())).await?;

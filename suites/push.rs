@@ -15,17 +15,20 @@ const MIB: u64 = 1 << 20;
 
 // Spec sentences the checks quote.
 const R_POST: Rule = Rule::req("push.post-put.post-202");
-const R_PUT_201: &str = "Upon successful completion of the request, the response MUST have code `201 Created` and MUST have the following header: `Location: <blob-location>` With `<blob-location>` being a pullable blob URL.";
-const R_SINGLE_201: &str = "Successful completion of the request MUST return a `201 Created` and MUST include the following header: `Location: <blob-location>` Here, `<blob-location>` is a pullable blob URL.";
+const R_PUT_201: Rule = Rule::req("push.post-put.put-201");
+const R_PUT_LOC: Rule = Rule::req("push.post-put.location-pullable");
+const R_SINGLE_201: Rule = Rule::req("push.single-post.created-201");
+const R_SINGLE_LOC: Rule = Rule::req("push.single-post.location-pullable");
 const R_SINGLE_202: Rule = Rule::req("push.single-post.fallback-202");
 const R_PATCH: Rule = Rule::req("push.chunked.patch-accepted");
-const R_CLOSE: &str = "The response to a successful closing of the session MUST be `201 Created`, and MUST contain the following header: `Location: <blob-location>` Here, `<blob-location>` is a pullable blob URL.";
+const R_CLOSE: Rule = Rule::req("push.chunked.close-201");
+const R_CLOSE_LOC: Rule = Rule::req("push.chunked.location-pullable");
 const R_FINAL_CHUNK: Rule = Rule::req("push.chunked.final-chunk-either");
 const R_STATUS: Rule = Rule::req("push.chunked.upload-status-204");
 const R_416: Rule = Rule::req("push.chunked.patch-out-of-order-416");
 const R_FINAL_416: Rule = Rule::req("push.chunked.put-out-of-order-416");
-const R_MIN: &str = "If the registry has a minimum chunk size, the `POST` response SHOULD include the following header, where `<size>` is the size in bytes: `OCI-Chunk-Min-Length: <size>`";
-const R_MIN_USE: &str = "If the registry provides an `OCI-Chunk-Min-Length` header in the `POST` response, the size of each chunk, except for the final chunk, SHOULD be greater or equal to that value.";
+const R_MIN: Rule = Rule::req("push.chunked.min-length-header");
+const R_MIN_USE: Rule = Rule::req("push.chunked.min-length-use");
 const R_CANCEL: Rule = Rule::req("push.cancel.delete-204");
 const R_CANCEL_GONE: &str = "During a blob upload, the session may be canceled with a `DELETE` request [...] (end-13: GET `<blob-push-location>` answers `204` for an active upload, `404` otherwise; code-3 `BLOB_UPLOAD_UNKNOWN`: blob upload unknown to registry)";
 const R_DIGEST_DEF: &str = "**Digest**: a unique identifier created from a cryptographic hash of a Blob's content (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
@@ -35,19 +38,18 @@ const R_CODE_DIGEST: &str =
     "code-4 `DIGEST_INVALID`: provided digest did not match uploaded content";
 const R_MOUNT_201: Rule = Rule::req("push.mount.created-201");
 const R_MOUNT_202: Rule = Rule::req("push.mount.fallback-202");
-const R_MOUNT_NO_FROM: &str = "The registry MAY treat the `from` parameter as optional, and it MAY cross-mount the blob if it can be found. Alternatively, if a registry does not support cross-repository mounting or is unable to mount the requested blob, it SHOULD return a `202`.";
 const R_MANIFEST_201: Rule = Rule::req("push.manifest.created-201");
 const R_MANIFEST_LOC: Rule = Rule::req("push.manifest.location-pullable");
 const R_MANIFEST_DCD: Rule = Rule::req("push.manifest.digest-header-equal");
 const R_EXACT: Rule = Rule::req("push.manifest.exact-bytes-stored");
-const R_NO_LAYERS: &str = "The uploaded manifest MUST reference any blobs that make up the object. However, the list of blobs MAY be empty.";
-const R_MISSING: &str = "A registry MAY reject a manifest uploaded to the manifest endpoint with descriptors in other fields that reference a manifest or blob that does not exist in the registry. When a manifest is rejected for this reason, it MUST result in one or more `MANIFEST_BLOB_UNKNOWN` errors";
-const R_TAG_PARAM: &str = "If a registry supports this, it: [...] MUST include an `OCI-Tag` response header, in accordance with RFC 9110 (section 5) semantics, for each accepted tag.";
-const R_MISSING_V10: &str = "Strictly speaking, content can be uploaded to the registry in any order, but a registry MAY reject a manifest if it references blobs that are not yet uploaded, resulting in a `BLOB_UNKNOWN` error";
+const R_NO_LAYERS: Rule = Rule::req("push.manifest.blobs-may-be-empty");
+const R_MISSING: Rule = Rule::req("push.manifest.missing-refs-code");
+const R_TAG_PARAM: Rule = Rule::req("push.manifest.tag-param-oci-tag");
+const R_MISSING_V10: Rule = Rule::req("push.manifest.missing-blobs-v1-0");
 const R_SESSION: Rule = Rule::req("push.post-put.session-id");
 const R_SESSION_V11: Rule = Rule::req("push.post-put.session-id");
 const R_CT_PARAMS: Rule = Rule::req("push.manifest.content-type-params-ignored");
-const R_CT_PARAMS_KEPT: &str = "The registry SHOULD ignore parameters on the `Content-Type` header. [...] The registry SHOULD NOT include parameters on the `Content-Type` header.";
+const R_CT_PARAMS_KEPT: Rule = Rule::req("pull.manifest.content-type-no-params");
 const R_TAG_10: Rule = Rule::req("push.manifest.tag-param-10");
 const R_TAG_414: Rule = Rule::req("push.manifest.tag-param-414");
 const R_4MB: Rule = Rule::req("push.manifest.size-4mb");
@@ -126,7 +128,7 @@ declare_checks! {
             "pushing-a-blob-in-chunks",
             "OCI-Chunk-Min-Length, when given, is a positive integer and chunks of that size are accepted",
         )
-        .since(SpecVersion::V1_1).reqs(&["push.chunked.min-length-header", "push.chunked.final-any-length"]);
+        .since(SpecVersion::V1_1).reqs(&["push.chunked.min-length-header", "push.chunked.min-length-use", "push.chunked.final-any-length"]);
         pub const STATUS_ANY_LOCATION = CheckMeta::new(
             "push.chunked.status-any-location",
             B,
@@ -230,7 +232,7 @@ declare_checks! {
             Level::May,
             "mounting-a-blob-from-another-repository",
             "mount without from= answers 201 (mounted) or 202 (upload session)",
-        ).reqs(&["push.mount.created-201", "push.mount.from-optional"]);
+        ).reqs(&["push.mount.created-201", "push.mount.from-optional", "push.mount.fallback-202"]);
         pub const MOUNT_SHA512 = CheckMeta::new(
             "push.mount.sha512",
             B,
@@ -483,7 +485,7 @@ async fn monolithic(mut sc: Sc) {
                 blob.algorithm,
             ))
             .await?;
-        expect_blob_body(ck, &r, &blob, R_PUT_201)
+        expect_blob_body(ck, &r, &blob, R_PUT_LOC)
     })
     .await;
 
@@ -499,7 +501,7 @@ async fn monolithic(mut sc: Sc) {
                 let loc = expect_location(ck, &r, R_SINGLE_201).map_err(|f| at_level(f, Level::Must))?;
                 expect_stored(ck, &repo, &single, R_SINGLE_201).await.map_err(|f| at_level(f, Level::Must))?;
                 let g = ck.send(hashed_get(loc, single.algorithm)).await?;
-                expect_blob_body(ck, &g, &single, R_SINGLE_201).map_err(|f| at_level(f, Level::Must))
+                expect_blob_body(ck, &g, &single, R_SINGLE_LOC).map_err(|f| at_level(f, Level::Must))
             }
             202 => {
                 let Some(loc) = location(&r) else {
@@ -575,7 +577,7 @@ async fn chunked(mut sc: Sc) {
         let bl = expect_location(ck, &r, R_CLOSE)?;
         expect_stored(ck, &repo, blob, R_CLOSE).await?;
         let g = ck.send(hashed_get(bl, blob.algorithm)).await?;
-        expect_blob_body(ck, &g, blob, R_CLOSE)
+        expect_blob_body(ck, &g, blob, R_CLOSE_LOC)
     })
     .await;
     if let Some((loc, _)) = &open {
@@ -1142,8 +1144,9 @@ async fn mount(mut sc: Sc) {
                 ck.note("answered 202: an upload session instead of a mount");
                 Ok(())
             }
-            _ => Err(ck.fail(
-                R_MOUNT_NO_FROM,
+            _ => Err(ck.fail_at(
+                Level::Should,
+                R_MOUNT_202,
                 format!(
                     "{} answered {}; expected 201 (mounted) or 202 (upload session)",
                     r.request,
@@ -1511,7 +1514,7 @@ async fn manifest_limits(mut sc: Sc) {
     sc.check(&MANIFEST_MISSING, async |ck| {
         // v1.0.1 named BLOB_UNKNOWN for this refusal, without a MUST; 1.1 made it a MUST
         // for MANIFEST_BLOB_UNKNOWN.
-        let (want, rule, level): (&[&str], &str, Level) = if v == SpecVersion::V1_0 {
+        let (want, rule, level): (&[&str], Rule, Level) = if v == SpecVersion::V1_0 {
             (
                 &["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"],
                 R_MISSING_V10,

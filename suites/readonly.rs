@@ -15,6 +15,8 @@ const R_HEAD_LEN: Rule = Rule::req("pull.head.content-length");
 const R_404: Rule = Rule::req("pull.manifest.unknown-404");
 const R_BLOB_404: Rule = Rule::req("pull.blob.unknown-404");
 const R_DIGEST: Rule = Rule::req("pull.manifest.digest-header");
+const R_MANIFEST_DCD_MATCH: Rule = Rule::req("pull.manifest.digest-header-may-differ");
+const R_BLOB_DCD_MATCH: Rule = Rule::req("pull.blob.digest-header-matches");
 const R_ORDER: Rule = Rule::req("discovery.tags.sorted");
 const R_N: Rule = Rule::req("discovery.tags.n-exact");
 const R_N0: Rule = Rule::req("discovery.tags.n-zero-empty");
@@ -67,7 +69,7 @@ fn none_given(what: &str, flag: &str) -> Fail {
 async fn api(mut sc: Sc) {
     sc.check(&p::V2_BASE, async |ck| {
         let r = ck.send(Request::get("/v2/")).await?;
-        ck.expect_status(&r, &[200], "If the response is `200 OK`, then the registry implements this specification.")
+        ck.expect_status(&r, &[200], Rule::req("api.v2.get-200"))
     })
     .await;
 }
@@ -143,7 +145,7 @@ async fn manifests(mut sc: Sc) {
             match digest_header(&g, |a| Digest::of(a, &g.body)) {
                 DigestHeader::Matches(_) | DigestHeader::Unverifiable(_) => {}
                 DigestHeader::Absent => return Err(ck.fail_at(must_since_main(version), R_DIGEST, format!("{} answered 200 without Docker-Content-Digest", g.request))),
-                DigestHeader::Differs(v) => return Err(ck.fail_at(Level::Must, "If present, the value of this header MUST be a digest matching that of the response body.", format!("{} sent Docker-Content-Digest {v}, which is not the digest of its body", g.request))),
+                DigestHeader::Differs(v) => return Err(ck.fail_at(Level::Must, R_MANIFEST_DCD_MATCH, format!("{} sent Docker-Content-Digest {v}, which is not the digest of its body", g.request))),
             }
         }
         Ok(())
@@ -209,7 +211,7 @@ async fn blobs(mut sc: Sc) {
             match digest_header(&r, |_| d.clone()) {
                 DigestHeader::Matches(_) | DigestHeader::Unverifiable(_) => {}
                 DigestHeader::Absent => return Err(ck.fail_at(must_since_main(version), R_DIGEST, format!("{} answered 200 without Docker-Content-Digest", r.request))),
-                DigestHeader::Differs(v) => return Err(ck.fail_at(Level::Must, "If present, the value of this header MUST be a digest matching that of the response body.", format!("{} sent Docker-Content-Digest {v}", r.request))),
+                DigestHeader::Differs(v) => return Err(ck.fail_at(Level::Must, R_BLOB_DCD_MATCH, format!("{} sent Docker-Content-Digest {v}", r.request))),
             }
         }
         Ok(())
@@ -239,9 +241,9 @@ async fn blobs(mut sc: Sc) {
         }
         let r = ck.send(get_blob(&repo, d).header("Range", format!("bytes=1-{}", n - 1)).read(Read::Buffer)).await?;
         match r.status {
-            206 => ck.expect(r.body[..] == g.body[1..n], "A registry SHOULD support the `Range` request header in accordance with RFC 9110 (section 14).", || format!("{} answered 206 with bytes that are not bytes 1-{} of the blob", r.request, n - 1)).map_err(|_| ck.fail_at(Level::Must, "RFC 9110 §14.2: a 206 response carries the selected range", format!("{} answered 206 with other bytes", r.request))),
-            200 => Err(ck.fail("A registry SHOULD support the `Range` request header in accordance with RFC 9110 (section 14).", format!("{} answered 200 with the whole blob (Range ignored)", r.request))),
-            _ => Err(ck.fail("A registry SHOULD support the `Range` request header in accordance with RFC 9110 (section 14).", format!("{} answered {}", r.request, r.summary()))),
+            206 => ck.expect(r.body[..] == g.body[1..n], Rule::req("pull.blob.range"), || format!("{} answered 206 with bytes that are not bytes 1-{} of the blob", r.request, n - 1)).map_err(|_| ck.fail_at(Level::Must, "RFC 9110 §14.2: a 206 response carries the selected range", format!("{} answered 206 with other bytes", r.request))),
+            200 => Err(ck.fail(Rule::req("pull.blob.range"), format!("{} answered 200 with the whole blob (Range ignored)", r.request))),
+            _ => Err(ck.fail(Rule::req("pull.blob.range"), format!("{} answered {}", r.request, r.summary()))),
         }
     })
     .await;
@@ -278,7 +280,7 @@ async fn tags(mut sc: Sc) {
     sc.check(&d::TAGS_NAME, async |ck| {
         let (r, _) = tag_list(ck, list.clone()).await?;
         let name = r.json().ok().and_then(|v| v["name"].as_str().map(String::from));
-        ck.expect(name.as_deref() == Some(repo.as_str()), "Upon success, the response MUST be a json body in the following format: {\"name\": \"<name>\", …}", || format!("\"name\" is {name:?}, expected {repo:?}"))
+        ck.expect(name.as_deref() == Some(repo.as_str()), Rule::req("discovery.tags.json-body"), || format!("\"name\" is {name:?}, expected {repo:?}"))
     })
     .await;
     sc.check(&d::TAGS_CONTAINS, async |ck| {
@@ -287,7 +289,7 @@ async fn tags(mut sc: Sc) {
         }
         let (_, tags) = tag_list(ck, list.clone()).await?;
         let missing: Vec<&String> = ro.tags.iter().filter(|t| !tags.contains(t)).collect();
-        ck.expect(missing.is_empty(), "`<tag1>`, `<tag2>`, and `<tag3>` are each tags on the repository.", || format!("preloaded tags {missing:?} are not listed"))
+        ck.expect(missing.is_empty(), Rule::req("discovery.tags.body-content"), || format!("preloaded tags {missing:?} are not listed"))
     })
     .await;
     sc.check(&d::TAGS_ORDER, async |ck| {
@@ -331,7 +333,7 @@ async fn referrers(mut sc: Sc) {
         if r.status == 404 {
             return Err(Fail::Unsupported(format!("the registry does not implement the referrers API ({} answered 404)", r.request)));
         }
-        ck.expect_status(&r, &[200], "Assuming a repository is found, this request MUST return a `200 OK` response code.")?;
+        ck.expect_status(&r, &[200], Rule::req("discovery.tags.list-200"))?;
         let ct = r.header("content-type").map(headers::media_type).unwrap_or_default();
         ck.expect(ct == content::MT_INDEX, R_REF_CT, || format!("{} answered Content-Type {ct:?}", r.request))?;
         let v = r.json().map_err(|e| ck.fail(R_REF, format!("{}: {e}", r.request)))?;

@@ -501,7 +501,7 @@ async fn api(mut sc: Sc) {
             return Ok(());
         }
         Err(ck.fail(
-            "When processing a request for an image manifest with the subject field, a registry implementation that supports the referrers API MUST respond with the response header OCI-Subject: <subject digest>",
+            Rule::req("push.subject.oci-subject-header"),
             problems.join("; "),
         ))
     })
@@ -688,7 +688,7 @@ async fn api(mut sc: Sc) {
             return Err(no_api(&format!("GET /v2/{repo}/referrers/{subject}")));
         }
         let r = ck.send(Request::get(referrers_url(&repo, "sha256:not-a-digest", None))).await?;
-        ck.expect_status(&r, &[400], "If the request is invalid, such as a <digest> with an invalid syntax, a 400 Bad Request MUST be returned")
+        ck.expect_status(&r, &[400], Rule::req("referrers.api.invalid-400"))
     })
     .await;
 
@@ -718,7 +718,7 @@ async fn api(mut sc: Sc) {
             if non_matching.iter().all(|m| f.find(&m.digest).is_empty()) {
                 return Err(ck.fail_at(Level::Must, R_FILTER, format!("GET {url}{when} left out the referrers of other artifact types but answered without OCI-Filters-Applied")));
             }
-            Err(ck.fail("The registry SHOULD support filtering on artifactType", format!("GET {url}{when} answered without OCI-Filters-Applied and lists all referrers: {:?}", f.digests())))
+            Err(ck.fail(Rule::req("referrers.api.filter-support"), format!("GET {url}{when} answered without OCI-Filters-Applied and lists all referrers: {:?}", f.digests())))
         };
         let must_broken = |r: &Res| matches!(r, Err(Fail::Violation { level: Some(Level::Must), .. }));
         let verdict = judge(&first, "");
@@ -795,7 +795,7 @@ async fn api(mut sc: Sc) {
         let tag = fx.subject.digest.referrers_tag();
         push_manifest_in_check(ck, &ctx.cleanup, &repo, &idx, &tag, RANK_INDEX, R_PUSH).await?;
         let r = ck.send(get_manifest(&repo, &tag)).await?;
-        expect_manifest_body(ck, &r, &idx, "The registry MUST store the manifest in the exact byte representation provided by the client")?;
+        expect_manifest_body(ck, &r, &idx, Rule::req("push.manifest.exact-bytes-stored"))?;
         ck.note(format!("referrers index pushed to tag {tag}"));
         Ok(())
     })

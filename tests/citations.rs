@@ -56,3 +56,53 @@ fn a_failure_quotes_the_version_under_test() {
         assert!(t["spec_url"].as_str().unwrap().contains(&format!("/blob/{tree}/spec.md")), "{version}: {}", t["spec_url"]);
     }
 }
+
+/// No spec sentence is written inline as a rule: a failure quotes the catalog, which words each
+/// version as that version does and whose quotes tests/catalog.rs checks against the spec texts.
+/// A string in suites/ (outside comments) with an RFC 2119 keyword is a level name, RFC text, or
+/// a row of the spec's tables (`end-…`, `code-…`), which the catalog does not hold.
+#[test]
+fn no_spec_sentence_is_quoted_inline() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+    let keywords = ["MUST", "SHOULD", "MAY"];
+    let mut inline = vec![];
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        if e.path().extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            // The string literals of the line (escaped quotes kept inside).
+            let mut rest = line;
+            while let Some(start) = rest.find('"') {
+                let body = &rest[start + 1..];
+                let mut end = None;
+                let mut escaped = false;
+                for (i, c) in body.char_indices() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                let Some(end) = end else { break };
+                let lit = &body[..end];
+                rest = &body[end + 1..];
+                let words: Vec<&str> = lit.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+                let has_keyword = words.iter().any(|w| keywords.contains(w));
+                let level_name = ["MUST", "MUST NOT", "SHOULD", "SHOULD NOT", "MAY"].contains(&lit);
+                let allowed = level_name || lit.contains("RFC ") || lit.starts_with("end-") || lit.starts_with("code-");
+                if has_keyword && !allowed {
+                    inline.push(format!("{}:{}: {lit}", e.path().display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(inline.is_empty(), "spec sentences quoted inline (cite the catalog with Rule::req instead):\n{}", inline.join("\n"));
+}

@@ -130,7 +130,6 @@ pub const ALL: &[FaultDef] = &[
     // ---- content management ----
     f("tag-delete-200", &["management.tag.delete"], "DELETE of a tag answers 200 instead of 202"),
     f("tag-delete-ignored", &["management.tag.deleted-404"], "DELETE of a tag answers 202 but the tag stays"),
-    f("tag-delete-removes-manifest", &["management.tag.deleted-404"], "DELETE of a tag also deletes the manifest it points to"),
     f("manifest-delete-200", &["management.manifest.delete"], "DELETE of a manifest answers 200 instead of 202"),
     f("manifest-delete-ignored", &["management.manifest.deleted-404", "clients.crane.delete", "clients.skopeo.delete"], "DELETE of a manifest by digest answers 202 but the manifest stays"),
     f("manifest-delete-keeps-tags", &["management.manifest.deleted-404"], "DELETE of a manifest leaves the tags that pointed to it resolvable"),

@@ -600,12 +600,10 @@ pub fn delete(st: &State, name: &str, reference: &str) -> R {
     };
     match rf {
         Ref::Tag(t) => {
-            let Some(d) = repo.tags.get(&t).cloned() else {
+            if !repo.tags.contains_key(&t) {
                 return manifest_unknown(st, &t);
-            };
-            if st.fault("tag-delete-removes-manifest") {
-                remove_manifest(st, repo, &d);
-            } else if !st.fault("tag-delete-ignored") {
+            }
+            if !st.fault("tag-delete-ignored") {
                 repo.tags.remove(&t);
                 if st.fault("tags-list-keeps-deleted") {
                     repo.ghost_tags.insert(t);
