@@ -674,6 +674,10 @@ fn classify(ck: &Ck, res: Res) -> (Outcome, String) {
     }
 }
 
+/// How a finding that a version under test has no rule for starts: "not judged: spec 1.0 has
+/// no requirement …".
+pub const NOT_IN_VERSION: &str = "not judged: spec";
+
 /// A running check: sends requests (traced) and builds failure messages.
 pub struct Ck {
     pub meta: &'static CheckMeta,
@@ -712,15 +716,23 @@ impl Ck {
 
     /// A violation at the check's level. `rule` names what is broken; `detail` says what came back.
     pub fn fail(&self, rule: impl Into<Rule>, detail: impl std::fmt::Display) -> Fail {
-        Fail::Violation {
-            level: None,
-            message: format!("{}: {}", self.cite(rule), detail),
-        }
+        self.violation(None, rule.into(), detail)
     }
     /// A violation at an explicit level (a MUST inside a SHOULD check, or the reverse).
     pub fn fail_at(&self, level: Level, rule: impl Into<Rule>, detail: impl std::fmt::Display) -> Fail {
+        self.violation(Some(level), rule.into(), detail)
+    }
+
+    /// A rule the version under test does not have judges nothing there: the finding is a
+    /// skip that says why (`NOT_IN_VERSION`), not a violation quoting another version.
+    fn violation(&self, level: Option<Level>, rule: Rule, detail: impl std::fmt::Display) -> Fail {
+        if let Rule::Req(id) = rule {
+            if (self.cite)(id, self.version).is_none() {
+                return Fail::Skip(format!("{NOT_IN_VERSION} {} has no requirement {id}; seen: {detail}", self.version.as_str()));
+            }
+        }
         Fail::Violation {
-            level: Some(level),
+            level,
             message: format!("{}: {}", self.cite(rule), detail),
         }
     }

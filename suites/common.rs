@@ -367,14 +367,19 @@ pub fn redirected(r: &Response, path: &str) -> bool {
 /// level counts at the check's), messages joined. Ok when empty.
 pub fn merge_fails(ck: &Ck, fails: Vec<Fail>) -> Res {
     let mut parts: Vec<(Level, String)> = vec![];
+    // A finding that judges nothing (a skip: not judged at this spec version, or not
+    // verifiable) is the outcome only when nothing was violated.
+    let mut unjudged = None;
     for f in fails {
         match f {
             Fail::Violation { level, message } => parts.push((level.unwrap_or(ck.level), message)),
-            other => return Err(other),
+            other => {
+                unjudged.get_or_insert(other);
+            }
         }
     }
     let Some(top) = parts.iter().map(|p| p.0).min() else {
-        return Ok(());
+        return unjudged.map_or(Ok(()), Err);
     };
     // The report prefixes the top level once; lesser findings say their own.
     let msgs: Vec<String> = parts
@@ -391,6 +396,17 @@ pub fn merge_fails(ck: &Ck, fails: Vec<Fail>) -> Res {
         level: Some(top),
         message: msgs.join(" | "),
     })
+}
+
+/// What a manifest served with other bytes than were pushed breaks: "The registry MUST store the
+/// manifest in the exact byte representation provided by the client" from 1.1 on; before, the
+/// pull section's "MUST provide the expected manifest".
+pub fn exact_bytes(ck: &Ck) -> Rule {
+    if ck.version >= SpecVersion::V1_1 {
+        Rule::req("push.manifest.exact-bytes-stored")
+    } else {
+        Rule::req("pull.manifest.get-200")
+    }
 }
 
 /// The level of a requirement that is MUST in main and SHOULD in earlier releases.

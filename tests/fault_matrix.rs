@@ -255,6 +255,48 @@ fn coverage_trial() -> Trial {
     })
 }
 
+/// Checks that find something at an earlier version that the version has no requirement for,
+/// and so are not judged there (a skip that says so): (check, requirement, version, why).
+const UNJUDGED: &[(&str, &str, &str, &str)] = &[(
+    "discovery.tags.pagination-walk",
+    "discovery.tags.link-format",
+    "1.0",
+    "the Link header's form (RFC 5988, rel=\"next\") is a requirement from 1.1 on",
+)];
+
+/// Every fault once more at an earlier spec version. A message may not cite a requirement that
+/// version lacks ("not in spec …": a check quoting another version's sentence), and a check
+/// left unjudged because its version lacks the rule must be listed in `UNJUDGED` (else the
+/// check should cite that version's own rule). The fault runs at main cover main.
+fn citation_trial(spec: &'static str) -> Trial {
+    Trial::test(format!("citations::spec-{spec}"), move || {
+        rt().block_on(async move {
+            let runs = futures_util::future::join_all(faults::ALL.iter().map(|f| harness(RunSpec { spec, ..fault_spec(f) }))).await;
+            let unjudged_prefix = format!("{} {spec} has no requirement ", oci_conformance::runner::NOT_IN_VERSION);
+            let mut wrong = vec![];
+            for (f, r) in faults::ALL.iter().zip(runs) {
+                let r = r.map_err(|e| Failed::from(format!("{}: {e}", f.name)))?;
+                for (id, (_, message)) in &r.outcomes {
+                    if message.contains(&format!(", not in spec {spec})")) {
+                        wrong.push(format!("fault {}: {id} quotes a requirement spec {spec} does not have: {message}", f.name));
+                    }
+                    if let Some(rest) = message.strip_prefix(&unjudged_prefix) {
+                        let req = rest.split(';').next().unwrap_or("");
+                        if !UNJUDGED.iter().any(|(c, q, v, _)| *c == id && *q == req && *v == spec) {
+                            wrong.push(format!("fault {}: {id} is not judged at spec {spec} (no {req}); cite that version's rule, or list it in UNJUDGED: {message}", f.name));
+                        }
+                    }
+                }
+            }
+            if wrong.is_empty() {
+                Ok(())
+            } else {
+                Err(Failed::from(wrong.join("\n")))
+            }
+        })
+    })
+}
+
 /// target/fault-matrix.md, generated from the runs: fault → checks, then requirement → faults.
 fn write_matrix(
     runs: &[(&'static faults::FaultDef, Result<RunResult, String>)],
@@ -368,5 +410,6 @@ fn main() {
     ];
     trials.extend(faults::ALL.iter().map(fault_trial));
     trials.push(coverage_trial());
+    trials.extend(["1.0", "1.1"].map(citation_trial));
     libtest_mimic::run(&args, trials).exit();
 }
