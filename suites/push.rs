@@ -30,7 +30,7 @@ const R_FINAL_416: Rule = Rule::req("push.chunked.put-out-of-order-416");
 const R_MIN: Rule = Rule::req("push.chunked.min-length-header");
 const R_MIN_USE: Rule = Rule::req("push.chunked.min-length-use");
 const R_CANCEL: Rule = Rule::req("push.cancel.delete-204");
-const R_CANCEL_GONE: &str = "During a blob upload, the session may be canceled with a `DELETE` request [...] (end-13: GET `<blob-push-location>` answers `204` for an active upload, `404` otherwise; code-3 `BLOB_UPLOAD_UNKNOWN`: blob upload unknown to registry)";
+const R_CANCEL_GONE: &str = "end-13: GET `<blob-push-location>` answers `204` for an active upload, `404` otherwise; code-3 `BLOB_UPLOAD_UNKNOWN`: blob upload unknown to registry";
 const R_DIGEST_DEF: &str = "**Digest**: a unique identifier created from a cryptographic hash of a Blob's content (code-4 `DIGEST_INVALID`: provided digest did not match uploaded content)";
 const R_SHA256_VERIFY: Rule = Rule::req("image.digest.sha256-verification");
 const R_DIGEST_400: Rule = Rule::req("push.blob.invalid-digest-400");
@@ -44,7 +44,6 @@ const R_MANIFEST_DCD: Rule = Rule::req("push.manifest.digest-header-equal");
 const R_NO_LAYERS: Rule = Rule::req("push.manifest.blobs-may-be-empty");
 const R_MISSING: Rule = Rule::req("push.manifest.missing-refs-code");
 const R_TAG_PARAM: Rule = Rule::req("push.manifest.tag-param-oci-tag");
-const R_MISSING_V10: Rule = Rule::req("push.manifest.missing-blobs-v1-0");
 const R_SESSION: Rule = Rule::req("push.post-put.session-id");
 const R_SESSION_V11: Rule = Rule::req("push.post-put.session-id");
 const R_CT_PARAMS: Rule = Rule::req("push.manifest.content-type-params-ignored");
@@ -862,13 +861,16 @@ async fn upload_misc(mut sc: Sc) {
         if r.status != 204 {
             found.push(ck.fail(R_CANCEL, format!("{} answered {}; expected 204", r.request, r.summary())));
         }
+        // A session still active after a DELETE that answered success: the answer claimed a
+        // cancel that did not happen. How a gone session answers (the endpoint table lists 404,
+        // the code table BLOB_UPLOAD_UNKNOWN) has no keyword behind it: noted.
         let g = ck.send(Request::get(loc.clone())).await?;
-        if g.status != 404 {
-            found.push(ck.fail(R_CANCEL_GONE, format!("after the DELETE, {} answered {}; expected 404 for a canceled upload", g.request, g.summary())));
-        } else if let Some(codes) = error_codes_loose(&g) {
-            if !codes.iter().any(|c| c == "BLOB_UPLOAD_UNKNOWN") {
-                found.push(ck.fail(R_CANCEL_GONE, format!("after the DELETE, {} answered 404 with error codes {codes:?}; expected BLOB_UPLOAD_UNKNOWN", g.request)));
-            }
+        if (200..300).contains(&g.status) {
+            found.push(ck.fail(R_CANCEL, format!("{} answered {}, but afterwards {} answered {}: the upload is still active", r.request, r.status, g.request, g.summary())));
+        } else if g.status != 404 {
+            ck.note(format!("after the DELETE, {} answered {} ({R_CANCEL_GONE})", g.request, g.status));
+        } else if let Some(codes) = error_codes_loose(&g).filter(|c| !c.iter().any(|c| c == "BLOB_UPLOAD_UNKNOWN")) {
+            ck.note(format!("after the DELETE, {} answered 404 with codes {codes:?} ({R_CANCEL_GONE})", g.request));
         }
         merge_fails(ck, found)
     })
@@ -1511,17 +1513,9 @@ async fn manifest_limits(mut sc: Sc) {
 
     let v = sc.cfg().spec_version;
     sc.check(&MANIFEST_MISSING, async |ck| {
-        // v1.0.1 named BLOB_UNKNOWN for this refusal, without a MUST; 1.1 made it a MUST
-        // for MANIFEST_BLOB_UNKNOWN.
-        let (want, rule, level): (&[&str], Rule, Level) = if v == SpecVersion::V1_0 {
-            (
-                &["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"],
-                R_MISSING_V10,
-                Level::Should,
-            )
-        } else {
-            (&["MANIFEST_BLOB_UNKNOWN"], R_MISSING, Level::Must)
-        };
+        // v1.0.1 named BLOB_UNKNOWN for this refusal, without a keyword (noted only); 1.1
+        // made it a MUST for MANIFEST_BLOB_UNKNOWN.
+        let want: &[&str] = if v == SpecVersion::V1_0 { &["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"] } else { &["MANIFEST_BLOB_UNKNOWN"] };
         let m = image_manifest(
             &img.config.descriptor(),
             &[ghost.descriptor()],
@@ -1540,10 +1534,15 @@ async fn manifest_limits(mut sc: Sc) {
                 if let Some(c) = codes.iter().find(|c| want.contains(&c.as_str())) {
                     ck.note(format!("refused with {}: {c} (allowed)", r.status));
                     Ok(())
+                } else if v == SpecVersion::V1_0 {
+                    // 1.0 names the code in passing ("resulting in a BLOB_UNKNOWN error"), with
+                    // no keyword: nothing to judge.
+                    ck.note(format!("{} answered {}; 1.0 describes the refusal as resulting in BLOB_UNKNOWN", r.request, r.summary()));
+                    Ok(())
                 } else {
                     Err(ck.fail_at(
-                        level,
-                        rule,
+                        Level::Must,
+                        R_MISSING,
                         format!(
                             "{} answered {}; a refusal for a missing blob must carry {}",
                             r.request,
@@ -1553,9 +1552,13 @@ async fn manifest_limits(mut sc: Sc) {
                     ))
                 }
             }
+            _ if v == SpecVersion::V1_0 => {
+                ck.note(format!("{} answered {}; 1.0 describes the refusal as resulting in BLOB_UNKNOWN", r.request, r.summary()));
+                Ok(())
+            }
             _ => Err(ck.fail_at(
-                level,
-                rule,
+                Level::Must,
+                R_MISSING,
                 format!(
                     "{} answered {}; expected 201, or a refusal with {}",
                     r.request,

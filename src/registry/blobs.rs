@@ -23,7 +23,7 @@ pub fn parse_digest(d: &str) -> Result<Dg, R> {
 
 fn unknown(st: &State, d: &Dg) -> R {
     let code = if st.fault("blob-unknown-wrong-code") {
-        "MANIFEST_UNKNOWN"
+        "NOT_FOUND"
     } else {
         "BLOB_UNKNOWN"
     };

@@ -46,7 +46,7 @@ fn repo_unknown(st: &State, name: &str) -> R {
         return error(403, "DENIED", format!("access to {name} denied"));
     }
     let code = if st.fault("manifest-unknown-wrong-code") {
-        "BLOB_UNKNOWN"
+        "NOT_FOUND"
     } else {
         "NAME_UNKNOWN"
     };
@@ -59,7 +59,7 @@ fn repo_unknown(st: &State, name: &str) -> R {
 
 fn manifest_unknown(st: &State, what: &str) -> R {
     let code = if st.fault("manifest-unknown-wrong-code") {
-        "BLOB_UNKNOWN"
+        "NOT_FOUND"
     } else {
         "MANIFEST_UNKNOWN"
     };
