@@ -34,12 +34,18 @@ pub struct Scenario {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     Req(&'static str),
+    /// The first of these requirements the version under test has: a newer version's sentence
+    /// with the older wording it replaced as fallback.
+    First(&'static [&'static str]),
     Text(&'static str),
 }
 
 impl Rule {
     pub const fn req(id: &'static str) -> Rule {
         Rule::Req(id)
+    }
+    pub const fn first(ids: &'static [&'static str]) -> Rule {
+        Rule::First(ids)
     }
 }
 
@@ -703,7 +709,7 @@ impl Ck {
 
     /// `§section "sentence"` of a rule, as the version under test words it.
     pub fn cite(&self, rule: impl Into<Rule>) -> String {
-        match rule.into() {
+        match self.resolve(rule.into()) {
             Rule::Text(t) => format!("§{} \"{t}\"", self.meta.spec),
             Rule::Req(id) => match (self.cite)(id, self.version) {
                 Some((section, quote)) => format!("§{section} \"{quote}\""),
@@ -711,6 +717,15 @@ impl Ck {
                 // rather than quote another version's text.
                 None => format!("§{} (requirement {id}, not in spec {})", self.meta.spec, self.version.as_str()),
             },
+            Rule::First(_) => unreachable!("resolved"),
+        }
+    }
+
+    /// A `Rule::First` as the requirement the version under test has (its first id when none).
+    fn resolve(&self, rule: Rule) -> Rule {
+        match rule {
+            Rule::First(ids) => Rule::Req(ids.iter().copied().find(|id| (self.cite)(id, self.version).is_some()).unwrap_or(ids[0])),
+            other => other,
         }
     }
 
@@ -726,6 +741,7 @@ impl Ck {
     /// A rule the version under test does not have judges nothing there: the finding is a
     /// skip that says why (`NOT_IN_VERSION`), not a violation quoting another version.
     fn violation(&self, level: Option<Level>, rule: Rule, detail: impl std::fmt::Display) -> Fail {
+        let rule = self.resolve(rule);
         if let Rule::Req(id) = rule {
             if (self.cite)(id, self.version).is_none() {
                 return Fail::Skip(format!("{NOT_IN_VERSION} {} has no requirement {id}; seen: {detail}", self.version.as_str()));

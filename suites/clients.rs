@@ -682,7 +682,7 @@ impl RootfsImage {
 async fn verify_manifest(ck: &mut Ck, repo: &str, reference: &str, m: &Manifest) -> Res {
     let r = send(ck, get_manifest(repo, reference)).await?;
     ck.expect_status(&r, &[200], Rule::req("pull.manifest.get-200"))?;
-    expect_manifest_body(ck, &r, m, exact_bytes(ck))
+    expect_manifest_body(ck, &r, m, R_EXACT_BYTES)
 }
 
 /// The image is served byte-exact: its manifest at `reference` and every blob.
@@ -711,7 +711,7 @@ async fn verify_by_digest(ck: &mut Ck, cleanup: &crate::runner::Cleanup, repo: &
     let r = send(ck, get_manifest(repo, reference)).await?;
     ck.expect_status(&r, &[200], Rule::req("pull.manifest.get-200"))?;
     let got = Digest::sha256(&r.body).to_string();
-    ck.expect(got == digest, exact_bytes(ck), || {
+    ck.expect(got == digest, R_EXACT_BYTES, || {
         format!("the manifest at {reference} hashes to {got}; the client pushed {digest}")
     })?;
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();

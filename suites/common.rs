@@ -401,13 +401,7 @@ pub fn merge_fails(ck: &Ck, fails: Vec<Fail>) -> Res {
 /// What a manifest served with other bytes than were pushed breaks: "The registry MUST store the
 /// manifest in the exact byte representation provided by the client" from 1.1 on; before, the
 /// pull section's "MUST provide the expected manifest".
-pub fn exact_bytes(ck: &Ck) -> Rule {
-    if ck.version >= SpecVersion::V1_1 {
-        Rule::req("push.manifest.exact-bytes-stored")
-    } else {
-        Rule::req("pull.manifest.get-200")
-    }
-}
+pub const R_EXACT_BYTES: Rule = Rule::first(&["push.manifest.exact-bytes-stored", "pull.manifest.get-200"]);
 
 /// The level of a requirement that is MUST in main and SHOULD in earlier releases.
 pub fn must_since_main(v: SpecVersion) -> Level {

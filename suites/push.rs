@@ -1349,7 +1349,7 @@ async fn manifests(mut sc: Sc) {
         record_manifest(&ctx.cleanup, &repo, &m, &tag_exact, RANK_IMAGE);
         for reference in [tag_exact.clone(), m.digest.to_string()] {
             let g = ck.send(get_manifest(&repo, &reference)).await?;
-            expect_manifest_body(ck, &g, &m, exact_bytes(ck))?;
+            expect_manifest_body(ck, &g, &m, R_EXACT_BYTES)?;
         }
         Ok(())
     })
@@ -1401,7 +1401,7 @@ async fn manifests(mut sc: Sc) {
         record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
         note_no_location(ck, &r);
         let g = ck.send(get_manifest(&repo, &d)).await?;
-        expect_manifest_body(ck, &g, &m, exact_bytes(ck))
+        expect_manifest_body(ck, &g, &m, R_EXACT_BYTES)
     })
     .await;
 
@@ -1447,7 +1447,7 @@ async fn manifests(mut sc: Sc) {
         }
         record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
         let g = ck.send(get_manifest(&repo, &d)).await?;
-        expect_manifest_body(ck, &g, &m, exact_bytes(ck)).map_err(|f| at_level(f, Level::Must))?;
+        expect_manifest_body(ck, &g, &m, R_EXACT_BYTES).map_err(|f| at_level(f, Level::Must))?;
         if let Some(got) = g.header("content-type") {
             // The parameter sent coming back means it was kept, not ignored.
             if headers::has_params(got) && got.to_ascii_lowercase().contains("charset") {
@@ -1674,7 +1674,7 @@ async fn manifest_limits(mut sc: Sc) {
         ck.expect_status(&r, &[201], R_4MB)?;
         record_manifest(&ctx.cleanup, &repo, &m, &d, RANK_IMAGE);
         let g = ck.send(get_manifest(&repo, &d)).await?;
-        expect_manifest_body(ck, &g, &m, exact_bytes(ck)).map_err(|f| at_level(f, Level::Must))
+        expect_manifest_body(ck, &g, &m, R_EXACT_BYTES).map_err(|f| at_level(f, Level::Must))
     })
     .await;
 

@@ -795,7 +795,7 @@ async fn api(mut sc: Sc) {
         let tag = fx.subject.digest.referrers_tag();
         push_manifest_in_check(ck, &ctx.cleanup, &repo, &idx, &tag, RANK_INDEX, R_PUSH).await?;
         let r = ck.send(get_manifest(&repo, &tag)).await?;
-        expect_manifest_body(ck, &r, &idx, exact_bytes(ck))?;
+        expect_manifest_body(ck, &r, &idx, R_EXACT_BYTES)?;
         ck.note(format!("referrers index pushed to tag {tag}"));
         Ok(())
     })

@@ -7,7 +7,7 @@ mod support;
 use oci_conformance::model::SpecVersion;
 use oci_conformance::suites::catalog;
 
-/// Every `Rule::req("…")` in suites/ names a requirement of the catalog.
+/// Every `Rule::req("…")` and `Rule::first(&[…])` in suites/ names requirements of the catalog.
 #[test]
 fn every_cited_requirement_is_in_the_catalog() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
@@ -15,8 +15,10 @@ fn every_cited_requirement_is_in_the_catalog() {
     let mut unknown = vec![];
     for e in std::fs::read_dir(&dir).unwrap().flatten() {
         let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        for part in text.split("Rule::req(\"").skip(1) {
-            let id = &part[..part.find('"').unwrap()];
+        let single = text.split("Rule::req(\"").skip(1).map(|part| &part[..part.find('"').unwrap()]);
+        // Rule::first(&["a", "b"]): every id of the list.
+        let listed = text.split("Rule::first(&[").skip(1).flat_map(|part| part[..part.find(']').unwrap()].split(',').map(|x| x.trim().trim_matches('"')));
+        for id in single.chain(listed) {
             cited += 1;
             if catalog::requirement(id).is_none() {
                 unknown.push(format!("{}: {id}", e.path().display()));
