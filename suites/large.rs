@@ -4,7 +4,10 @@
 use super::common::*;
 use crate::prelude::*;
 
+const POST_RULE: Rule = Rule::req("push.post-put.post-202");
 const CLOSE_RULE: Rule = Rule::req("push.post-put.put-201");
+const PATCH_RULE: Rule = Rule::req("push.chunked.patch-accepted");
+const CHUNKED_CLOSE_RULE: Rule = Rule::req("push.chunked.close-201");
 const PULL_RULE: Rule = Rule::req("pull.blob.get-200");
 
 declare_checks! {
@@ -49,12 +52,12 @@ async fn large(mut sc: Sc) {
         ck.expect_status(
             &r,
             &[202],
-            Rule::req("push.post-put.post-202"),
+            POST_RULE,
         )?;
         let loc = expect_location(
             ck,
             &r,
-            Rule::req("push.post-put.post-202"),
+            POST_RULE,
         )?;
         let r = send(ck, put_whole(&loc, &mono.digest().to_string(), &mono)).await?;
         ck.expect_status(&r, &[201], CLOSE_RULE)?;
@@ -76,12 +79,12 @@ async fn large(mut sc: Sc) {
         ck.expect_status(
             &r,
             &[202],
-            Rule::req("push.post-put.post-202"),
+            POST_RULE,
         )?;
         let mut loc = expect_location(
             ck,
             &r,
-            Rule::req("push.post-put.post-202"),
+            POST_RULE,
         )?;
         let step = chunk_size(chunk_min_length(&r).ok().flatten(), 32 << 20);
         let mut pos = 0;
@@ -91,12 +94,12 @@ async fn large(mut sc: Sc) {
             ck.expect_status(
                 &r,
                 &[202],
-                Rule::req("push.chunked.patch-accepted"),
+                PATCH_RULE,
             )?;
             loc = expect_location(
                 ck,
                 &r,
-                Rule::req("push.chunked.patch-accepted"),
+                PATCH_RULE,
             )?;
             pos = end;
             // keep the trace short: one entry per chunk is plenty for a report
@@ -112,7 +115,7 @@ async fn large(mut sc: Sc) {
         ck.expect_status(
             &r,
             &[201],
-            Rule::req("push.chunked.close-201"),
+            CHUNKED_CLOSE_RULE,
         )?;
         cleanup.blob(&ns, &chunked.digest().to_string());
         let r = send(ck, get_blob(&ns, chunked.digest())).await?;
